@@ -1,0 +1,214 @@
+//! One-time codes: HOTP (RFC 4226), TOTP (RFC 6238) and OCRA (RFC 6287),
+//! plus the code parameters an account carries.
+
+mod ocra;
+mod params;
+
+pub use ocra::{OcraError, OcraSuite};
+pub use params::{OtpKind, OtpParams, ParamsError};
+
+use std::fmt;
+
+use hmac::{Hmac, Mac};
+use sha1::Sha1;
+use sha2::{Sha256, Sha512};
+
+/// The HMAC hash of an account.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    #[default]
+    Sha1,
+    Sha256,
+    Sha512,
+}
+
+impl Algorithm {
+    pub const ALL: [Algorithm; 3] = [Algorithm::Sha1, Algorithm::Sha256, Algorithm::Sha512];
+
+    /// The ASCII name used on the wire (`SHA1`, `SHA256`, `SHA512`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Sha1 => "SHA1",
+            Algorithm::Sha256 => "SHA256",
+            Algorithm::Sha512 => "SHA512",
+        }
+    }
+
+    /// Output length of the hash in bytes (also the instance-key length, PROTOCOL.md §4).
+    pub fn output_len(self) -> usize {
+        match self {
+            Algorithm::Sha1 => 20,
+            Algorithm::Sha256 => 32,
+            Algorithm::Sha512 => 64,
+        }
+    }
+
+    /// Parses `SHA1`/`SHA256`/`SHA512`, in any case (otpauth URIs vary).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(name))
+    }
+
+    /// HMAC of `message` under `key` with this hash.
+    pub fn hmac(self, key: &[u8], message: &[&[u8]]) -> Vec<u8> {
+        fn run<M: Mac + hmac::digest::KeyInit>(key: &[u8], message: &[&[u8]]) -> Vec<u8> {
+            let mut mac = <M as hmac::digest::KeyInit>::new_from_slice(key)
+                .expect("HMAC accepts keys of any length");
+            for part in message {
+                mac.update(part);
+            }
+            mac.finalize().into_bytes().to_vec()
+        }
+        match self {
+            Algorithm::Sha1 => run::<Hmac<Sha1>>(key, message),
+            Algorithm::Sha256 => run::<Hmac<Sha256>>(key, message),
+            Algorithm::Sha512 => run::<Hmac<Sha512>>(key, message),
+        }
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Dynamic truncation of RFC 4226 §5.3: 31 bits from the offset given by
+/// the low nibble of the last byte.
+pub fn dynamic_truncate(mac: &[u8]) -> u32 {
+    let offset = (mac[mac.len() - 1] & 0x0f) as usize;
+    u32::from_be_bytes([mac[offset], mac[offset + 1], mac[offset + 2], mac[offset + 3]])
+        & 0x7fff_ffff
+}
+
+/// A code as shown to the user: exactly `digits` decimal digits, leading zeros kept.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Code(String);
+
+impl Code {
+    /// `value mod 10^digits`, zero-padded. `digits` is at most 10.
+    pub fn from_value(value: u64, digits: u32) -> Self {
+        debug_assert!((1..=10).contains(&digits));
+        let modulus = 10u64.pow(digits);
+        Code(format!("{:0width$}", value % modulus, width = digits as usize))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Constant-time comparison with what a user typed (spaces and hyphens ignored).
+    pub fn matches(&self, typed: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        let typed: String = typed.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+        self.0.as_bytes().ct_eq(typed.as_bytes()).into()
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A current code is a short-lived credential: keep it out of logs.
+        write!(f, "Code(<{} digits>)", self.0.len())
+    }
+}
+
+/// HOTP (RFC 4226): the code for `counter`.
+pub fn hotp(key: &[u8], algorithm: Algorithm, counter: u64, digits: u32) -> Code {
+    let mac = algorithm.hmac(key, &[&counter.to_be_bytes()]);
+    Code::from_value(u64::from(dynamic_truncate(&mac)), digits)
+}
+
+/// The TOTP time step of `unix_time` (RFC 6238 §4, T0 = 0).
+pub fn totp_step(unix_time: u64, period: u32) -> u64 {
+    unix_time / u64::from(period)
+}
+
+/// TOTP (RFC 6238): the code at `unix_time` seconds.
+pub fn totp(key: &[u8], algorithm: Algorithm, unix_time: u64, period: u32, digits: u32) -> Code {
+    hotp(key, algorithm, totp_step(unix_time, period), digits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 4226 Appendix D.
+    #[test]
+    fn rfc4226_vectors() {
+        let key = b"12345678901234567890";
+        let expected = [
+            "755224", "287082", "359152", "969429", "338314", "254676", "287922", "162583",
+            "399871", "520489",
+        ];
+        for (counter, want) in expected.iter().enumerate() {
+            assert_eq!(hotp(key, Algorithm::Sha1, counter as u64, 6).as_str(), *want);
+        }
+    }
+
+    /// RFC 4226 Appendix D, the truncated decimal values, checked with 10 digits.
+    #[test]
+    fn rfc4226_truncated_values_with_ten_digits() {
+        let key = b"12345678901234567890";
+        let values: [u64; 3] = [1284755224, 1094287082, 137359152];
+        for (counter, v) in values.iter().enumerate() {
+            let want = format!("{v:010}");
+            assert_eq!(hotp(key, Algorithm::Sha1, counter as u64, 10).as_str(), want);
+        }
+    }
+
+    /// RFC 6238 Appendix B (8 digits, 30 s, the seeds of the reference code).
+    #[test]
+    fn rfc6238_vectors() {
+        let sha1 = b"12345678901234567890".as_slice();
+        let sha256 = b"12345678901234567890123456789012".as_slice();
+        let sha512 =
+            b"1234567890123456789012345678901234567890123456789012345678901234".as_slice();
+        let table: [(u64, &str, &str, &str); 6] = [
+            (59, "94287082", "46119246", "90693936"),
+            (1111111109, "07081804", "68084774", "25091201"),
+            (1111111111, "14050471", "67062674", "99943326"),
+            (1234567890, "89005924", "91819424", "93441116"),
+            (2000000000, "69279037", "90698825", "38618901"),
+            (20000000000, "65353130", "77737706", "47863826"),
+        ];
+        for (t, s1, s256, s512) in table {
+            assert_eq!(totp(sha1, Algorithm::Sha1, t, 30, 8).as_str(), s1, "SHA1 t={t}");
+            assert_eq!(totp(sha256, Algorithm::Sha256, t, 30, 8).as_str(), s256, "SHA256 t={t}");
+            assert_eq!(totp(sha512, Algorithm::Sha512, t, 30, 8).as_str(), s512, "SHA512 t={t}");
+        }
+    }
+
+    #[test]
+    fn period_changes_the_step() {
+        let key = b"12345678901234567890";
+        // t=59 with a 60 s period is step 0, the RFC 4226 counter-0 value.
+        assert_eq!(totp(key, Algorithm::Sha1, 59, 60, 6).as_str(), "755224");
+        assert_eq!(totp(key, Algorithm::Sha1, 60, 60, 6).as_str(), "287082");
+    }
+
+    #[test]
+    fn algorithm_names_round_trip_in_any_case() {
+        for a in Algorithm::ALL {
+            assert_eq!(Algorithm::from_name(a.name()), Some(a));
+            assert_eq!(Algorithm::from_name(&a.name().to_lowercase()), Some(a));
+        }
+        assert_eq!(Algorithm::from_name("MD5"), None);
+    }
+
+    #[test]
+    fn code_matching_ignores_separators_only() {
+        let c = Code::from_value(12345678, 8);
+        assert!(c.matches("1234-5678"));
+        assert!(c.matches("1234 5678"));
+        assert!(!c.matches("12345679"));
+        assert!(!c.matches("1234567"));
+        assert_eq!(format!("{c:?}"), "Code(<8 digits>)");
+    }
+}

@@ -1,0 +1,190 @@
+//! Code parameters of an account and the `OTP` field of PROTOCOL.md §2/§6
+//! (`TYPE:ALG:DIGITS[:PERIOD]`). Every payload format converts into these.
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::{Algorithm, Code, hotp, totp};
+
+/// Time-based or counter-based codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OtpKind {
+    /// RFC 6238, a code per `period` seconds.
+    Totp { period: u32 },
+    /// RFC 4226; `counter` is the next counter value to use.
+    Hotp { counter: u64 },
+}
+
+/// How an account's codes are computed. Construct with [`OtpParams::new`],
+/// which enforces the ranges of PROTOCOL.md §6.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct OtpParams {
+    kind: OtpKind,
+    algorithm: Algorithm,
+    digits: u32,
+}
+
+/// Why code parameters were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamsError {
+    #[error("OTP: digits must be 6 to 8 for TOTP (6 to 10 for HOTP), got {0}")]
+    Digits(u32),
+    #[error("OTP: period must be 10 to 300 seconds, got {0}")]
+    Period(u32),
+    #[error("OTP: type must be totp or hotp, got {0:?}")]
+    Type(String),
+    #[error("OTP: algorithm must be SHA1, SHA256 or SHA512, got {0:?}")]
+    Algorithm(String),
+    #[error("OTP: {0:?} is not a number")]
+    NotANumber(String),
+    #[error("OTP: expected TYPE:ALG:DIGITS[:PERIOD] (e.g. totp:SHA1:6:30), got {0:?}")]
+    Shape(String),
+}
+
+pub const PERIOD_RANGE: std::ops::RangeInclusive<u32> = 10..=300;
+
+impl OtpParams {
+    pub fn new(kind: OtpKind, algorithm: Algorithm, digits: u32) -> Result<Self, ParamsError> {
+        let max_digits = match kind {
+            OtpKind::Totp { period } => {
+                if !PERIOD_RANGE.contains(&period) {
+                    return Err(ParamsError::Period(period));
+                }
+                8
+            }
+            OtpKind::Hotp { .. } => 10,
+        };
+        if !(6..=max_digits).contains(&digits) {
+            return Err(ParamsError::Digits(digits));
+        }
+        Ok(Self {
+            kind,
+            algorithm,
+            digits,
+        })
+    }
+
+    /// `totp:SHA1:6:30`, the protocol default.
+    pub fn default_totp() -> Self {
+        Self {
+            kind: OtpKind::Totp { period: 30 },
+            algorithm: Algorithm::Sha1,
+            digits: 6,
+        }
+    }
+
+    pub fn kind(&self) -> OtpKind {
+        self.kind
+    }
+
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    pub fn digits(&self) -> u32 {
+        self.digits
+    }
+
+    /// The same parameters with another HOTP counter (no-op for TOTP).
+    pub fn with_counter(mut self, counter: u64) -> Self {
+        if let OtpKind::Hotp { .. } = self.kind {
+            self.kind = OtpKind::Hotp { counter };
+        }
+        self
+    }
+
+    /// The current code: at `unix_time` for TOTP, at the stored counter for HOTP.
+    pub fn code(&self, key: &[u8], unix_time: u64) -> Code {
+        match self.kind {
+            OtpKind::Totp { period } => totp(key, self.algorithm, unix_time, period, self.digits),
+            OtpKind::Hotp { counter } => hotp(key, self.algorithm, counter, self.digits),
+        }
+    }
+}
+
+impl Default for OtpParams {
+    fn default() -> Self {
+        Self::default_totp()
+    }
+}
+
+/// Writes the `OTP` field form; an HOTP counter is account state, not part of it.
+impl fmt::Display for OtpParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            OtpKind::Totp { period } => {
+                write!(f, "totp:{}:{}:{}", self.algorithm, self.digits, period)
+            }
+            OtpKind::Hotp { .. } => write!(f, "hotp:{}:{}", self.algorithm, self.digits),
+        }
+    }
+}
+
+/// Parses the `OTP` field: `totp:ALG:DIGITS:PERIOD`, `totp:ALG:DIGITS` (30 s)
+/// or `hotp:ALG:DIGITS` (counter 0).
+impl FromStr for OtpParams {
+    type Err = ParamsError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let parts: Vec<&str> = s.split(':').collect();
+        if !(3..=4).contains(&parts.len()) {
+            return Err(ParamsError::Shape(s.to_owned()));
+        }
+        let number = |p: &str| {
+            p.parse::<u32>()
+                .map_err(|_| ParamsError::NotANumber(p.to_owned()))
+        };
+        let algorithm = Algorithm::from_name(parts[1])
+            .filter(|a| a.name() == parts[1])
+            .ok_or_else(|| ParamsError::Algorithm(parts[1].to_owned()))?;
+        let digits = number(parts[2])?;
+        let kind = match (parts[0], parts.get(3)) {
+            ("totp", Some(p)) => OtpKind::Totp { period: number(p)? },
+            ("totp", None) => OtpKind::Totp { period: 30 },
+            ("hotp", None) => OtpKind::Hotp { counter: 0 },
+            ("hotp", Some(_)) => return Err(ParamsError::Shape(s.to_owned())),
+            (other, _) => return Err(ParamsError::Type(other.to_owned())),
+        };
+        Self::new(kind, algorithm, digits)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_writes_the_otp_field() {
+        for text in ["totp:SHA1:6:30", "totp:SHA256:8:60", "hotp:SHA512:10", "totp:SHA1:7:10"] {
+            let p: OtpParams = text.parse().unwrap();
+            assert_eq!(p.to_string(), text);
+        }
+        assert_eq!("totp:SHA1:6".parse::<OtpParams>().unwrap(), OtpParams::default());
+    }
+
+    #[test]
+    fn refuses_out_of_range_and_malformed_fields() {
+        let cases = [
+            ("totp:SHA1:5:30", ParamsError::Digits(5)),
+            ("totp:SHA1:9:30", ParamsError::Digits(9)),
+            ("hotp:SHA1:11", ParamsError::Digits(11)),
+            ("totp:SHA1:6:9", ParamsError::Period(9)),
+            ("totp:SHA1:6:301", ParamsError::Period(301)),
+            ("motp:SHA1:6", ParamsError::Type("motp".into())),
+            ("totp:MD5:6", ParamsError::Algorithm("MD5".into())),
+            ("totp:sha1:6", ParamsError::Algorithm("sha1".into())),
+            ("totp:SHA1:six", ParamsError::NotANumber("six".into())),
+            ("totp", ParamsError::Shape("totp".into())),
+            ("hotp:SHA1:6:30", ParamsError::Shape("hotp:SHA1:6:30".into())),
+        ];
+        for (text, want) in cases {
+            assert_eq!(text.parse::<OtpParams>(), Err(want), "{text}");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = "totp:SHA1:6:1".parse::<OtpParams>().unwrap_err();
+        assert_eq!(e.to_string(), "OTP: period must be 10 to 300 seconds, got 1");
+    }
+}

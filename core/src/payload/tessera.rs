@@ -1,0 +1,193 @@
+//! The Tessera activation payload (PROTOCOL.md §2), independent of the form
+//! (tag or URI) it was written in.
+
+use std::fmt;
+
+use crate::activation::{ActivationCode, Challenge, Serial};
+use crate::otp::OtpParams;
+
+use super::PayloadError;
+
+/// The two text forms of PROTOCOL.md §2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Form {
+    /// `<QRCode><SN>…</SN>…</QRCode>`
+    #[default]
+    Tag,
+    /// `tessera://activate?sn=…`
+    Uri,
+}
+
+/// Longest value of `USERID`, `ISS` and `LBL`, in characters.
+pub const MAX_TEXT_CHARS: usize = 64;
+
+/// The `OTP` field: its parameters and the text it was written as (the
+/// signature of §7 covers the text as written).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OtpField {
+    text: String,
+    params: OtpParams,
+}
+
+impl OtpField {
+    pub fn parse(text: &str) -> Result<Self, PayloadError> {
+        Ok(Self {
+            params: text.parse()?,
+            text: text.to_owned(),
+        })
+    }
+
+    pub fn params(&self) -> OtpParams {
+        self.params
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl From<OtpParams> for OtpField {
+    fn from(params: OtpParams) -> Self {
+        Self {
+            text: params.to_string(),
+            params,
+        }
+    }
+}
+
+impl fmt::Display for OtpField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Unknown tags or parameters, kept in the order they appeared and shown to
+/// clients; they never change the protocol.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Extra(Vec<(String, String)>);
+
+impl Extra {
+    pub const MAX_ENTRIES: usize = 16;
+    pub const MAX_BYTES: usize = 256;
+
+    /// Adds one unknown field, enforcing the limits of §2.
+    pub fn push(&mut self, name: &str, value: &str) -> Result<(), PayloadError> {
+        if name.is_empty() {
+            return Err(PayloadError::invalid("payload", "a field has an empty name"));
+        }
+        if self.0.iter().any(|(n, _)| n == name) {
+            return Err(PayloadError::Duplicate(name.to_owned()));
+        }
+        if self.0.len() == Self::MAX_ENTRIES {
+            return Err(PayloadError::TooManyExtra(Self::MAX_ENTRIES));
+        }
+        if name.len() > Self::MAX_BYTES || value.len() > Self::MAX_BYTES {
+            return Err(PayloadError::invalid(
+                name,
+                format!("unknown fields are limited to {} bytes", Self::MAX_BYTES),
+            ));
+        }
+        self.0.push((name.to_owned(), value.to_owned()));
+        Ok(())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// Checks a free-text field (`USERID`, `ISS`, `LBL`): at most 64 characters,
+/// no control characters.
+pub fn check_text(field: &str, value: &str) -> Result<(), PayloadError> {
+    if value.chars().count() > MAX_TEXT_CHARS {
+        return Err(PayloadError::TooLong {
+            field: field.to_owned(),
+            max: MAX_TEXT_CHARS,
+        });
+    }
+    if value.chars().any(char::is_control) {
+        return Err(PayloadError::ControlCharacter(field.to_owned()));
+    }
+    Ok(())
+}
+
+/// A Tessera activation payload. The free-text fields are checked by
+/// [`check_text`] in the parsers; [`TesseraPayload::validate`] rechecks a
+/// payload built in code before it is written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TesseraPayload {
+    pub serial: Serial,
+    pub activation_code: ActivationCode,
+    pub user_id: Option<String>,
+    pub challenge: Option<Challenge>,
+    pub issuer: Option<String>,
+    pub label: Option<String>,
+    pub otp: Option<OtpField>,
+    /// The issuer's Ed25519 signature (§7), if any.
+    pub signature: Option<[u8; 64]>,
+    pub extra: Extra,
+}
+
+impl TesseraPayload {
+    /// A payload with only the required fields.
+    pub fn new(serial: Serial, activation_code: ActivationCode) -> Self {
+        Self {
+            serial,
+            activation_code,
+            user_id: None,
+            challenge: None,
+            issuer: None,
+            label: None,
+            otp: None,
+            signature: None,
+            extra: Extra::default(),
+        }
+    }
+
+    /// The code parameters, with the protocol default when `OTP` is absent.
+    pub fn otp_params(&self) -> OtpParams {
+        self.otp.as_ref().map(OtpField::params).unwrap_or_default()
+    }
+
+    /// The optional fields in the order of §7 (`USERID`, `CHALLENGE`, `ISS`,
+    /// `LBL`, `OTP`), with their upper-case names, present ones only. The
+    /// writers and the signature use this one list.
+    pub fn optional_fields(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("USERID", self.user_id.as_deref()),
+            ("CHALLENGE", self.challenge.as_ref().map(Challenge::as_str)),
+            ("ISS", self.issuer.as_deref()),
+            ("LBL", self.label.as_deref()),
+            ("OTP", self.otp.as_ref().map(OtpField::as_str)),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.map(|v| (name, v)))
+        .collect()
+    }
+
+    /// Rechecks the free-text limits (parsers already did).
+    pub fn validate(&self) -> Result<(), PayloadError> {
+        for (name, value) in self.optional_fields() {
+            if matches!(name, "USERID" | "ISS" | "LBL") {
+                check_text(name, value)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the payload in `form`.
+    pub fn write(&self, form: Form) -> String {
+        match form {
+            Form::Tag => super::tag::write(self),
+            Form::Uri => super::uri::write(self),
+        }
+    }
+}

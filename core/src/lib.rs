@@ -12,4 +12,4 @@ pub mod payload;
 pub mod secret;
 pub mod signature;
 
-pub use secret::SecretBytes;
+pub use secret::{SecretBytes, SecretString};

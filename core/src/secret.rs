@@ -58,6 +58,46 @@ impl fmt::Debug for SecretBytes {
     }
 }
 
+/// A secret typed by a user (a PIN): zeroized on drop, never printed.
+#[derive(Clone, Default, Zeroize, ZeroizeOnDrop)]
+pub struct SecretString(String);
+
+impl SecretString {
+    pub fn new(text: String) -> Self {
+        Self(text)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for SecretString {
+    fn from(text: &str) -> Self {
+        Self(text.to_owned())
+    }
+}
+
+impl From<String> for SecretString {
+    fn from(text: String) -> Self {
+        Self(text)
+    }
+}
+
+impl PartialEq for SecretString {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+    }
+}
+
+impl Eq for SecretString {}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretString(<redacted>)")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,6 +108,14 @@ mod tests {
         let shown = format!("{s:?}");
         assert_eq!(shown, "SecretBytes(<9 bytes redacted>)");
         assert!(!shown.contains("hunter2"));
+    }
+
+    #[test]
+    fn secret_strings_compare_and_hide() {
+        let pin = SecretString::from("482915");
+        assert_eq!(pin, SecretString::from("482915"));
+        assert_ne!(pin, SecretString::from("482916"));
+        assert_eq!(format!("{pin:?}"), "SecretString(<redacted>)");
     }
 
     #[test]

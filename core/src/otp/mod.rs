@@ -4,7 +4,10 @@
 mod ocra;
 mod params;
 
-pub use ocra::{OcraError, OcraSuite};
+pub use ocra::{
+    DEFAULT_SUITE as OCRA_DEFAULT_SUITE, OcraError, OcraInput, OcraPassword, OcraQuestion,
+    OcraSuite, QuestionFormat,
+};
 pub use params::{OtpKind, OtpParams, ParamsError};
 
 use std::fmt;

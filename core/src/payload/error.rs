@@ -41,3 +41,24 @@ impl PayloadError {
         }
     }
 }
+
+/// Refuses a payload over [`MAX_PAYLOAD_BYTES`]; every parser calls it
+/// first, so each stays safe when called on its own.
+pub(crate) fn check_size(text: &str) -> Result<(), PayloadError> {
+    if text.len() > MAX_PAYLOAD_BYTES {
+        return Err(PayloadError::TooLarge(text.len()));
+    }
+    Ok(())
+}
+
+/// A piece of the input quoted in an error: at most 32 characters, control
+/// characters escaped. Only for names and syntax, never for field values
+/// that may carry a key.
+pub(crate) fn shown(text: &str) -> String {
+    const MAX: usize = 32;
+    let mut quoted = format!("{:?}", text.chars().take(MAX).collect::<String>());
+    if text.chars().nth(MAX).is_some() {
+        quoted.push('…');
+    }
+    quoted
+}

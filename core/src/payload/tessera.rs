@@ -3,10 +3,15 @@
 
 use std::fmt;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use zeroize::Zeroizing;
+
 use crate::activation::{ActivationCode, Challenge, Serial};
 use crate::otp::OtpParams;
 
 use super::PayloadError;
+use super::error::shown;
 
 /// The two text forms of PROTOCOL.md §2.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -73,7 +78,10 @@ impl Extra {
     /// Adds one unknown field, enforcing the limits of §2.
     pub fn push(&mut self, name: &str, value: &str) -> Result<(), PayloadError> {
         if name.is_empty() {
-            return Err(PayloadError::invalid("payload", "a field has an empty name"));
+            return Err(PayloadError::invalid(
+                "payload",
+                "a field has an empty name",
+            ));
         }
         if self.0.iter().any(|(n, _)| n == name) {
             return Err(PayloadError::Duplicate(name.to_owned()));
@@ -183,6 +191,23 @@ impl TesseraPayload {
         Ok(())
     }
 
+    /// Every field in the order both text forms write it: `SN`, `AC`, the
+    /// optional fields of §7, the extra fields as they came, then `SIG`.
+    /// Values are unescaped; each form escapes them its own way.
+    pub(crate) fn write_fields(&self, mut emit: impl FnMut(FieldName<'_>, &str)) {
+        emit(FieldName::Known("SN"), self.serial.as_str());
+        emit(FieldName::Known("AC"), self.activation_code.expose());
+        for (name, value) in self.optional_fields() {
+            emit(FieldName::Known(name), value);
+        }
+        for (name, value) in self.extra.iter() {
+            emit(FieldName::Extra(name), value);
+        }
+        if let Some(sig) = &self.signature {
+            emit(FieldName::Known("SIG"), &URL_SAFE_NO_PAD.encode(sig));
+        }
+    }
+
     /// Writes the payload in `form`.
     pub fn write(&self, form: Form) -> String {
         match form {
@@ -190,4 +215,135 @@ impl TesseraPayload {
             Form::Uri => super::uri::write(self),
         }
     }
+}
+
+/// The upper-case names of the fields §2 defines, as tags.
+pub(crate) const FIELD_NAMES: [&str; 8] = [
+    "SN",
+    "AC",
+    "USERID",
+    "CHALLENGE",
+    "ISS",
+    "LBL",
+    "OTP",
+    "SIG",
+];
+
+/// The §2 field `name` denotes, ignoring ASCII case (the URI form writes
+/// them in lower case); `None` for an extra field.
+pub(crate) fn known_field(name: &str) -> Option<&'static str> {
+    FIELD_NAMES
+        .into_iter()
+        .find(|known| known.eq_ignore_ascii_case(name))
+}
+
+/// A field's name as [`TesseraPayload::write_fields`] gives it: a §2 field
+/// (upper case, each form spells it its own way) or an extra one (as given).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FieldName<'a> {
+    Known(&'static str),
+    Extra(&'a str),
+}
+
+/// Bytes in an Ed25519 signature (`SIG`).
+const SIGNATURE_LEN: usize = 64;
+
+/// Builds a [`TesseraPayload`] from `NAME = value` pairs in any order: the
+/// field-by-field checks of §2, shared by the tag and URI forms, which only
+/// differ in how they spell and escape fields.
+#[derive(Default)]
+pub(crate) struct FieldCollector {
+    serial: Option<Serial>,
+    /// Checked in [`FieldCollector::finish`]: its check digits need `SN`,
+    /// which may come later.
+    code: Option<Zeroizing<String>>,
+    user_id: Option<String>,
+    challenge: Option<Challenge>,
+    issuer: Option<String>,
+    label: Option<String>,
+    otp: Option<OtpField>,
+    signature: Option<[u8; SIGNATURE_LEN]>,
+    extra: Extra,
+}
+
+impl FieldCollector {
+    /// Adds one field. `name` is upper case for the §2 fields (see
+    /// [`known_field`]); any other name is kept as an extra field.
+    pub(crate) fn add(&mut self, name: &str, value: &str) -> Result<(), PayloadError> {
+        match name {
+            "SN" => fill(&mut self.serial, "SN", || Ok(value.parse()?)),
+            "AC" => fill(&mut self.code, "AC", || {
+                Ok(Zeroizing::new(value.to_owned()))
+            }),
+            "USERID" => fill(&mut self.user_id, "USERID", || text("USERID", value)),
+            "CHALLENGE" => fill(&mut self.challenge, "CHALLENGE", || Ok(value.parse()?)),
+            "ISS" => fill(&mut self.issuer, "ISS", || text("ISS", value)),
+            "LBL" => fill(&mut self.label, "LBL", || text("LBL", value)),
+            "OTP" => fill(&mut self.otp, "OTP", || OtpField::parse(value)),
+            "SIG" => fill(&mut self.signature, "SIG", || signature(value)),
+            _ => {
+                if name.chars().any(char::is_control) {
+                    return Err(PayloadError::invalid(
+                        "payload",
+                        format!("field name {} has control characters", shown(name)),
+                    ));
+                }
+                if value.chars().any(char::is_control) {
+                    return Err(PayloadError::ControlCharacter(name.to_owned()));
+                }
+                self.extra.push(name, value)
+            }
+        }
+    }
+
+    /// The payload, once `SN` and `AC` are there and `AC` fits `SN`.
+    pub(crate) fn finish(self) -> Result<TesseraPayload, PayloadError> {
+        let serial = self.serial.ok_or(PayloadError::Missing("SN"))?;
+        let code = self.code.ok_or(PayloadError::Missing("AC"))?;
+        Ok(TesseraPayload {
+            activation_code: ActivationCode::parse(&serial, &code)?,
+            serial,
+            user_id: self.user_id,
+            challenge: self.challenge,
+            issuer: self.issuer,
+            label: self.label,
+            otp: self.otp,
+            signature: self.signature,
+            extra: self.extra,
+        })
+    }
+}
+
+/// Stores a field's parsed value, refusing a second occurrence before
+/// looking at its value.
+fn fill<T>(
+    slot: &mut Option<T>,
+    name: &str,
+    parse: impl FnOnce() -> Result<T, PayloadError>,
+) -> Result<(), PayloadError> {
+    if slot.is_some() {
+        return Err(PayloadError::Duplicate(name.to_owned()));
+    }
+    *slot = Some(parse()?);
+    Ok(())
+}
+
+/// A free-text field, checked by [`check_text`].
+fn text(field: &str, value: &str) -> Result<String, PayloadError> {
+    check_text(field, value)?;
+    Ok(value.to_owned())
+}
+
+/// `SIG`: 64 bytes, base64url without padding.
+fn signature(value: &str) -> Result<[u8; SIGNATURE_LEN], PayloadError> {
+    URL_SAFE_NO_PAD
+        .decode(value)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or_else(|| {
+            PayloadError::invalid(
+                "SIG",
+                format!("must be {SIGNATURE_LEN} bytes in base64url without padding"),
+            )
+        })
 }

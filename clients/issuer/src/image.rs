@@ -1,0 +1,175 @@
+//! The activation image: a QR code of the payload text, as PNG, SVG or
+//! drawn in the terminal. Error correction level M, with the 4-module quiet
+//! zone scanners need.
+
+use std::io::Cursor;
+use std::path::Path;
+
+use image::{ImageFormat, Luma};
+use qrcode::render::{svg, unicode};
+use qrcode::{EcLevel, QrCode};
+
+use crate::error::{Error, Result};
+
+/// Pixels per QR module in a PNG.
+const PNG_MODULE_PIXELS: u32 = 8;
+/// Smallest side of an SVG, in user units.
+const SVG_MIN_SIZE: u32 = 256;
+
+/// The image file formats `new --image` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageKind {
+    Png,
+    Svg,
+}
+
+impl ImageKind {
+    /// The format the extension of `path` names (any case).
+    pub fn from_path(path: &Path) -> Result<Self> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("png") => Ok(Self::Png),
+            Some("svg") => Ok(Self::Svg),
+            _ => Err(Error::input(format!(
+                "--image {}: the file name must end in .png or .svg",
+                path.display()
+            ))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Png => "png",
+            Self::Svg => "svg",
+        }
+    }
+}
+
+/// The QR code of `text`.
+pub fn qr_code(text: &str) -> Result<QrCode> {
+    QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).map_err(|e| {
+        Error::input(format!(
+            "the payload ({} bytes) does not fit in a QR code: {e}",
+            text.len()
+        ))
+    })
+}
+
+/// The image file's bytes.
+pub fn encode(code: &QrCode, kind: ImageKind) -> Vec<u8> {
+    match kind {
+        ImageKind::Png => {
+            let img = code
+                .render::<Luma<u8>>()
+                .quiet_zone(true)
+                .module_dimensions(PNG_MODULE_PIXELS, PNG_MODULE_PIXELS)
+                .build();
+            let mut out = Cursor::new(Vec::new());
+            img.write_to(&mut out, ImageFormat::Png)
+                .expect("encoding a PNG into memory does not fail");
+            out.into_inner()
+        }
+        ImageKind::Svg => code
+            .render::<svg::Color<'_>>()
+            .quiet_zone(true)
+            .min_dimensions(SVG_MIN_SIZE, SVG_MIN_SIZE)
+            .dark_color(svg::Color("#000000"))
+            .light_color(svg::Color("#ffffff"))
+            .build()
+            .into_bytes(),
+    }
+}
+
+/// The code drawn with half-block characters, two modules per character
+/// cell. Drawn for a dark-background terminal: dark modules are left blank
+/// and light modules are blocks, so the code reads dark-on-light as printed.
+pub fn terminal(code: &QrCode) -> String {
+    code.render::<unicode::Dense1x2>()
+        .dark_color(unicode::Dense1x2::Light)
+        .light_color(unicode::Dense1x2::Dark)
+        .quiet_zone(true)
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extension_picks_the_format() {
+        assert_eq!(
+            ImageKind::from_path(Path::new("a/b.png")).unwrap(),
+            ImageKind::Png
+        );
+        assert_eq!(
+            ImageKind::from_path(Path::new("b.SVG")).unwrap(),
+            ImageKind::Svg
+        );
+        for bad in ["b.jpg", "b", "png", "b.png.txt"] {
+            let err = ImageKind::from_path(Path::new(bad)).unwrap_err();
+            assert_eq!(err.exit_code(), 2);
+            assert!(err.to_string().contains(".png or .svg"), "{err}");
+        }
+    }
+
+    #[test]
+    fn images_have_their_format_and_a_quiet_zone() {
+        let code = qr_code("<QRCode><SN>TSR0000001</SN></QRCode>").unwrap();
+        let png = encode(&code, ImageKind::Png);
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
+        let img = image::load_from_memory(&png).unwrap().to_luma8();
+        let side = (code.width() as u32 + 8) * PNG_MODULE_PIXELS;
+        assert_eq!((img.width(), img.height()), (side, side));
+        assert_eq!(img.get_pixel(0, 0).0, [255], "quiet zone is light");
+        let svg = String::from_utf8(encode(&code, ImageKind::Svg)).unwrap();
+        assert!(svg.contains("<svg"), "{svg}");
+        let text = terminal(&code);
+        assert!(text.contains('\u{2588}'));
+        assert_eq!(text.lines().count(), (code.width() + 8).div_ceil(2));
+    }
+
+    /// The terminal drawing, read back as light/dark modules, is a QR code
+    /// a scanner decodes (on a dark background, blocks are light).
+    #[test]
+    fn the_terminal_drawing_decodes() {
+        let text = "<QRCode><SN>TSR0000001</SN><AC>00000523310060624280605095539573136129562</AC></QRCode>";
+        let drawing = terminal(&qr_code(text).unwrap());
+        const SCALE: usize = 4;
+        let mut rows: Vec<Vec<bool>> = Vec::new(); // true = light
+        for line in drawing.lines() {
+            let (top, bottom): (Vec<bool>, Vec<bool>) = line
+                .chars()
+                .map(|c| match c {
+                    ' ' => (false, false),
+                    '\u{2580}' => (true, false),
+                    '\u{2584}' => (false, true),
+                    '\u{2588}' => (true, true),
+                    other => panic!("unexpected {other:?}"),
+                })
+                .unzip();
+            rows.push(top);
+            rows.push(bottom);
+        }
+        let (w, h) = (rows[0].len() * SCALE, rows.len() * SCALE);
+        let luma: Vec<u8> = (0..h)
+            .flat_map(|y| (0..w).map(move |x| (x, y)))
+            .map(|(x, y)| if rows[y / SCALE][x / SCALE] { 255 } else { 0 })
+            .collect();
+        let decoded = rxing::helpers::detect_in_luma(
+            luma,
+            w as u32,
+            h as u32,
+            Some(rxing::BarcodeFormat::QR_CODE),
+        )
+        .unwrap();
+        assert_eq!(decoded.getText(), text);
+    }
+
+    #[test]
+    fn error_correction_is_m() {
+        assert_eq!(qr_code("x").unwrap().error_correction_level(), EcLevel::M);
+    }
+}

@@ -1,0 +1,16 @@
+//! Compiles the API with protox (pure Rust), so no system `protoc` is needed.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let files = [
+        "tessera/v1/errors.proto",
+        "tessera/v1/accounts.proto",
+        "tessera/v1/vault.proto",
+        "tessera/v1/activation.proto",
+    ];
+    for f in files {
+        println!("cargo:rerun-if-changed={f}");
+    }
+    let fds = protox::compile(files, ["."])?;
+    tonic_prost_build::configure().compile_fds(fds)?;
+    Ok(())
+}

@@ -1,0 +1,10 @@
+//! Tessera's daemon API: the messages and the gRPC client and server stubs
+//! generated from `proto/tessera/v1/*.proto`.
+
+#[allow(clippy::all, missing_docs)]
+pub mod v1 {
+    tonic::include_proto!("tessera.v1");
+
+    /// The metadata key carrying an [`ErrorCode`]'s name on a failed call.
+    pub const ERROR_CODE_METADATA: &str = "tessera-error";
+}

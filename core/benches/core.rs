@@ -19,7 +19,15 @@ fn protocol_payload() -> TesseraPayload {
 fn benches(c: &mut Criterion) {
     let key = b"12345678901234567890";
     c.bench_function("totp_sha1_6_digits", |b| {
-        b.iter(|| totp(black_box(key), Algorithm::Sha1, black_box(1_111_111_109), 30, 6))
+        b.iter(|| {
+            totp(
+                black_box(key),
+                Algorithm::Sha1,
+                black_box(1_111_111_109),
+                30,
+                6,
+            )
+        })
     });
 
     let p = protocol_payload();
@@ -46,7 +54,9 @@ fn benches(c: &mut Criterion) {
         ("otpauth", otpauth),
         ("migration_2_accounts", migration.as_str()),
     ] {
-        group.bench_function(name, |b| b.iter(|| payload::parse(black_box(text)).unwrap()));
+        group.bench_function(name, |b| {
+            b.iter(|| payload::parse(black_box(text)).unwrap())
+        });
     }
     group.finish();
 

@@ -48,12 +48,7 @@ pub enum ActivationError {
 
 /// Removes what a user may type between groups of digits.
 fn strip_separators(typed: &str) -> Zeroizing<String> {
-    Zeroizing::new(
-        typed
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-'))
-            .collect(),
-    )
+    Zeroizing::new(typed.chars().filter(|c| !matches!(c, ' ' | '-')).collect())
 }
 
 /// Groups a digit string for display: `sep` between blocks of `block`.
@@ -375,14 +370,26 @@ mod tests {
     fn protocol_vectors() {
         let ac = ActivationCode::new(&serial(), &key());
         assert_eq!(ac.expose(), AC);
-        assert_eq!(DeviceCode::new(&key(), &serial(), NONCE).to_string(), "012345678998");
+        assert_eq!(
+            DeviceCode::new(&key(), &serial(), NONCE).to_string(),
+            "012345678998"
+        );
 
         let ik1 = instance_key(&key(), &serial(), NONCE, Algorithm::Sha1);
-        assert_eq!(hex(ik1.expose()), "0e5c12a28151a4853ae256af13004f672b146fdb");
+        assert_eq!(
+            hex(ik1.expose()),
+            "0e5c12a28151a4853ae256af13004f672b146fdb"
+        );
         assert_eq!(finalize_code(&ik1, &serial(), None).as_str(), "35535829");
         let ch: Challenge = "12345678".parse().unwrap();
-        assert_eq!(finalize_code(&ik1, &serial(), Some(&ch)).as_str(), "19468555");
-        assert_eq!(totp(ik1.expose(), Algorithm::Sha1, 59, 30, 8).as_str(), "39718867");
+        assert_eq!(
+            finalize_code(&ik1, &serial(), Some(&ch)).as_str(),
+            "19468555"
+        );
+        assert_eq!(
+            totp(ik1.expose(), Algorithm::Sha1, 59, 30, 8).as_str(),
+            "39718867"
+        );
 
         let ik256 = instance_key(&key(), &serial(), NONCE, Algorithm::Sha256);
         assert_eq!(
@@ -390,7 +397,10 @@ mod tests {
             "dfbb98c92411c73a0bb754b5e404a9ad9978c963e0c5c648a89d39178395e9c9"
         );
         assert_eq!(finalize_code(&ik256, &serial(), None).as_str(), "84382008");
-        assert_eq!(instance_key(&key(), &serial(), NONCE, Algorithm::Sha512).len(), 64);
+        assert_eq!(
+            instance_key(&key(), &serial(), NONCE, Algorithm::Sha512).len(),
+            64
+        );
     }
 
     fn hex(b: &[u8]) -> String {
@@ -414,17 +424,26 @@ mod tests {
             let k = ActivationKey::from_bytes(bytes);
             let ac = ActivationCode::new(&serial(), &k);
             assert_eq!(ac.expose().len(), 41);
-            assert_eq!(ActivationCode::parse(&serial(), ac.expose()).unwrap().key(), k);
+            assert_eq!(
+                ActivationCode::parse(&serial(), ac.expose()).unwrap().key(),
+                k
+            );
         }
     }
 
     #[test]
     fn activation_code_errors_name_what_is_wrong() {
         let other: Serial = "TSR0000002".parse().unwrap();
-        assert_eq!(ActivationCode::parse(&other, AC), Err(ActivationError::CodeCheck));
+        assert_eq!(
+            ActivationCode::parse(&other, AC),
+            Err(ActivationError::CodeCheck)
+        );
         let mut typo = AC.to_owned();
         typo.replace_range(7..8, "4");
-        assert_eq!(ActivationCode::parse(&serial(), &typo), Err(ActivationError::CodeCheck));
+        assert_eq!(
+            ActivationCode::parse(&serial(), &typo),
+            Err(ActivationError::CodeCheck)
+        );
         assert_eq!(
             ActivationCode::parse(&serial(), "12345678901234567890"),
             Err(ActivationError::LegacyCode(20))
@@ -433,7 +452,10 @@ mod tests {
             ActivationCode::parse(&serial(), "123456789012345678901"),
             Err(ActivationError::LegacyCode(21))
         );
-        assert_eq!(ActivationCode::parse(&serial(), "123"), Err(ActivationError::CodeLength(3)));
+        assert_eq!(
+            ActivationCode::parse(&serial(), "123"),
+            Err(ActivationError::CodeLength(3))
+        );
         assert_eq!(
             ActivationCode::parse(&serial(), "0000052331006062428060509553957313612956x"),
             Err(ActivationError::CodeCharacter('x'))
@@ -454,10 +476,22 @@ mod tests {
 
     #[test]
     fn serial_validation() {
-        assert_eq!("TSR000001".parse::<Serial>(), Err(ActivationError::SerialLength(9)));
-        assert_eq!("tsr0000001".parse::<Serial>(), Err(ActivationError::SerialCharacter('t')));
-        assert_eq!("TSR-000001".parse::<Serial>(), Err(ActivationError::SerialCharacter('-')));
-        assert_eq!("ZZZZZZZZZZ".parse::<Serial>().unwrap().digits(), "35".repeat(10));
+        assert_eq!(
+            "TSR000001".parse::<Serial>(),
+            Err(ActivationError::SerialLength(9))
+        );
+        assert_eq!(
+            "tsr0000001".parse::<Serial>(),
+            Err(ActivationError::SerialCharacter('t'))
+        );
+        assert_eq!(
+            "TSR-000001".parse::<Serial>(),
+            Err(ActivationError::SerialCharacter('-'))
+        );
+        assert_eq!(
+            "ZZZZZZZZZZ".parse::<Serial>().unwrap().digits(),
+            "35".repeat(10)
+        );
     }
 
     #[test]
@@ -467,12 +501,27 @@ mod tests {
         let typed = DeviceCode::parse("0123-4567 8998").unwrap();
         assert_eq!(typed.verify(&key(), &serial()), Ok(NONCE));
         let typo = DeviceCode::parse("012345678999").unwrap();
-        assert_eq!(typo.verify(&key(), &serial()), Err(ActivationError::DeviceCodeCheck));
+        assert_eq!(
+            typo.verify(&key(), &serial()),
+            Err(ActivationError::DeviceCodeCheck)
+        );
         let other = ActivationKey::from_bytes([7; 16]);
-        assert_eq!(dc.verify(&other, &serial()), Err(ActivationError::DeviceCodeCheck));
-        assert_eq!(DeviceCode::parse("12345"), Err(ActivationError::DeviceCodeLength(5)));
-        assert_eq!(DeviceCode::parse("99999999999 9"), Err(ActivationError::DeviceCodeRange));
-        assert_eq!(DeviceCode::parse("01234567899a"), Err(ActivationError::DeviceCodeCharacter('a')));
+        assert_eq!(
+            dc.verify(&other, &serial()),
+            Err(ActivationError::DeviceCodeCheck)
+        );
+        assert_eq!(
+            DeviceCode::parse("12345"),
+            Err(ActivationError::DeviceCodeLength(5))
+        );
+        assert_eq!(
+            DeviceCode::parse("99999999999 9"),
+            Err(ActivationError::DeviceCodeRange)
+        );
+        assert_eq!(
+            DeviceCode::parse("01234567899a"),
+            Err(ActivationError::DeviceCodeCharacter('a'))
+        );
     }
 
     #[test]

@@ -120,8 +120,17 @@ mod tests {
 
     #[test]
     fn equality_compares_contents() {
-        assert_eq!(SecretBytes::from(&b"abc"[..]), SecretBytes::from(&b"abc"[..]));
-        assert_ne!(SecretBytes::from(&b"abc"[..]), SecretBytes::from(&b"abd"[..]));
-        assert_ne!(SecretBytes::from(&b"abc"[..]), SecretBytes::from(&b"abcd"[..]));
+        assert_eq!(
+            SecretBytes::from(&b"abc"[..]),
+            SecretBytes::from(&b"abc"[..])
+        );
+        assert_ne!(
+            SecretBytes::from(&b"abc"[..]),
+            SecretBytes::from(&b"abd"[..])
+        );
+        assert_ne!(
+            SecretBytes::from(&b"abc"[..]),
+            SecretBytes::from(&b"abcd"[..])
+        );
     }
 }

@@ -57,7 +57,11 @@ impl IssuerPublicKey {
 
 impl fmt::Display for IssuerPublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{PUBLIC_KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(self.0.as_bytes()))
+        write!(
+            f,
+            "{PUBLIC_KEY_PREFIX}{}",
+            URL_SAFE_NO_PAD.encode(self.0.as_bytes())
+        )
     }
 }
 
@@ -118,7 +122,11 @@ impl IssuerSigningKey {
 
 impl fmt::Debug for IssuerSigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "IssuerSigningKey(<redacted>, public {})", self.public_key())
+        write!(
+            f,
+            "IssuerSigningKey(<redacted>, public {})",
+            self.public_key()
+        )
     }
 }
 
@@ -175,11 +183,20 @@ mod tests {
         let mut p = payload();
         assert_eq!(verify(&p, &[k.public_key()]), Err(SignatureError::Unsigned));
         k.sign(&mut p);
-        assert_eq!(verify(&p, &[key(1).public_key(), k.public_key()]), Ok(k.public_key()));
-        assert_eq!(verify(&p, &[key(1).public_key()]), Err(SignatureError::NotTrusted));
+        assert_eq!(
+            verify(&p, &[key(1).public_key(), k.public_key()]),
+            Ok(k.public_key())
+        );
+        assert_eq!(
+            verify(&p, &[key(1).public_key()]),
+            Err(SignatureError::NotTrusted)
+        );
         let mut tampered = p.clone();
         tampered.label = Some("mallory@example.com".into());
-        assert_eq!(verify(&tampered, &[k.public_key()]), Err(SignatureError::NotTrusted));
+        assert_eq!(
+            verify(&tampered, &[k.public_key()]),
+            Err(SignatureError::NotTrusted)
+        );
     }
 
     #[test]
@@ -190,7 +207,10 @@ mod tests {
         assert_eq!(text.parse::<IssuerPublicKey>().unwrap(), k.public_key());
         let pem = k.to_pem();
         assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
-        assert_eq!(IssuerSigningKey::from_pem(&pem).unwrap().public_key(), k.public_key());
+        assert_eq!(
+            IssuerSigningKey::from_pem(&pem).unwrap().public_key(),
+            k.public_key()
+        );
         assert!(!format!("{k:?}").contains(&pem[30..50]));
     }
 

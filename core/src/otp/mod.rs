@@ -81,8 +81,12 @@ impl fmt::Display for Algorithm {
 /// the low nibble of the last byte.
 pub fn dynamic_truncate(mac: &[u8]) -> u32 {
     let offset = (mac[mac.len() - 1] & 0x0f) as usize;
-    u32::from_be_bytes([mac[offset], mac[offset + 1], mac[offset + 2], mac[offset + 3]])
-        & 0x7fff_ffff
+    u32::from_be_bytes([
+        mac[offset],
+        mac[offset + 1],
+        mac[offset + 2],
+        mac[offset + 3],
+    ]) & 0x7fff_ffff
 }
 
 /// A code as shown to the user: exactly `digits` decimal digits, leading zeros kept.
@@ -94,7 +98,11 @@ impl Code {
     pub fn from_value(value: u64, digits: u32) -> Self {
         debug_assert!((1..=10).contains(&digits));
         let modulus = 10u64.pow(digits);
-        Code(format!("{:0width$}", value % modulus, width = digits as usize))
+        Code(format!(
+            "{:0width$}",
+            value % modulus,
+            width = digits as usize
+        ))
     }
 
     pub fn as_str(&self) -> &str {
@@ -151,7 +159,10 @@ mod tests {
             "399871", "520489",
         ];
         for (counter, want) in expected.iter().enumerate() {
-            assert_eq!(hotp(key, Algorithm::Sha1, counter as u64, 6).as_str(), *want);
+            assert_eq!(
+                hotp(key, Algorithm::Sha1, counter as u64, 6).as_str(),
+                *want
+            );
         }
     }
 
@@ -162,7 +173,10 @@ mod tests {
         let values: [u64; 3] = [1284755224, 1094287082, 137359152];
         for (counter, v) in values.iter().enumerate() {
             let want = format!("{v:010}");
-            assert_eq!(hotp(key, Algorithm::Sha1, counter as u64, 10).as_str(), want);
+            assert_eq!(
+                hotp(key, Algorithm::Sha1, counter as u64, 10).as_str(),
+                want
+            );
         }
     }
 
@@ -171,8 +185,7 @@ mod tests {
     fn rfc6238_vectors() {
         let sha1 = b"12345678901234567890".as_slice();
         let sha256 = b"12345678901234567890123456789012".as_slice();
-        let sha512 =
-            b"1234567890123456789012345678901234567890123456789012345678901234".as_slice();
+        let sha512 = b"1234567890123456789012345678901234567890123456789012345678901234".as_slice();
         let table: [(u64, &str, &str, &str); 6] = [
             (59, "94287082", "46119246", "90693936"),
             (1111111109, "07081804", "68084774", "25091201"),
@@ -182,9 +195,21 @@ mod tests {
             (20000000000, "65353130", "77737706", "47863826"),
         ];
         for (t, s1, s256, s512) in table {
-            assert_eq!(totp(sha1, Algorithm::Sha1, t, 30, 8).as_str(), s1, "SHA1 t={t}");
-            assert_eq!(totp(sha256, Algorithm::Sha256, t, 30, 8).as_str(), s256, "SHA256 t={t}");
-            assert_eq!(totp(sha512, Algorithm::Sha512, t, 30, 8).as_str(), s512, "SHA512 t={t}");
+            assert_eq!(
+                totp(sha1, Algorithm::Sha1, t, 30, 8).as_str(),
+                s1,
+                "SHA1 t={t}"
+            );
+            assert_eq!(
+                totp(sha256, Algorithm::Sha256, t, 30, 8).as_str(),
+                s256,
+                "SHA256 t={t}"
+            );
+            assert_eq!(
+                totp(sha512, Algorithm::Sha512, t, 30, 8).as_str(),
+                s512,
+                "SHA512 t={t}"
+            );
         }
     }
 

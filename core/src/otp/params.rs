@@ -155,11 +155,19 @@ mod tests {
 
     #[test]
     fn parses_and_writes_the_otp_field() {
-        for text in ["totp:SHA1:6:30", "totp:SHA256:8:60", "hotp:SHA512:10", "totp:SHA1:7:10"] {
+        for text in [
+            "totp:SHA1:6:30",
+            "totp:SHA256:8:60",
+            "hotp:SHA512:10",
+            "totp:SHA1:7:10",
+        ] {
             let p: OtpParams = text.parse().unwrap();
             assert_eq!(p.to_string(), text);
         }
-        assert_eq!("totp:SHA1:6".parse::<OtpParams>().unwrap(), OtpParams::default());
+        assert_eq!(
+            "totp:SHA1:6".parse::<OtpParams>().unwrap(),
+            OtpParams::default()
+        );
     }
 
     #[test]
@@ -175,7 +183,10 @@ mod tests {
             ("totp:sha1:6", ParamsError::Algorithm("sha1".into())),
             ("totp:SHA1:six", ParamsError::NotANumber("six".into())),
             ("totp", ParamsError::Shape("totp".into())),
-            ("hotp:SHA1:6:30", ParamsError::Shape("hotp:SHA1:6:30".into())),
+            (
+                "hotp:SHA1:6:30",
+                ParamsError::Shape("hotp:SHA1:6:30".into()),
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(text.parse::<OtpParams>(), Err(want), "{text}");
@@ -185,6 +196,9 @@ mod tests {
     #[test]
     fn errors_name_the_field() {
         let e = "totp:SHA1:6:1".parse::<OtpParams>().unwrap_err();
-        assert_eq!(e.to_string(), "OTP: period must be 10 to 300 seconds, got 1");
+        assert_eq!(
+            e.to_string(),
+            "OTP: period must be 10 to 300 seconds, got 1"
+        );
     }
 }

@@ -1,0 +1,374 @@
+//! `tessera`: the command-line client of tesserad. A thin gRPC client over
+//! the daemon's Unix socket; every decision is the daemon's.
+//!
+//! Map: `main.rs` (arguments, dispatch, error output), `connect.rs` (socket),
+//! `flow.rs` (the activation walk: pure step/event functions and the driver),
+//! `prompt.rs` (questions; terminal and flag-scripted answers), `term.rs`
+//! (no-echo input, Ctrl-C), `render.rs` (JSON and text), `commands.rs` (the
+//! other commands), `error.rs` (error codes and exit codes), `out.rs`
+//! (`outln!`/`errln!`: output lines; a closed stdout pipe exits quietly).
+
+mod commands;
+mod connect;
+mod error;
+mod flow;
+mod out;
+mod prompt;
+mod render;
+mod term;
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{ArgGroup, Args, Parser, Subcommand};
+use tessera_proto::v1::{ManualEntry, start_activation_request::Source};
+
+use crate::commands::Mode;
+use crate::error::{CliError, Result};
+use crate::out::errln;
+use crate::prompt::{AllowDeny, FlagAnswers, Method, Prompter, ScriptedPrompter, TerminalPrompter};
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  success
+  1  refused: wrong PIN, vault locked, activation failed or cancelled, …
+  2  usage or bad input: a missing flag, an unreadable file, an invalid
+     activation image, an unknown account
+  3  tesserad is not running or cannot be reached
+
+With --json, results are JSON on stdout (activate: one object per state, one
+per line) and errors are {\"error\":{\"code\":…,\"message\":…}} on stdout.
+Without a terminal (or with --json or --no-input) nothing is asked: answers
+come from flags, and a question no flag answers is an error (exit 2).";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tessera",
+    version,
+    about = "Tessera authenticator: activate accounts, get one-time codes, manage the vault",
+    after_help = AFTER_HELP
+)]
+struct Cli {
+    /// tesserad's socket [default: $XDG_RUNTIME_DIR/tessera/tessera.sock]
+    #[arg(
+        long,
+        global = true,
+        env = "TESSERA_SOCKET",
+        value_name = "PATH",
+        help_heading = "Global options"
+    )]
+    socket: Option<PathBuf>,
+
+    /// Print JSON on stdout; never ask anything
+    #[arg(long, global = true, help_heading = "Global options")]
+    json: bool,
+
+    /// Never ask anything: answers must come from flags
+    #[arg(long, global = true, help_heading = "Global options")]
+    no_input: bool,
+
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Activate an account from an activation image, a payload text, or by hand
+    #[command(after_help = "\
+Interactive: shows the device code, asks the PIN twice (without echo), how to
+protect the account, shows the finalize code and asks about notifications.
+Type `cancel` or press Ctrl-C at a prompt to cancel.
+
+For scripts:
+  tessera activate --image qr.png --pin-file pin.txt --method pin \\
+      --notifications deny --yes --json")]
+    Activate(ActivateArgs),
+    /// List the accounts
+    List,
+    /// Show an account's one-time code
+    Code {
+        /// Account id or label (a unique prefix is enough)
+        name: String,
+        /// Put the code on the clipboard (wl-copy or xclip) instead of showing it
+        #[arg(long)]
+        copy: bool,
+    },
+    /// Answer an OCRA challenge with an account
+    Respond {
+        /// Account id or label
+        name: String,
+        /// The challenge (question) shown by the issuer
+        challenge: String,
+    },
+    /// Rename an account
+    Rename {
+        /// Account id or label
+        name: String,
+        /// The new label
+        label: String,
+    },
+    /// Delete an account (asks to confirm)
+    Delete {
+        /// Account id or label
+        name: String,
+        /// Do not ask to confirm
+        #[arg(short, long)]
+        yes: bool,
+    },
+    /// Lock the vault
+    Lock,
+    /// Unlock the vault with the PIN
+    Unlock {
+        /// Read the PIN from the first line of FILE (`-`: standard input)
+        #[arg(long, value_name = "FILE")]
+        pin_file: Option<PathBuf>,
+    },
+    /// Show the vault's status
+    Status,
+    /// Change the vault PIN
+    ChangePin {
+        /// Read the current PIN from FILE (`-`: standard input)
+        #[arg(long, value_name = "FILE")]
+        pin_file: Option<PathBuf>,
+        /// Read the new PIN from FILE (`-`: standard input; with --pin-file -
+        /// too, the old PIN is the first line and the new one the second)
+        #[arg(long, value_name = "FILE")]
+        new_pin_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("source").required(true).args(["image", "uri", "manual"])))]
+struct ActivateArgs {
+    /// An image file holding the activation QR code (`-`: standard input)
+    #[arg(long, value_name = "FILE")]
+    image: Option<PathBuf>,
+    /// The payload text: tessera://…, otpauth://…, otpauth-migration://… (`-`: standard input)
+    #[arg(long, value_name = "TEXT")]
+    uri: Option<String>,
+    /// Type the serial number and activation code
+    #[arg(long)]
+    manual: bool,
+    /// The serial number (with --manual)
+    #[arg(long, requires = "manual")]
+    serial: Option<String>,
+    /// The activation code (with --manual; spaces and hyphens are ignored)
+    #[arg(long, requires = "manual", value_name = "CODE")]
+    activation_code: Option<String>,
+    /// Read the PIN from the first line of FILE (`-`: standard input)
+    #[arg(long, value_name = "FILE")]
+    pin_file: Option<PathBuf>,
+    /// How to protect the account
+    #[arg(long, value_enum)]
+    method: Option<Method>,
+    /// Whether Tessera may show notifications
+    #[arg(long, value_enum)]
+    notifications: Option<AllowDeny>,
+    /// Answer yes to confirmations
+    #[arg(short, long)]
+    yes: bool,
+}
+
+fn is_dash(p: Option<&Path>) -> bool {
+    p == Some(Path::new("-"))
+}
+
+fn read_stdin_bytes(what: &str) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut buf)
+        .map_err(|e| CliError::io(format!("reading {what} from standard input"), e))?;
+    Ok(buf)
+}
+
+async fn activate(args: ActivateArgs, socket: &Path, json: bool, no_input: bool) -> Result<()> {
+    let stdin_users = [
+        is_dash(args.image.as_deref()),
+        args.uri.as_deref() == Some("-"),
+        is_dash(args.pin_file.as_deref()),
+    ]
+    .iter()
+    .filter(|&&b| b)
+    .count();
+    if stdin_users > 1 {
+        return Err(CliError::usage(
+            "only one of --image, --uri and --pin-file can read standard input (`-`)",
+        ));
+    }
+    let interactive = !json && !no_input && stdin_users == 0 && std::io::stdin().is_terminal();
+
+    let flags = FlagAnswers {
+        pin: match &args.pin_file {
+            Some(f) => Some(prompt::read_secret_file(f)?),
+            None => None,
+        },
+        method: args.method,
+        notifications: args.notifications,
+        yes: args.yes,
+    };
+    let mut terminal = TerminalPrompter {
+        flags: flags.clone(),
+    };
+    let mut scripted = ScriptedPrompter { flags };
+    let prompter: &mut dyn Prompter = if interactive {
+        &mut terminal
+    } else {
+        &mut scripted
+    };
+
+    // Bad input is reported before the daemon is asked anything; the manual
+    // entry is asked after connecting, so a person types nothing in vain.
+    let source = if let Some(image) = &args.image {
+        let bytes = if is_dash(Some(image)) {
+            read_stdin_bytes("the image")?
+        } else {
+            std::fs::read(image).map_err(|e| {
+                CliError::usage(format!("cannot read the image {}: {e}", image.display()))
+            })?
+        };
+        Some(Source::Image(bytes))
+    } else if let Some(uri) = &args.uri {
+        if uri == "-" {
+            let bytes = read_stdin_bytes("the payload")?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| CliError::usage("the payload on standard input is not UTF-8"))?;
+            Some(Source::Payload(text.trim().to_owned()))
+        } else {
+            Some(Source::Payload(uri.clone()))
+        }
+    } else {
+        None
+    };
+
+    let channel = connect::connect(socket).await?;
+
+    let source = match source {
+        Some(s) => s,
+        None => Source::Manual(ManualEntry {
+            serial: prompter.text("Serial number", args.serial.as_deref(), "--serial")?,
+            activation_code: prompter.text(
+                "Activation code",
+                args.activation_code.as_deref(),
+                "--activation-code",
+            )?,
+        }),
+    };
+
+    let _sigint = interactive.then(term::SigintGuard::install);
+    if interactive {
+        errln!("(Type `cancel` or press Ctrl-C at a prompt to cancel.)");
+    }
+    flow::Flow::new(channel, prompter, json, source)
+        .run()
+        .await?;
+    Ok(())
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let socket = connect::socket_path(cli.socket);
+    let mode = Mode {
+        json: cli.json,
+        interactive: !cli.json && !cli.no_input && std::io::stdin().is_terminal(),
+    };
+    let command = cli.command;
+    if let Cmd::Activate(args) = command {
+        return activate(args, &socket, cli.json, cli.no_input).await;
+    }
+    let ch = connect::connect(&socket).await?;
+    match command {
+        Cmd::Activate(_) => unreachable!("handled above"),
+        Cmd::List => commands::list(ch, mode).await,
+        Cmd::Code { name, copy } => commands::code(ch, mode, name, copy).await,
+        Cmd::Respond { name, challenge } => commands::respond(ch, mode, name, challenge).await,
+        Cmd::Rename { name, label } => commands::rename(ch, mode, name, label).await,
+        Cmd::Delete { name, yes } => commands::delete(ch, mode, name, yes).await,
+        Cmd::Lock => commands::lock(ch, mode).await,
+        Cmd::Unlock { pin_file } => commands::unlock(ch, mode, pin_file).await,
+        Cmd::Status => commands::status(ch, mode).await,
+        Cmd::ChangePin {
+            pin_file,
+            new_pin_file,
+        } => commands::change_pin(ch, mode, pin_file, new_pin_file).await,
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.json;
+    // One thread: the one that reads the terminal is the one Ctrl-C
+    // interrupts (see term.rs); helper threads block SIGINT.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .on_thread_start(term::block_sigint_in_this_thread)
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            errln!("tessera: cannot start: {e}");
+            return ExitCode::from(error::exit::REFUSED);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::from(error::exit::OK),
+        Err(e) => {
+            if json {
+                // Ignore a closed stdout here: the exit code still tells.
+                let _ = writeln!(std::io::stdout(), "{}", e.to_json());
+            } else {
+                errln!("tessera: {}", e.message);
+            }
+            ExitCode::from(e.exit)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn activate_needs_exactly_one_source() {
+        assert!(Cli::try_parse_from(["tessera", "activate"]).is_err());
+        assert!(
+            Cli::try_parse_from(["tessera", "activate", "--image", "a", "--uri", "b"]).is_err()
+        );
+        assert!(Cli::try_parse_from(["tessera", "activate", "--serial", "x"]).is_err());
+        let cli = Cli::try_parse_from([
+            "tessera",
+            "activate",
+            "--image",
+            "qr.png",
+            "--pin-file",
+            "pin",
+            "--method",
+            "pin",
+            "--notifications",
+            "deny",
+            "--yes",
+            "--json",
+        ])
+        .unwrap();
+        assert!(cli.json);
+        let Cmd::Activate(a) = cli.command else {
+            panic!()
+        };
+        assert_eq!(a.method, Some(Method::Pin));
+        assert_eq!(a.notifications, Some(AllowDeny::Deny));
+        assert!(a.yes);
+    }
+
+    #[test]
+    fn global_flags_anywhere() {
+        let cli =
+            Cli::try_parse_from(["tessera", "list", "--json", "--socket", "/x.sock"]).unwrap();
+        assert!(cli.json);
+        assert_eq!(cli.socket, Some(PathBuf::from("/x.sock")));
+    }
+}

@@ -1,0 +1,327 @@
+//! The real `tesserad` on a real socket in a temporary folder, and the
+//! `tessera` binary run against it.
+//!
+//! `tesserad` is found next to this test executable (`target/debug/tesserad`,
+//! built by `cargo build -p tessera-daemon` or `cargo test --workspace`) or at
+//! `$TESSERAD_BIN`. A missing daemon fails the test: it is never skipped.
+
+#![allow(dead_code)] // each test file uses a different part
+
+pub mod pty;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use tessera_core::activation::{ActivationCode, ActivationKey, Serial};
+use tessera_core::payload::{Form, TesseraPayload};
+
+/// Fast Argon2, so that a PIN costs milliseconds; auto-lock after 15 min.
+pub const FAST_CONFIG: &str =
+    "[vault]\nargon2_memory_kib = 64\nargon2_iterations = 1\nauto_lock_minutes = 15\n";
+
+/// [`FAST_CONFIG`] plus the notification question at the end of an
+/// activation (off by default in the daemon).
+pub const NOTIFY_CONFIG: &str = "[vault]\nargon2_memory_kib = 64\nargon2_iterations = 1\n\
+     auto_lock_minutes = 15\n[activation]\nnotifications = true\n";
+
+/// The vault PIN of [`Daemon::with_accounts`] (and of most tests).
+pub const PIN: &str = "482913";
+
+/// The Tessera account of [`Daemon::with_accounts`].
+pub const ALICE_SERIAL: &str = "TSR0000001";
+pub const ALICE_KEY: u8 = 0x11;
+pub const ALICE_LABEL: &str = "alice@example.com";
+pub const ALICE_ISSUER: &str = "Example Bank";
+
+/// The otpauth account of [`Daemon::with_accounts`]; its secret is
+/// [`GITHUB_SECRET`].
+pub const GITHUB_URI: &str = "otpauth://totp/GitHub:github?secret=JBSWY3DPEHPK3PXP&issuer=GitHub";
+pub const GITHUB_SECRET: &[u8] = b"Hello!\xde\xad\xbe\xef";
+
+pub fn tessera_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_tessera")
+}
+
+/// The `tesserad` binary: `$TESSERAD_BIN`, or the one in the folder of this
+/// test executable's `deps` folder (`target/debug/tesserad`). Panics when it
+/// is missing.
+pub fn tesserad_bin() -> PathBuf {
+    let path = match std::env::var_os("TESSERAD_BIN") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let exe = std::env::current_exe().expect("the test executable's path");
+            // target/debug/deps/cli-<hash> -> target/debug/tesserad
+            let deps = exe.parent().expect("the test executable's folder");
+            deps.parent().unwrap_or(deps).join("tesserad")
+        }
+    };
+    if !path.is_file() {
+        panic!(
+            "tesserad is not built: run `cargo build -p tessera-daemon` \
+             (cargo test --workspace builds it); looked for {}",
+            path.display()
+        );
+    }
+    path
+}
+
+/// A running `tesserad` with its own data, runtime and config in a temporary
+/// folder; stopped (SIGTERM) when dropped.
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    pub socket: PathBuf,
+    child: Child,
+}
+
+impl Daemon {
+    /// A daemon with no vault yet, and the daemon's default of no
+    /// notification question.
+    pub fn start() -> Daemon {
+        Self::start_with(FAST_CONFIG)
+    }
+
+    /// A daemon with `config` as its settings file; waits until its socket
+    /// accepts connections.
+    pub fn start_with(config: &str) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = dir.path().join("run");
+        Self::start_in(dir, runtime, config)
+    }
+
+    /// As [`Daemon::start_with`], serving `runtime/tessera.sock`.
+    pub fn start_in(dir: tempfile::TempDir, runtime: PathBuf, config: &str) -> Daemon {
+        let config_path = dir.path().join("tesserad.toml");
+        std::fs::write(&config_path, config).unwrap();
+        let log = std::fs::File::create(dir.path().join("tesserad.log")).unwrap();
+        let child = Command::new(tesserad_bin())
+            .arg("--foreground")
+            .arg("--config")
+            .arg(&config_path)
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .arg("--runtime-dir")
+            .arg(&runtime)
+            .env("RUST_LOG", "warn")
+            .env_remove("JOURNAL_STREAM")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("tesserad starts");
+        let mut daemon = Daemon {
+            socket: runtime.join("tessera.sock"),
+            dir,
+            child,
+        };
+        daemon.wait_for_socket();
+        daemon
+    }
+
+    fn wait_for_socket(&mut self) {
+        let start = Instant::now();
+        while std::os::unix::net::UnixStream::connect(&self.socket).is_err() {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("tesserad exited before serving ({status}):\n{}", self.log());
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "tesserad did not open {} in 30 s:\n{}",
+                self.socket.display(),
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// What the daemon wrote on stderr (warnings and errors).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("tesserad.log")).unwrap_or_default()
+    }
+
+    /// A daemon whose vault has the PIN [`PIN`] and two accounts, unlocked:
+    /// `alice@example.com` (Example Bank, Tessera, serial [`ALICE_SERIAL`])
+    /// then `github` (GitHub, TOTP), both activated with `tessera` itself.
+    pub fn with_accounts() -> Daemon {
+        let d = Daemon::start();
+        let pin = d.file("pin", PIN.as_bytes());
+        let alice = tessera_payload(
+            ALICE_SERIAL,
+            ALICE_KEY,
+            Some(ALICE_LABEL),
+            Some(ALICE_ISSUER),
+        );
+        for payload in [alice.as_str(), GITHUB_URI] {
+            let out = d.run(&["activate", "--uri", payload, "--pin-file", path_str(&pin)]);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "seeding {payload}: {}{}",
+                stdout(&out),
+                stderr(&out)
+            );
+        }
+        d
+    }
+
+    /// `tessera --socket SOCKET ARGS…` without a terminal (stdin is null).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(tessera_bin());
+        c.arg("--socket").arg(&self.socket).args(args);
+        c.env_remove("TESSERA_SOCKET");
+        c.stdin(Stdio::null());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// Runs `tessera ARGS…` with `input` on its standard input.
+    pub fn run_with_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// Writes a file in the daemon's temporary folder.
+    pub fn file(&self, name: &str, content: &[u8]) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+
+    /// `tessera list --json`'s accounts.
+    pub fn accounts(&self) -> Vec<serde_json::Value> {
+        let out = self.run(&["list", "--json"]);
+        assert_eq!(out.status.code(), Some(0), "list: {}", stdout(&out));
+        json_lines(&out)[0]["accounts"].as_array().unwrap().clone()
+    }
+
+    /// The id of the account labelled `label`.
+    pub fn account_id(&self, label: &str) -> String {
+        self.accounts()
+            .iter()
+            .find(|a| a["label"] == label)
+            .unwrap_or_else(|| panic!("no account {label}"))["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// `tessera status --json`.
+    pub fn status(&self) -> serde_json::Value {
+        let out = self.run(&["status", "--json"]);
+        assert_eq!(out.status.code(), Some(0), "status: {}", stdout(&out));
+        json_lines(&out)[0].clone()
+    }
+
+    /// Whether `tessera unlock` takes `pin` (the vault is locked first).
+    pub fn pin_opens_the_vault(&self, pin: &str) -> bool {
+        let out = self.run(&["lock"]);
+        assert_eq!(out.status.code(), Some(0), "lock: {}", stderr(&out));
+        let file = self.file("pin-check", pin.as_bytes());
+        let out = self.run(&["unlock", "--pin-file", path_str(&file), "--json"]);
+        out.status.code() == Some(0)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while let Ok(None) = self.child.try_wait() {
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// A Tessera payload in its tag form (`<QRCode><SN>…</SN><AC>…</AC>…`), with
+/// the activation key `[key; 16]`.
+pub fn tessera_payload(serial: &str, key: u8, label: Option<&str>, issuer: Option<&str>) -> String {
+    let serial: Serial = serial.parse().unwrap();
+    let code = ActivationCode::new(&serial, &ActivationKey::from_bytes([key; 16]));
+    let mut p = TesseraPayload::new(serial, code);
+    p.label = label.map(str::to_owned);
+    p.issuer = issuer.map(str::to_owned);
+    p.write(Form::Tag)
+}
+
+/// The activation code for `serial` and the key `[key; 16]`, in the blocks
+/// a person types.
+pub fn activation_code(serial: &str, key: u8) -> String {
+    let serial: Serial = serial.parse().unwrap();
+    ActivationCode::new(&serial, &ActivationKey::from_bytes([key; 16])).grouped()
+}
+
+/// A PNG of a QR code holding `text`.
+pub fn qr_png(text: &str, path: &Path) {
+    let qr = qrcode::QrCode::new(text.as_bytes()).unwrap();
+    let img = qr
+        .render::<image::Luma<u8>>()
+        .module_dimensions(4, 4)
+        .build();
+    img.save(path).unwrap();
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The JSON lines of stdout.
+pub fn json_lines(o: &Output) -> Vec<serde_json::Value> {
+    stdout(o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
+        .collect()
+}
+
+/// The `state` of each JSON line (`<none>` for the final error line).
+pub fn states(lines: &[serde_json::Value]) -> Vec<&str> {
+    lines
+        .iter()
+        .map(|l| l["state"].as_str().unwrap_or("<none>"))
+        .collect()
+}
+
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Whether `s` is `total` digits in blocks of `block` joined by `-`
+/// (`0123-4567-8998`).
+pub fn is_grouped(s: &str, block: usize, total: usize) -> bool {
+    let digits: String = s.chars().filter(|c| *c != '-').collect();
+    digits.len() == total
+        && digits.chars().all(|c| c.is_ascii_digit())
+        && s.split('-').all(|b| b.len() == block)
+}
+
+/// The digits and hyphens right after `label` in `text` (a code on screen).
+pub fn code_after<'a>(text: &'a str, label: &str) -> Option<&'a str> {
+    let start = text.find(label)? + label.len();
+    let rest = &text[start..];
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '-'))
+        .unwrap_or(rest.len());
+    Some(&rest[..end])
+}

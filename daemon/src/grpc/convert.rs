@@ -1,0 +1,252 @@
+//! Translation between the service layer's types and the gRPC messages.
+
+use tessera_core::SecretString;
+use tessera_core::otp::OtpKind;
+use tessera_proto::v1 as pb;
+use tonic::Status;
+use tonic::metadata::MetadataValue;
+
+use crate::account::{AccountInfo, AccountKind};
+use crate::activation::{Event, Source, State};
+use crate::error::{ErrorCode, ServiceError};
+use crate::service::{ActivationView, CodeInfo, VaultStatus};
+use crate::vault::Protection;
+
+/// A service error as a gRPC status: a status code, the message, and the
+/// typed code in the `tessera-error` metadata.
+pub fn status(e: ServiceError) -> Status {
+    let (code, pb_code) = codes(e.code);
+    let mut status = Status::new(code, e.message);
+    status.metadata_mut().insert(
+        pb::ERROR_CODE_METADATA,
+        MetadataValue::from_static(pb_code.as_str_name()),
+    );
+    status
+}
+
+/// The gRPC status code and the typed code of an error.
+fn codes(code: ErrorCode) -> (tonic::Code, pb::ErrorCode) {
+    use tonic::Code;
+    match code {
+        ErrorCode::InvalidArgument => (Code::InvalidArgument, pb::ErrorCode::InvalidArgument),
+        ErrorCode::InvalidPayload => (Code::InvalidArgument, pb::ErrorCode::InvalidPayload),
+        ErrorCode::InvalidImage => (Code::InvalidArgument, pb::ErrorCode::InvalidImage),
+        ErrorCode::NotFound => (Code::NotFound, pb::ErrorCode::NotFound),
+        ErrorCode::VaultLocked => (Code::FailedPrecondition, pb::ErrorCode::VaultLocked),
+        ErrorCode::NoVault => (Code::FailedPrecondition, pb::ErrorCode::NoVault),
+        ErrorCode::WrongPin => (Code::Unauthenticated, pb::ErrorCode::WrongPin),
+        ErrorCode::PinDelayed => (Code::ResourceExhausted, pb::ErrorCode::PinDelayed),
+        ErrorCode::PinPolicy => (Code::InvalidArgument, pb::ErrorCode::PinPolicy),
+        ErrorCode::InvalidEvent => (Code::FailedPrecondition, pb::ErrorCode::InvalidEvent),
+        ErrorCode::ActivationEnded => (Code::FailedPrecondition, pb::ErrorCode::ActivationEnded),
+        ErrorCode::AlreadyExists => (Code::AlreadyExists, pb::ErrorCode::AlreadyExists),
+        ErrorCode::PermissionDenied => (Code::PermissionDenied, pb::ErrorCode::PermissionDenied),
+        ErrorCode::Unsupported => (Code::Unimplemented, pb::ErrorCode::Unsupported),
+        ErrorCode::Internal => (Code::Internal, pb::ErrorCode::Internal),
+    }
+}
+
+fn missing(field: &str) -> Status {
+    status(ServiceError::invalid_argument(format!(
+        "{field} is required"
+    )))
+}
+
+pub fn account(a: &AccountInfo) -> pb::Account {
+    let (kind, serial, user_id) = match &a.kind {
+        AccountKind::Tessera {
+            serial, user_id, ..
+        } => (
+            pb::AccountKind::Tessera,
+            serial.to_string(),
+            user_id.clone().unwrap_or_default(),
+        ),
+        AccountKind::OtpAuth => match a.params.kind() {
+            OtpKind::Totp { .. } => (pb::AccountKind::Totp, String::new(), String::new()),
+            OtpKind::Hotp { .. } => (pb::AccountKind::Hotp, String::new(), String::new()),
+        },
+    };
+    let (otp_type, period, counter) = match a.params.kind() {
+        OtpKind::Totp { period } => ("totp", period, 0),
+        OtpKind::Hotp { counter } => ("hotp", 0, counter),
+    };
+    pb::Account {
+        id: a.id.to_string(),
+        label: a.label.clone(),
+        issuer: a.issuer.clone().unwrap_or_default(),
+        kind: kind.into(),
+        otp_type: otp_type.into(),
+        algorithm: a.params.algorithm().name().into(),
+        digits: a.params.digits(),
+        period,
+        counter,
+        created_unix: a.created_unix,
+        serial,
+        user_id,
+        extra: a.extra.iter().cloned().collect(),
+        ocra_suite: a.ocra_suite.clone(),
+    }
+}
+
+fn pending(a: &AccountInfo) -> pb::PendingAccount {
+    let full = account(a);
+    pb::PendingAccount {
+        label: full.label,
+        issuer: full.issuer,
+        kind: full.kind,
+        serial: full.serial,
+        user_id: full.user_id,
+        issuer_verified: matches!(
+            a.kind,
+            AccountKind::Tessera {
+                issuer_verified: true,
+                ..
+            }
+        ),
+        extra: full.extra,
+    }
+}
+
+pub fn code(c: CodeInfo) -> pb::CodeResponse {
+    pb::CodeResponse {
+        code: c.code,
+        valid_from_unix: c.valid_from.unwrap_or(0) as i64,
+        valid_until_unix: c.valid_until.unwrap_or(0) as i64,
+        counter: c.counter.unwrap_or(0),
+        account: Some(account(&c.account)),
+    }
+}
+
+pub fn vault_status(s: VaultStatus) -> pb::VaultStatus {
+    let protection = match s.protection {
+        None => pb::Protection::None,
+        Some(Protection::Pin) => pb::Protection::Pin,
+        Some(_) => pb::Protection::Keyring,
+    };
+    pb::VaultStatus {
+        exists: s.exists,
+        locked: s.locked,
+        protection: protection.into(),
+        failed_attempts: s.failed_attempts,
+        retry_after_seconds: s.retry_after.as_secs() + u64::from(s.retry_after.subsec_nanos() > 0),
+        account_count: s.account_count.unwrap_or(0) as u32,
+        auto_lock_minutes: s.auto_lock_minutes,
+    }
+}
+
+fn shown(code: Option<String>, group: usize) -> pb::CodeShown {
+    let code = code.unwrap_or_default();
+    pb::CodeShown {
+        grouped: tessera_core::activation::group_digits(&code, group, '-'),
+        code,
+    }
+}
+
+fn state(s: &State, view: &ActivationView) -> pb::ActivationState {
+    use pb::activation_state::Kind;
+    let empty = pb::Empty {};
+    let prompt = |reason: &Option<String>| pb::PinPrompt {
+        reason: reason.clone().unwrap_or_default(),
+        min_length: view.pin_min_length,
+    };
+    let kind = match s {
+        State::Home => Kind::Home(empty),
+        State::Scanning => Kind::Scanning(empty),
+        State::DeviceCode => Kind::DeviceCode(shown(view.device_code.map(|d| d.to_string()), 4)),
+        State::ChoosePin { reason } => Kind::ChoosePin(prompt(reason)),
+        State::ConfirmPin => Kind::ConfirmPin(prompt(&None)),
+        State::EnterPin { reason } => Kind::EnterPin(prompt(reason)),
+        State::ChooseMethod { reason } => Kind::ChooseMethod(pb::MethodChoice {
+            biometric_available: view.biometric_available,
+            biometric_unavailable_reason: reason.clone().unwrap_or_else(|| {
+                if view.biometric_available {
+                    String::new()
+                } else {
+                    "no biometric device is available".into()
+                }
+            }),
+        }),
+        State::BiometricPermission => Kind::BiometricPermission(empty),
+        State::BiometricEnroll {
+            stage,
+            stages,
+            message,
+        } => Kind::BiometricEnroll(pb::EnrollProgress {
+            stage: *stage,
+            stages: *stages,
+            message: message.clone(),
+        }),
+        State::FinalizeCode => {
+            let code = view.finalize_code.as_ref().map(|c| c.to_string());
+            let group = if code.as_ref().is_some_and(|c| c.len() == 8) {
+                4
+            } else {
+                3
+            };
+            Kind::FinalizeCode(shown(code, group))
+        }
+        State::NotificationPermission => Kind::NotificationPermission(empty),
+        State::Activated => Kind::Activated(pb::Activated {
+            accounts: view.accounts.iter().map(account).collect(),
+        }),
+        State::CancelConfirm { previous } => Kind::CancelConfirm(Box::new(pb::CancelConfirm {
+            previous: Some(Box::new(state(previous, view))),
+        })),
+        State::Failed { error } => Kind::Failed(pb::Failed {
+            error: Some(pb::ErrorCodeMessage {
+                code: codes(error.code).1.as_str_name().into(),
+                message: error.message.clone(),
+            }),
+        }),
+    };
+    pb::ActivationState { kind: Some(kind) }
+}
+
+pub fn view(v: &ActivationView) -> pb::ActivationView {
+    pb::ActivationView {
+        id: v.id.clone(),
+        revision: v.revision,
+        state: Some(state(&v.state, v)),
+        accounts: v.accounts.iter().map(pending).collect(),
+    }
+}
+
+#[allow(clippy::result_large_err)]
+pub fn source(req: pb::StartActivationRequest) -> Result<Source, Status> {
+    use pb::start_activation_request::Source as S;
+    match req
+        .source
+        .ok_or_else(|| missing("source (image, payload or manual)"))?
+    {
+        S::Image(bytes) => Ok(Source::Image(bytes)),
+        S::Payload(text) => Ok(Source::Text(text)),
+        S::Manual(m) => Ok(manual(m)),
+    }
+}
+
+fn manual(m: pb::ManualEntry) -> Source {
+    Source::Manual {
+        serial: m.serial,
+        code: SecretString::new(m.activation_code),
+    }
+}
+
+#[allow(clippy::result_large_err)]
+pub fn event(e: Option<pb::Event>) -> Result<Event, Status> {
+    use pb::event::Kind as K;
+    let kind = e.and_then(|e| e.kind).ok_or_else(|| missing("event"))?;
+    Ok(match kind {
+        K::Scan(req) => Event::Scan(source(req)?),
+        K::EnterManually(m) => Event::Scan(manual(m)),
+        K::Continue(_) => Event::Continue,
+        K::Pin(pin) => Event::Pin(SecretString::new(pin)),
+        K::Biometric(_) => Event::Biometric,
+        K::PinOnly(_) => Event::PinOnly,
+        K::Allow(_) => Event::Allow,
+        K::Deny(_) => Event::Deny,
+        K::Cancel(_) => Event::Cancel,
+        K::ConfirmCancel(_) => Event::ConfirmCancel,
+        K::Back(_) => Event::Back,
+        K::StartOver(_) => Event::StartOver,
+    })
+}

@@ -1,0 +1,151 @@
+//! The gRPC service implementations: decode, call the service, encode.
+
+use std::pin::Pin;
+
+use tessera_core::SecretString;
+use tessera_proto::v1 as pb;
+use tokio_stream::{Stream, StreamExt, wrappers::WatchStream};
+use tonic::{Request, Response, Status};
+
+use super::convert::{self, status};
+use crate::service::Service;
+
+type Reply<T> = Result<Response<T>, Status>;
+
+#[derive(Clone)]
+pub struct Handlers {
+    service: Service,
+}
+
+impl Handlers {
+    pub fn new(service: Service) -> Self {
+        Self { service }
+    }
+}
+
+#[tonic::async_trait]
+impl pb::accounts_server::Accounts for Handlers {
+    async fn list(&self, _: Request<pb::ListAccountsRequest>) -> Reply<pb::ListAccountsResponse> {
+        let accounts = self.service.list_accounts().await.map_err(status)?;
+        Ok(Response::new(pb::ListAccountsResponse {
+            accounts: accounts.iter().map(convert::account).collect(),
+        }))
+    }
+
+    async fn get(&self, r: Request<pb::AccountRef>) -> Reply<pb::Account> {
+        let a = self
+            .service
+            .get_account(&r.get_ref().account)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::account(&a)))
+    }
+
+    async fn rename(&self, r: Request<pb::RenameAccountRequest>) -> Reply<pb::Account> {
+        let r = r.into_inner();
+        let a = self
+            .service
+            .rename_account(&r.account, &r.label)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::account(&a)))
+    }
+
+    async fn delete(&self, r: Request<pb::AccountRef>) -> Reply<pb::DeleteAccountResponse> {
+        let a = self
+            .service
+            .delete_account(&r.get_ref().account)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::DeleteAccountResponse {
+            deleted: Some(convert::account(&a)),
+        }))
+    }
+
+    async fn code(&self, r: Request<pb::AccountRef>) -> Reply<pb::CodeResponse> {
+        let c = self
+            .service
+            .code(&r.get_ref().account)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::code(c)))
+    }
+
+    async fn respond(&self, r: Request<pb::RespondRequest>) -> Reply<pb::RespondResponse> {
+        let r = r.into_inner();
+        let (response, suite) = self
+            .service
+            .respond(&r.account, &r.challenge)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::RespondResponse { response, suite }))
+    }
+}
+
+#[tonic::async_trait]
+impl pb::vault_server::Vault for Handlers {
+    async fn status(&self, _: Request<pb::VaultStatusRequest>) -> Reply<pb::VaultStatus> {
+        Ok(Response::new(convert::vault_status(
+            self.service.vault_status().await,
+        )))
+    }
+
+    async fn lock(&self, _: Request<pb::LockRequest>) -> Reply<pb::VaultStatus> {
+        Ok(Response::new(convert::vault_status(
+            self.service.lock().await,
+        )))
+    }
+
+    async fn unlock(&self, r: Request<pb::UnlockRequest>) -> Reply<pb::VaultStatus> {
+        let pin = SecretString::new(r.into_inner().pin);
+        let s = self.service.unlock(pin).await.map_err(status)?;
+        Ok(Response::new(convert::vault_status(s)))
+    }
+
+    async fn change_pin(&self, r: Request<pb::ChangePinRequest>) -> Reply<pb::VaultStatus> {
+        let r = r.into_inner();
+        let s = self
+            .service
+            .change_pin(SecretString::new(r.old_pin), SecretString::new(r.new_pin))
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::vault_status(s)))
+    }
+}
+
+type ViewStream = Pin<Box<dyn Stream<Item = Result<pb::ActivationView, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl pb::activation_server::Activation for Handlers {
+    async fn start(&self, r: Request<pb::StartActivationRequest>) -> Reply<pb::ActivationView> {
+        let source = convert::source(r.into_inner())?;
+        let v = self
+            .service
+            .start_activation(source)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::view(&v)))
+    }
+
+    async fn send_event(&self, r: Request<pb::SendEventRequest>) -> Reply<pb::ActivationView> {
+        let r = r.into_inner();
+        let event = convert::event(r.event)?;
+        let v = self
+            .service
+            .send_event(&r.activation_id, r.revision, event)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::view(&v)))
+    }
+
+    type WatchStream = ViewStream;
+
+    async fn watch(&self, r: Request<pb::WatchActivationRequest>) -> Reply<ViewStream> {
+        let rx = self
+            .service
+            .watch_activation(&r.get_ref().activation_id)
+            .map_err(status)?;
+        let stream = WatchStream::new(rx).map(|v| Ok(convert::view(&v)));
+        Ok(Response::new(Box::pin(stream)))
+    }
+}

@@ -1,0 +1,55 @@
+//! The gRPC adapter: serves the service layer on a Unix socket. It only
+//! translates (see [`convert`]); every decision is in [`crate::service`],
+//! and callers are admitted by [`crate::peer`].
+
+mod convert;
+mod handlers;
+
+use std::future::Future;
+
+use tokio::net::UnixListener;
+use tokio_stream::wrappers::UnixListenerStream;
+use tonic::transport::Server;
+use tonic::transport::server::UdsConnectInfo;
+use tonic::{Request, Status};
+
+use tessera_proto::v1::accounts_server::AccountsServer;
+use tessera_proto::v1::activation_server::ActivationServer;
+use tessera_proto::v1::vault_server::VaultServer;
+
+use crate::scan::MAX_IMAGE_BYTES;
+use crate::service::Service;
+
+pub use convert::status;
+
+/// Checks every call's peer uid before it reaches a handler.
+#[allow(clippy::result_large_err)] // tonic's interceptor signature
+fn admit(request: Request<()>) -> Result<Request<()>, Status> {
+    let uid = request
+        .extensions()
+        .get::<UdsConnectInfo>()
+        .and_then(|info| info.peer_cred)
+        .map(|cred| cred.uid());
+    crate::peer::admit(uid).map_err(status)?;
+    Ok(request)
+}
+
+/// Serves until `shutdown` completes.
+pub async fn serve(
+    service: Service,
+    listener: UnixListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), tonic::transport::Error> {
+    let handlers = handlers::Handlers::new(service);
+    // Room for the largest image accepted, plus the message framing.
+    let max_message = MAX_IMAGE_BYTES + 64 * 1024;
+    Server::builder()
+        .add_service(AccountsServer::with_interceptor(handlers.clone(), admit))
+        .add_service(VaultServer::with_interceptor(handlers.clone(), admit))
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            ActivationServer::new(handlers).max_decoding_message_size(max_message),
+            admit,
+        ))
+        .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
+        .await
+}

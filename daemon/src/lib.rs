@@ -1,0 +1,11 @@
+//! tesserad: the per-user authenticator daemon. See ARCHITECTURE.md.
+
+pub mod account;
+pub mod activation;
+pub mod config;
+pub mod error;
+pub mod grpc;
+pub mod peer;
+pub mod scan;
+pub mod service;
+pub mod vault;

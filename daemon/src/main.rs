@@ -1,0 +1,271 @@
+//! `tesserad`: the per-user Tessera daemon.
+
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use tokio::net::UnixListener;
+
+use tesserad::config::Config;
+use tesserad::scan::ImageScanner;
+use tesserad::service::Service;
+use tesserad::vault::Vault;
+
+/// Tessera's authenticator daemon: keeps the vault and serves codes and
+/// activations on a Unix socket.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// Settings file (TOML); built-in defaults when absent.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Where the vault lives [default: $XDG_DATA_HOME/tessera].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Where the socket lives [default: $XDG_RUNTIME_DIR/tessera].
+    #[arg(long, value_name = "DIR")]
+    runtime_dir: Option<PathBuf>,
+    /// Stay in the foreground (systemd, tests). Without it the daemon
+    /// detaches once its socket accepts connections.
+    #[arg(long)]
+    foreground: bool,
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let ready = if args.foreground {
+        None
+    } else {
+        match detach::fork() {
+            Ok(detach::Role::Parent(code)) => return code,
+            Ok(detach::Role::Child(pipe)) => Some(pipe),
+            Err(e) => {
+                eprintln!("tesserad: cannot detach: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    };
+    init_logging(args.foreground);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tesserad: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args, ready)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("tesserad: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Journald when started by systemd, stderr otherwise; `RUST_LOG` filters.
+fn init_logging(foreground: bool) {
+    use tracing_subscriber::{EnvFilter, prelude::*};
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let registry = tracing_subscriber::registry().with(filter);
+    if std::env::var_os("JOURNAL_STREAM").is_some() || !foreground {
+        if let Ok(journald) = tracing_journald::layer() {
+            registry.with(journald).init();
+            return;
+        }
+    }
+    registry
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .init();
+}
+
+fn default_dir(var: &str, fallback: impl FnOnce() -> Option<PathBuf>) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(fallback)
+        .map(|d| d.join("tessera"))
+}
+
+/// Creates `dir` 0700 if needed and refuses one that others can enter or
+/// that another user owns.
+fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
+    let meta = std::fs::metadata(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    if meta.uid() != tesserad::peer::own_uid() {
+        bail!(
+            "{} belongs to uid {}, not to this user",
+            dir.display(),
+            meta.uid()
+        );
+    }
+    if meta.mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot make {} private (0700)", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Binds the socket 0600, replacing a stale one that nobody listens on.
+fn bind_socket(path: &Path) -> anyhow::Result<UnixListener> {
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            bail!("another tesserad is already serving {}", path.display());
+        }
+        std::fs::remove_file(path)
+            .with_context(|| format!("cannot remove the stale socket {}", path.display()))?;
+    }
+    let listener =
+        UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("cannot restrict {}", path.display()))?;
+    Ok(listener)
+}
+
+async fn run(args: Args, ready: Option<detach::ReadyPipe>) -> anyhow::Result<()> {
+    let config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    let data_dir = args
+        .data_dir
+        .or_else(|| {
+            default_dir("XDG_DATA_HOME", || {
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share"))
+            })
+        })
+        .context("no data folder: set XDG_DATA_HOME or HOME, or pass --data-dir")?;
+    let runtime_dir = args
+        .runtime_dir
+        .or_else(|| {
+            default_dir("XDG_RUNTIME_DIR", || {
+                Some(PathBuf::from(format!(
+                    "/run/user/{}",
+                    tesserad::peer::own_uid()
+                )))
+            })
+        })
+        .context("no runtime folder: set XDG_RUNTIME_DIR or pass --runtime-dir")?;
+    private_dir(&data_dir)?;
+    private_dir(&runtime_dir)?;
+
+    let vault = Vault::open(&data_dir)?;
+    let socket = runtime_dir.join("tessera.sock");
+    let listener = bind_socket(&socket)?;
+    let service = Service::new(vault, config, Arc::new(ImageScanner));
+    tokio::spawn(service.clone().auto_lock_loop());
+    tracing::info!(socket = %socket.display(), vault = %data_dir.display(), "tesserad ready");
+    if let Some(pipe) = ready {
+        pipe.ready(&socket);
+    }
+
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(tesserad::grpc::serve(service.clone(), listener, async {
+        let _ = stopped.await;
+    }));
+    shutdown_signal().await;
+    let _ = stop.send(());
+    // Let calls in flight finish; idle clients keep their connections open
+    // indefinitely, so stop waiting after a grace period.
+    match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
+        Ok(joined) => joined.context("the server task failed")??,
+        Err(_) => tracing::info!("clients still connected after the grace period; closing"),
+    }
+    service.lock().await;
+    let _ = std::fs::remove_file(&socket);
+    tracing::info!("tesserad stopped; vault locked");
+    Ok(())
+}
+
+/// How long shutdown waits for calls in flight.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+}
+
+/// Detaching from the terminal: fork before any thread starts; the parent
+/// waits until the child reports its socket ready (or its error) and exits
+/// with the matching status, so `tesserad && tessera list` works.
+/// Hand-written because it is a few system calls that must happen before
+/// the async runtime exists.
+mod detach {
+    use std::io::{Read, Write};
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::process::ExitCode;
+
+    pub enum Role {
+        Parent(ExitCode),
+        Child(ReadyPipe),
+    }
+
+    pub struct ReadyPipe(std::fs::File);
+
+    impl ReadyPipe {
+        pub fn ready(mut self, socket: &std::path::Path) {
+            let _ = writeln!(self.0, "ready {}", socket.display());
+            // Let go of the terminal now that start-up errors are reported.
+            if let Ok(null) = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
+            {
+                use std::os::fd::AsRawFd;
+                for fd in 0..=2 {
+                    // SAFETY: dup2 onto the standard descriptors of this process.
+                    unsafe { libc::dup2(null.as_raw_fd(), fd) };
+                }
+            }
+        }
+    }
+
+    pub fn fork() -> std::io::Result<Role> {
+        let mut fds = [0; 2];
+        // SAFETY: pipe writes two descriptors into the array.
+        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: the descriptors were just created and are owned here.
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        // SAFETY: no other thread exists yet (called first thing in main).
+        match unsafe { libc::fork() } {
+            -1 => Err(std::io::Error::last_os_error()),
+            0 => {
+                drop(read);
+                // SAFETY: setsid has no preconditions in a fresh child.
+                unsafe { libc::setsid() };
+                Ok(Role::Child(ReadyPipe(std::fs::File::from(write))))
+            }
+            _ => {
+                drop(write);
+                let mut msg = String::new();
+                let _ = std::fs::File::from(read).read_to_string(&mut msg);
+                match msg.strip_prefix("ready ") {
+                    Some(socket) => {
+                        println!("tesserad is running; socket {}", socket.trim());
+                        Ok(Role::Parent(ExitCode::SUCCESS))
+                    }
+                    // The child printed its error to the shared stderr.
+                    None => Ok(Role::Parent(ExitCode::FAILURE)),
+                }
+            }
+        }
+    }
+}

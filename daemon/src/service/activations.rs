@@ -1,0 +1,399 @@
+//! Running activations. Each one owns a [`Machine`], carries out the
+//! machine's effects (decode, check the PIN, store) and publishes a view
+//! after every change to any number of watchers.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tessera_core::activation::{ActivationCode, DeviceCode, Serial};
+use tessera_core::otp::Code;
+use tessera_core::payload::{self, Payload, TesseraPayload};
+use tokio::sync::{Mutex, watch};
+use tokio::time::Instant;
+
+use super::plan::{Plan, SignaturePolicy};
+use super::{Service, unix_now};
+use crate::account::{AccountInfo, AccountKind};
+use crate::activation::{Effect, Event, Machine, PinStep, Setup, Source, State};
+use crate::config::ProtectionConfig;
+use crate::error::{ErrorCode, ServiceError, ServiceResult};
+use crate::vault::Protection;
+
+/// How long a finished activation stays visible to watchers.
+const LINGER: Duration = Duration::from_secs(60);
+
+/// What clients render.
+#[derive(Clone, Debug)]
+pub struct ActivationView {
+    pub id: String,
+    pub revision: u64,
+    pub state: State,
+    pub device_code: Option<DeviceCode>,
+    pub finalize_code: Option<Code>,
+    pub pin_min_length: u32,
+    pub biometric_available: bool,
+    /// The accounts this activation will store (or stored).
+    pub accounts: Vec<AccountInfo>,
+}
+
+/// The running activations, by id.
+#[derive(Clone, Default)]
+pub struct Activations {
+    map: Arc<std::sync::Mutex<HashMap<String, Arc<Session>>>>,
+}
+
+struct Session {
+    id: String,
+    state: Mutex<SessionState>,
+    views: watch::Sender<ActivationView>,
+    deadline: std::sync::Mutex<Instant>,
+}
+
+struct SessionState {
+    machine: Machine,
+    revision: u64,
+    plan: Option<Plan>,
+    /// Accounts written by this activation.
+    stored: Vec<AccountInfo>,
+}
+
+impl Activations {
+    fn get(&self, id: &str) -> ServiceResult<Arc<Session>> {
+        self.map
+            .lock()
+            .expect("activation map poisoned")
+            .get(id)
+            .cloned()
+            .ok_or_else(|| {
+                ServiceError::new(
+                    ErrorCode::NotFound,
+                    format!("no activation {id:?}; it may have ended or timed out"),
+                )
+            })
+    }
+}
+
+impl Service {
+    /// Starts an activation from `source` and returns its first view
+    /// (after decoding: the device code, or the failure).
+    pub async fn start_activation(&self, source: Source) -> ServiceResult<ActivationView> {
+        let id = hex::encode(rand::random::<[u8; 8]>());
+        let state = SessionState {
+            machine: Machine::new(),
+            revision: 0,
+            plan: None,
+            stored: Vec::new(),
+        };
+        let (views, _) = watch::channel(self.view(&id, &state));
+        let session = Arc::new(Session {
+            id: id.clone(),
+            state: Mutex::new(state),
+            views,
+            deadline: std::sync::Mutex::new(Instant::now() + self.activation_timeout()),
+        });
+        self.inner
+            .activations
+            .map
+            .lock()
+            .expect("activation map poisoned")
+            .insert(id.clone(), session.clone());
+        tokio::spawn(self.clone().expire(session.clone()));
+        tracing::info!(activation = %id, "activation started");
+        self.apply(&session, 0, Event::Scan(source)).await
+    }
+
+    /// Sends a user's event. `revision` 0 skips the staleness check.
+    pub async fn send_event(
+        &self,
+        id: &str,
+        revision: u64,
+        event: Event,
+    ) -> ServiceResult<ActivationView> {
+        if event.is_result() || event == Event::TimedOut {
+            return Err(ServiceError::invalid_argument(
+                "that event is reported by the daemon, not sent by clients",
+            ));
+        }
+        let session = self.inner.activations.get(id)?;
+        self.apply(&session, revision, event).await
+    }
+
+    /// The current view, then every change.
+    pub fn watch_activation(&self, id: &str) -> ServiceResult<watch::Receiver<ActivationView>> {
+        Ok(self.inner.activations.get(id)?.views.subscribe())
+    }
+
+    fn activation_timeout(&self) -> Duration {
+        Duration::from_secs(u64::from(self.config().activation.timeout_minutes) * 60)
+    }
+
+    async fn apply(
+        &self,
+        session: &Session,
+        revision: u64,
+        event: Event,
+    ) -> ServiceResult<ActivationView> {
+        let mut st = session.state.lock().await;
+        if revision != 0 && revision != st.revision {
+            return Err(ServiceError::new(
+                ErrorCode::InvalidEvent,
+                format!(
+                    "the activation has moved on (revision {} , you sent {revision}); refresh and answer the current step",
+                    st.revision
+                ),
+            ));
+        }
+        *session.deadline.lock().expect("deadline poisoned") =
+            Instant::now() + self.activation_timeout();
+        let mut queue = VecDeque::from([event]);
+        let mut first = true;
+        while let Some(event) = queue.pop_front() {
+            let event_name = event.name();
+            let (next, effects) = match st.machine.step(event) {
+                Ok(step) => step,
+                Err(invalid) if first => return Err(invalid.into()),
+                Err(invalid) => {
+                    tracing::error!(activation = %session.id, %invalid, "effect result did not fit");
+                    break;
+                }
+            };
+            first = false;
+            tracing::debug!(activation = %session.id, event = event_name, state = next.state().name(), "activation step");
+            st.machine = next;
+            st.revision += 1;
+            for effect in effects {
+                if let Some(result) = self.run_effect(&mut st, effect).await {
+                    queue.push_back(result);
+                }
+            }
+        }
+        let view = self.view(&session.id, &st);
+        session.views.send_replace(view.clone());
+        if let State::Activated = view.state {
+            tracing::info!(activation = %session.id, accounts = view.accounts.len(), "activation complete");
+        }
+        Ok(view)
+    }
+
+    /// Carries out one effect; returns the event that reports its result.
+    async fn run_effect(&self, st: &mut SessionState, effect: Effect) -> Option<Event> {
+        match effect {
+            Effect::Decode(source) => Some(match self.decode(source).await {
+                Ok((plan, setup)) => {
+                    st.plan = Some(plan);
+                    Event::Decoded(setup)
+                }
+                Err(e) => Event::DecodeFailed(e),
+            }),
+            Effect::CheckPin(pin) => Some(Event::PinChecked(
+                self.with_vault(move |v| {
+                    let now = std::time::SystemTime::now();
+                    if v.is_unlocked() {
+                        v.verify_pin(&pin, now)
+                    } else {
+                        v.unlock_with_pin(&pin, now)
+                    }
+                })
+                .await
+                .and_then(|r| r.map_err(ServiceError::from)),
+            )),
+            Effect::StartEnroll => Some(Event::EnrollDone(Err(
+                "no biometric device is available; continue with the PIN".into(),
+            ))),
+            Effect::CancelEnroll => None,
+            Effect::Store { new_pin, method: _ } => {
+                let Some(plan) = st.plan.take() else {
+                    return Some(Event::Stored(Err(ServiceError::internal(
+                        "nothing to store: the activation has no decoded payload",
+                    ))));
+                };
+                let infos = plan.account_infos();
+                let kdf = self.config().vault.kdf();
+                let accounts = plan.accounts.clone();
+                let result = self
+                    .with_vault(move |v| store_accounts(v, accounts, new_pin, kdf))
+                    .await
+                    .and_then(|r| r);
+                match result {
+                    Ok(()) => {
+                        for a in &infos {
+                            tracing::info!(id = %a.id, "account stored");
+                        }
+                        st.stored = infos;
+                    }
+                    Err(_) => st.plan = Some(plan),
+                }
+                Some(Event::Stored(result))
+            }
+            Effect::SetNotifications(allowed) => {
+                // Approvals arrive with the notifications work; the answer is
+                // recorded in the log until then.
+                tracing::info!(allowed, "notification permission answered");
+                None
+            }
+            Effect::Discard => {
+                st.plan = None;
+                None
+            }
+        }
+    }
+
+    /// Decodes a source into a plan and the activation's setup.
+    async fn decode(&self, source: Source) -> ServiceResult<(Plan, Setup)> {
+        let payload = match source {
+            Source::Image(bytes) => {
+                let scanner = self.inner.scanner.clone();
+                let texts = tokio::task::spawn_blocking(move || scanner.scan(&bytes))
+                    .await
+                    .map_err(|e| ServiceError::internal(format!("scanner failed: {e}")))?
+                    .map_err(|e| ServiceError::new(ErrorCode::InvalidImage, e))?;
+                first_payload(&texts)?
+            }
+            Source::Text(text) => parse_payload(&text)?,
+            Source::Manual { serial, code } => {
+                let serial: Serial = serial.trim().parse().map_err(invalid_payload)?;
+                let code =
+                    ActivationCode::parse(&serial, code.expose()).map_err(invalid_payload)?;
+                Payload::Tessera(TesseraPayload::new(serial, code))
+            }
+        };
+        let config = self.config();
+        let policy = SignaturePolicy {
+            trusted: config.trusted_issuers().map_err(ServiceError::internal)?,
+            require_signature: config.issuers.require_signature,
+        };
+        let plan = Plan::new(payload, rand::random(), &policy)?;
+        let protection = self.vault().lock().await.protection();
+        let pin = match (protection, config.vault.protection) {
+            (Some(Protection::Pin), _) => PinStep::Enter,
+            (Some(_), _) => PinStep::Skip,
+            (None, ProtectionConfig::Pin) => PinStep::Choose,
+            (None, ProtectionConfig::Keyring) => PinStep::Skip,
+        };
+        let setup = Setup {
+            device_code: plan.device_code.is_some(),
+            pin,
+            pin_rules: config.pin.rules(),
+            biometrics: false,
+            notifications: config.activation.notifications,
+        };
+        Ok((plan, setup))
+    }
+
+    fn view(&self, id: &str, st: &SessionState) -> ActivationView {
+        let state = st.machine.state().clone();
+        let plan = st.plan.as_ref();
+        let shown = match &state {
+            State::CancelConfirm { previous } => previous.as_ref(),
+            s => s,
+        };
+        ActivationView {
+            id: id.to_owned(),
+            revision: st.revision,
+            device_code: plan
+                .filter(|_| matches!(shown, State::DeviceCode))
+                .and_then(|p| p.device_code),
+            finalize_code: plan
+                .filter(|_| matches!(shown, State::FinalizeCode))
+                .and_then(|p| p.finalize_code(unix_now())),
+            state,
+            pin_min_length: self.config().pin.min_length,
+            biometric_available: false,
+            accounts: plan.map_or_else(|| st.stored.clone(), Plan::account_infos),
+        }
+    }
+
+    /// Times the activation out after inactivity, then forgets it.
+    async fn expire(self, session: Arc<Session>) {
+        loop {
+            let deadline = *session.deadline.lock().expect("deadline poisoned");
+            tokio::time::sleep_until(deadline).await;
+            if Instant::now() >= *session.deadline.lock().expect("deadline poisoned") {
+                break;
+            }
+        }
+        let finished = {
+            let st = session.state.lock().await;
+            matches!(st.machine.state(), State::Activated | State::Failed { .. })
+        };
+        if !finished {
+            let _ = self.apply(&session, 0, Event::TimedOut).await;
+            tracing::info!(activation = %session.id, "activation timed out");
+        }
+        tokio::time::sleep(LINGER).await;
+        self.inner
+            .activations
+            .map
+            .lock()
+            .expect("activation map poisoned")
+            .remove(&session.id);
+    }
+}
+
+fn invalid_payload(e: impl std::fmt::Display) -> ServiceError {
+    ServiceError::new(ErrorCode::InvalidPayload, e)
+}
+
+fn parse_payload(text: &str) -> ServiceResult<Payload> {
+    payload::parse(text).map_err(invalid_payload)
+}
+
+/// The first code in an image that is a payload; otherwise the first error.
+fn first_payload(texts: &[String]) -> ServiceResult<Payload> {
+    let mut first_error = None;
+    for t in texts {
+        match parse_payload(t) {
+            Ok(p) => return Ok(p),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_error
+        .unwrap_or_else(|| ServiceError::new(ErrorCode::InvalidImage, "image: no QR code found")))
+}
+
+/// Writes the activation's accounts, creating the vault on first use.
+fn store_accounts(
+    v: &mut crate::vault::Vault,
+    accounts: Vec<crate::account::Account>,
+    new_pin: Option<tessera_core::SecretString>,
+    kdf: crate::vault::KdfParams,
+) -> ServiceResult<()> {
+    if !v.exists() {
+        let Some(pin) = new_pin else {
+            return Err(ServiceError::new(
+                ErrorCode::Unsupported,
+                "a vault without a PIN needs the login keyring, which this daemon cannot reach; set vault.protection = \"pin\"",
+            ));
+        };
+        return v.create_with_pin(&pin, kdf, accounts).map_err(Into::into);
+    }
+    let existing = v.accounts()?;
+    for new in &accounts {
+        let clash = existing.iter().find(|old| match (&old.kind, &new.kind) {
+            (AccountKind::Tessera { serial: a, .. }, AccountKind::Tessera { serial: b, .. }) => {
+                a == b
+            }
+            (AccountKind::OtpAuth, AccountKind::OtpAuth) => {
+                old.secret == new.secret && old.label == new.label && old.issuer == new.issuer
+            }
+            _ => false,
+        });
+        if let Some(old) = clash {
+            return Err(ServiceError::new(
+                ErrorCode::AlreadyExists,
+                format!(
+                    "the account {:?} is already in the vault; delete it first to activate it again",
+                    old.label
+                ),
+            ));
+        }
+    }
+    v.update(move |all| {
+        all.extend(accounts);
+        Ok(())
+    })
+    .map_err(Into::into)
+}

@@ -1,0 +1,116 @@
+//! The service layer: every operation of the daemon, once. The gRPC (and
+//! later D-Bus) adapters only translate requests into these calls and
+//! results back.
+//!
+//! - [`accounts`]: list, get, rename, delete, codes, OCRA responses.
+//! - [`vault_ops`]: status, lock, unlock, change PIN, auto-lock.
+//! - [`activations`]: running activations driving the state machine.
+//! - [`plan`]: what a decoded payload will store.
+
+pub mod accounts;
+pub mod activations;
+pub mod plan;
+pub mod vault_ops;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::Mutex;
+
+use crate::config::Config;
+use crate::error::{ErrorCode, ServiceError};
+use crate::scan::Scanner;
+use crate::vault::{Vault, VaultError};
+
+pub use accounts::CodeInfo;
+pub use activations::{ActivationView, Activations};
+pub use vault_ops::VaultStatus;
+
+/// The daemon's state, shared by all adapters. Cheap to clone.
+#[derive(Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    vault: Arc<Mutex<Vault>>,
+    config: Config,
+    scanner: Arc<dyn Scanner>,
+    activations: Activations,
+    started: Instant,
+    /// Milliseconds since `started` of the last use of the vault.
+    last_use_ms: AtomicU64,
+}
+
+impl Service {
+    pub fn new(vault: Vault, config: Config, scanner: Arc<dyn Scanner>) -> Self {
+        let mut vault = vault;
+        vault.set_pin_delay_policy(config.pin.delay_policy());
+        Self {
+            inner: Arc::new(Inner {
+                vault: Arc::new(Mutex::new(vault)),
+                config,
+                scanner,
+                activations: Activations::default(),
+                started: Instant::now(),
+                last_use_ms: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    fn vault(&self) -> &Arc<Mutex<Vault>> {
+        &self.inner.vault
+    }
+
+    /// Runs `f` on the vault off the async runtime (Argon2 and fsync block).
+    async fn with_vault<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Vault) -> R + Send + 'static,
+    ) -> Result<R, ServiceError> {
+        let guard = self.vault().clone().lock_owned().await;
+        self.touch();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = guard;
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| ServiceError::internal(format!("vault task failed: {e}")))
+    }
+
+    /// Notes a use of the vault for auto-lock.
+    fn touch(&self) {
+        let ms = self.inner.started.elapsed().as_millis() as u64;
+        self.inner.last_use_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn idle_for(&self) -> Duration {
+        let last = Duration::from_millis(self.inner.last_use_ms.load(Ordering::Relaxed));
+        self.inner.started.elapsed().saturating_sub(last)
+    }
+}
+
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// How vault errors look to clients: a code and a message that says what to do.
+impl From<VaultError> for ServiceError {
+    fn from(e: VaultError) -> Self {
+        let code = match &e {
+            VaultError::Locked => ErrorCode::VaultLocked,
+            VaultError::NoVault => ErrorCode::NoVault,
+            VaultError::AlreadyExists => ErrorCode::AlreadyExists,
+            VaultError::WrongPin { .. } => ErrorCode::WrongPin,
+            VaultError::PinDelayed { .. } | VaultError::LockedOut => ErrorCode::PinDelayed,
+            _ => ErrorCode::Internal,
+        };
+        ServiceError::new(code, e)
+    }
+}

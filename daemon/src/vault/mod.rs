@@ -1,0 +1,502 @@
+//! The encrypted vault: one file per user, `<data dir>/vault`, holding the
+//! accounts.
+//!
+//! - A random 256-bit master key encrypts the accounts with
+//!   XChaCha20-Poly1305; the file's header (format, vault id, slots, KDF
+//!   parameters, body nonce) is the body's associated data, so it is
+//!   authenticated too. Layout: `format.rs`.
+//! - Key slots wrap the master key (`slots.rs`): a PIN slot (Argon2id), a
+//!   keyring slot (no protection) and a biometric slot; the KEKs of the last
+//!   two come from the caller (the Secret Service), never from here.
+//! - Saves are atomic (temp file, fsync, rename, fsync the folder) and a
+//!   failed save changes nothing, on disk or in memory (`store.rs`).
+//! - Wrong PINs are counted in `<data dir>/pin-attempts`, delays grow after
+//!   five (`attempts.rs`, which documents the delays).
+//! - One daemon per vault: `<data dir>/vault.lock` is held with `flock`.
+//! - Files are 0600, the folder 0700. A damaged or foreign file is reported
+//!   with its path and what is wrong, and never written over.
+//!
+//! The API is synchronous; Argon2 takes a noticeable time (64 MiB), so the
+//! daemon calls it from `spawn_blocking`.
+
+mod attempts;
+mod body;
+mod error;
+mod format;
+mod slots;
+mod store;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use tessera_core::SecretBytes;
+
+use crate::account::Account;
+
+pub use attempts::{PinDelayPolicy, PinStatus};
+pub use error::VaultError;
+pub use slots::{KdfParams, SlotKind, new_slot_key};
+/// PINs are `tessera_core::SecretString`: zeroized on drop, `Debug` redacted.
+pub use tessera_core::SecretString;
+
+use attempts::Attempts;
+use format::{Header, VaultFile};
+use slots::{Key, PinKdf, Slot};
+
+/// The vault file's name in the data folder.
+pub const VAULT_FILE: &str = "vault";
+/// The wrong-PIN counter's file name.
+pub const PIN_ATTEMPTS_FILE: &str = "pin-attempts";
+/// The lock file's name (holds the owning daemon's pid).
+pub const LOCK_FILE: &str = "vault.lock";
+
+/// What it takes to open the vault, from its slots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protection {
+    /// A PIN (biometrics may be an extra way in).
+    Pin,
+    /// Nothing the user types: a keyring slot exists (protection is off).
+    /// Reported whenever a keyring slot exists, even beside a PIN slot,
+    /// since the weakest slot decides.
+    Keyring,
+}
+
+/// The open vault: the master key and the accounts, wiped on lock and drop.
+struct Unlocked {
+    master: Key,
+    accounts: Vec<Account>,
+}
+
+/// The user's vault. Owns the folder's lock for its whole life; holds the
+/// master key and the accounts while unlocked.
+pub struct Vault {
+    dir: PathBuf,
+    path: PathBuf,
+    attempts_path: PathBuf,
+    _lock: store::DirLock,
+    file: Option<VaultFile>,
+    unlocked: Option<Unlocked>,
+    policy: PinDelayPolicy,
+    attempts: Attempts,
+}
+
+impl fmt::Debug for Vault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Vault")
+            .field("path", &self.path)
+            .field("exists", &self.exists())
+            .field("slots", &self.slots())
+            .field("unlocked", &self.is_unlocked())
+            .field(
+                "accounts",
+                &self.unlocked.as_ref().map(|u| u.accounts.len()),
+            )
+            .field("failed_pin_attempts", &self.attempts.failed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Vault {
+    /// Opens the vault folder `dir` (creating it 0700 if missing), takes its
+    /// lock, and reads the vault file's header if there is one. Decrypts
+    /// nothing.
+    ///
+    /// Errors: `Busy` if another process holds the folder; `NotAVault`,
+    /// `Corrupt`, `NewerVersion` for a file that cannot be used (left as it
+    /// is); `Unsafe` for a folder or file owned by someone else; `Io`.
+    pub fn open(dir: &Path) -> Result<Vault, VaultError> {
+        store::ensure_dir(dir)?;
+        let lock = store::DirLock::acquire(dir, &dir.join(LOCK_FILE))?;
+        let path = dir.join(VAULT_FILE);
+        let attempts_path = dir.join(PIN_ATTEMPTS_FILE);
+        store::remove_stale_temp(&path);
+        store::remove_stale_temp(&attempts_path);
+
+        let file = match store::read_capped(&path, format::MAX_FILE_LEN)? {
+            store::Contents::Missing => None,
+            store::Contents::TooLarge(len) => {
+                return Err(VaultError::Corrupt {
+                    path,
+                    reason: format!(
+                        "it is {len} bytes, larger than a vault can be ({} bytes)",
+                        format::MAX_FILE_LEN
+                    ),
+                });
+            }
+            store::Contents::Bytes(bytes) => Some(VaultFile::parse(&path, bytes)?),
+        };
+        let policy = PinDelayPolicy::default();
+        let attempts = Attempts::load(&attempts_path, policy.free_attempts)?;
+        tracing::debug!(path = %path.display(), exists = file.is_some(), "vault opened");
+        Ok(Vault {
+            dir: dir.to_owned(),
+            path,
+            attempts_path,
+            _lock: lock,
+            file,
+            unlocked: None,
+            policy,
+            attempts,
+        })
+    }
+
+    /// The vault file's path (it may not exist yet).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The data folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn exists(&self) -> bool {
+        self.file.is_some()
+    }
+
+    pub fn is_unlocked(&self) -> bool {
+        self.unlocked.is_some()
+    }
+
+    /// The slot kinds the vault has (empty when there is no vault).
+    pub fn slots(&self) -> Vec<SlotKind> {
+        self.file
+            .as_ref()
+            .map(|f| f.header.kinds())
+            .unwrap_or_default()
+    }
+
+    /// `None` when there is no vault.
+    pub fn protection(&self) -> Option<Protection> {
+        let header = &self.file.as_ref()?.header;
+        if header.slot(SlotKind::Keyring).is_some() {
+            Some(Protection::Keyring)
+        } else {
+            Some(Protection::Pin)
+        }
+    }
+
+    pub fn set_pin_delay_policy(&mut self, policy: PinDelayPolicy) {
+        self.policy = policy;
+    }
+
+    pub fn pin_delay_policy(&self) -> PinDelayPolicy {
+        self.policy
+    }
+
+    pub fn pin_status(&self, now: SystemTime) -> PinStatus {
+        self.attempts.status(&self.policy, now)
+    }
+
+    /// Creates the vault with a PIN slot and leaves it unlocked. Resets the
+    /// wrong-PIN counter.
+    pub fn create_with_pin(
+        &mut self,
+        pin: &SecretString,
+        kdf: KdfParams,
+        accounts: Vec<Account>,
+    ) -> Result<(), VaultError> {
+        self.refuse_if_exists()?;
+        kdf.validate().map_err(VaultError::InvalidKdf)?;
+        let master = slots::random_key();
+        let vault_id = slots::random_array();
+        let pin_kdf = PinKdf::new_random(kdf);
+        let kek = pin_kdf.derive(pin)?;
+        let slot = Slot::wrap(&vault_id, SlotKind::Pin, Some(pin_kdf), &kek, &master);
+        self.create(vault_id, slot, master, accounts)
+    }
+
+    /// Creates the vault with a keyring slot (`kind` must be `Keyring`; a
+    /// biometric slot is only ever added beside a PIN) and leaves it
+    /// unlocked. `kek`: 32 bytes, see [`new_slot_key`].
+    pub fn create_with_slot_key(
+        &mut self,
+        kind: SlotKind,
+        kek: &SecretBytes,
+        accounts: Vec<Account>,
+    ) -> Result<(), VaultError> {
+        self.refuse_if_exists()?;
+        if kind != SlotKind::Keyring {
+            return Err(VaultError::InvalidSlot {
+                kind,
+                reason: "a new vault is opened by a PIN or a keyring key; add a biometric slot \
+                         after creating it with a PIN",
+            });
+        }
+        let kek = slots::kek_from_bytes(kind, kek)?;
+        let master = slots::random_key();
+        let vault_id = slots::random_array();
+        let slot = Slot::wrap(&vault_id, kind, None, &kek, &master);
+        self.create(vault_id, slot, master, accounts)
+    }
+
+    fn refuse_if_exists(&self) -> Result<(), VaultError> {
+        if self.exists() {
+            return Err(VaultError::AlreadyExists);
+        }
+        Ok(())
+    }
+
+    fn create(
+        &mut self,
+        vault_id: [u8; slots::VAULT_ID_LEN],
+        slot: Slot,
+        master: Key,
+        accounts: Vec<Account>,
+    ) -> Result<(), VaultError> {
+        let header = Header {
+            vault_id,
+            body_nonce: slots::random_array(),
+            slots: vec![slot],
+        };
+        let file = self.save(header, &master, &accounts)?;
+        self.file = Some(file);
+        self.unlocked = Some(Unlocked { master, accounts });
+        // A counter left from an earlier vault does not apply to this one.
+        if let Err(e) = self.reset_attempts() {
+            tracing::warn!(error = %e, "cannot reset the wrong-PIN counter");
+        }
+        tracing::info!(path = %self.path.display(), "vault created");
+        Ok(())
+    }
+
+    /// Unlocks with the PIN. Refused without running Argon2 while a delay
+    /// runs (`PinDelayed`) or after a lock-out (`LockedOut`); a wrong PIN is
+    /// counted (`WrongPin`); a right one resets the counter.
+    pub fn unlock_with_pin(
+        &mut self,
+        pin: &SecretString,
+        now: SystemTime,
+    ) -> Result<(), VaultError> {
+        let master = self.open_pin_slot(pin, now)?;
+        self.unlock_with_master(master)
+    }
+
+    /// Unlocks with a keyring or biometric slot's key. `WrongKey` if it does
+    /// not open the slot. Does not touch the PIN counter.
+    pub fn unlock_with_slot_key(
+        &mut self,
+        kind: SlotKind,
+        kek: &SecretBytes,
+    ) -> Result<(), VaultError> {
+        let master = self.open_key_slot(kind, kek)?;
+        self.unlock_with_master(master)
+    }
+
+    /// Checks the PIN with the same counting as unlocking, locked or not
+    /// (e.g. to confirm an operation). Leaves the lock state as it was.
+    pub fn verify_pin(&mut self, pin: &SecretString, now: SystemTime) -> Result<(), VaultError> {
+        self.open_pin_slot(pin, now).map(drop)
+    }
+
+    /// Drops the master key and the accounts (their secrets are zeroized).
+    pub fn lock(&mut self) {
+        if self.unlocked.take().is_some() {
+            tracing::info!("vault locked");
+        }
+    }
+
+    pub fn accounts(&self) -> Result<&[Account], VaultError> {
+        Ok(&self.open_state()?.accounts)
+    }
+
+    /// Applies `f` to a copy of the accounts, saves the result atomically and
+    /// then makes it current. If `f`, the checks (ids are 32 lower-case hex
+    /// digits, unique) or the save fail, nothing changes in memory or on
+    /// disk.
+    ///
+    /// A save is one JSON encoding and one AEAD pass over all accounts: no
+    /// per-account crypto.
+    pub fn update<R>(
+        &mut self,
+        f: impl FnOnce(&mut Vec<Account>) -> Result<R, VaultError>,
+    ) -> Result<R, VaultError> {
+        let state = self.open_state()?;
+        let mut accounts = state.accounts.clone();
+        let result = f(&mut accounts)?;
+        let header = self.header()?.renewed();
+        let file = self.save(header, &self.open_state()?.master, &accounts)?;
+        self.file = Some(file);
+        self.unlocked.as_mut().expect("checked above").accounts = accounts;
+        Ok(result)
+    }
+
+    /// Replaces the PIN: checks `old` with the usual counting, then wraps the
+    /// same master key under `new` with a fresh salt and `kdf`. Works locked
+    /// or unlocked and leaves that state as it was.
+    pub fn change_pin(
+        &mut self,
+        old: &SecretString,
+        new: &SecretString,
+        kdf: KdfParams,
+        now: SystemTime,
+    ) -> Result<(), VaultError> {
+        kdf.validate().map_err(VaultError::InvalidKdf)?;
+        let master = self.open_pin_slot(old, now)?;
+        let accounts = match &self.unlocked {
+            Some(u) => u.accounts.clone(),
+            None => self.decrypt(&master)?,
+        };
+        let pin_kdf = PinKdf::new_random(kdf);
+        let kek = pin_kdf.derive(new)?;
+        let header = self.header()?;
+        let slot = Slot::wrap(
+            &header.vault_id,
+            SlotKind::Pin,
+            Some(pin_kdf),
+            &kek,
+            &master,
+        );
+        let file = self.save(header.with_slot(slot), &master, &accounts)?;
+        self.file = Some(file);
+        tracing::info!("vault PIN changed");
+        Ok(())
+    }
+
+    /// Adds a PIN slot to a vault that has none (turning protection on; then
+    /// remove the keyring slot). Needs the vault unlocked. A vault that has a
+    /// PIN changes it with [`Vault::change_pin`].
+    pub fn set_pin(&mut self, pin: &SecretString, kdf: KdfParams) -> Result<(), VaultError> {
+        kdf.validate().map_err(VaultError::InvalidKdf)?;
+        self.open_state()?;
+        if self.header()?.slot(SlotKind::Pin).is_some() {
+            return Err(VaultError::InvalidSlot {
+                kind: SlotKind::Pin,
+                reason: "the vault already has a PIN; change it with the old PIN",
+            });
+        }
+        let pin_kdf = PinKdf::new_random(kdf);
+        let kek = pin_kdf.derive(pin)?;
+        self.put_slot(SlotKind::Pin, Some(pin_kdf), &kek)?;
+        // A stale counter must not greet the new PIN.
+        self.reset_attempts()
+    }
+
+    /// Adds a keyring or biometric slot, or replaces the one of that kind
+    /// (e.g. a re-enrolled biometric key). Needs the vault unlocked.
+    pub fn add_slot(&mut self, kind: SlotKind, kek: &SecretBytes) -> Result<(), VaultError> {
+        let kek = slots::kek_from_bytes(kind, kek)?;
+        self.open_state()?;
+        self.put_slot(kind, None, &kek)
+    }
+
+    /// Removes a slot. Needs the vault unlocked; refuses to leave the vault
+    /// without a PIN or keyring slot (`LastSlot`).
+    pub fn remove_slot(&mut self, kind: SlotKind) -> Result<(), VaultError> {
+        let state = self.open_state()?;
+        let header = self.header()?;
+        if header.slot(kind).is_none() {
+            return Err(VaultError::SlotMissing(kind));
+        }
+        let rest = header.without_slot(kind);
+        if rest.slot(SlotKind::Pin).is_none() && rest.slot(SlotKind::Keyring).is_none() {
+            return Err(VaultError::LastSlot(kind));
+        }
+        let file = self.save(rest, &state.master, &state.accounts)?;
+        self.file = Some(file);
+        tracing::info!(slot = kind.as_str(), "vault slot removed");
+        Ok(())
+    }
+
+    // ---- internals ----
+
+    fn header(&self) -> Result<&Header, VaultError> {
+        Ok(&self.file.as_ref().ok_or(VaultError::NoVault)?.header)
+    }
+
+    fn open_state(&self) -> Result<&Unlocked, VaultError> {
+        self.header()?;
+        self.unlocked.as_ref().ok_or(VaultError::Locked)
+    }
+
+    fn put_slot(
+        &mut self,
+        kind: SlotKind,
+        kdf: Option<PinKdf>,
+        kek: &Key,
+    ) -> Result<(), VaultError> {
+        let state = self.open_state()?;
+        let header = self.header()?;
+        let slot = Slot::wrap(&header.vault_id, kind, kdf, kek, &state.master);
+        let file = self.save(header.with_slot(slot), &state.master, &state.accounts)?;
+        self.file = Some(file);
+        tracing::info!(slot = kind.as_str(), "vault slot added");
+        Ok(())
+    }
+
+    /// Encrypts and writes a new vault file; the caller installs the result.
+    fn save(
+        &self,
+        header: Header,
+        master: &Key,
+        accounts: &[Account],
+    ) -> Result<VaultFile, VaultError> {
+        let plain = body::encode(accounts)?;
+        let file = VaultFile::build(header, master, plain)?;
+        store::write_atomic(&self.path, file.bytes())?;
+        Ok(file)
+    }
+
+    fn decrypt(&self, master: &Key) -> Result<Vec<Account>, VaultError> {
+        let file = self.file.as_ref().ok_or(VaultError::NoVault)?;
+        let plain = file.decrypt_body(&self.path, master)?;
+        body::decode(&self.path, &plain)
+    }
+
+    fn unlock_with_master(&mut self, master: Key) -> Result<(), VaultError> {
+        let accounts = self.decrypt(&master)?;
+        self.unlocked = Some(Unlocked { master, accounts });
+        tracing::info!("vault unlocked");
+        Ok(())
+    }
+
+    /// The master key from the PIN slot, with the wrong-PIN rules applied.
+    fn open_pin_slot(&mut self, pin: &SecretString, now: SystemTime) -> Result<Key, VaultError> {
+        let header = self.header()?;
+        let vault_id = header.vault_id;
+        let slot = header
+            .slot(SlotKind::Pin)
+            .cloned()
+            .ok_or(VaultError::SlotMissing(SlotKind::Pin))?;
+        let kdf = slot.kdf.as_ref().expect("a PIN slot has a KDF");
+        self.attempts.gate(&self.policy, now)?;
+
+        // Counted before checking, taken back if right: killing the daemon
+        // during Argon2 does not give a free try.
+        let counted = self.attempts.failed_at(now);
+        counted.save(&self.attempts_path)?;
+        self.attempts = counted;
+
+        let kek = kdf.derive(pin)?;
+        match slot.unwrap(&vault_id, &kek) {
+            Some(master) => {
+                if let Err(e) = self.reset_attempts() {
+                    tracing::warn!(error = %e, "the PIN was right, but the wrong-PIN counter could not be reset");
+                }
+                Ok(master)
+            }
+            None => {
+                tracing::info!(failed_attempts = counted.failed, "wrong PIN");
+                Err(counted.wrong_pin_error(&self.policy))
+            }
+        }
+    }
+
+    fn open_key_slot(&self, kind: SlotKind, kek: &SecretBytes) -> Result<Key, VaultError> {
+        let kek = slots::kek_from_bytes(kind, kek)?;
+        let header = self.header()?;
+        let slot = header.slot(kind).ok_or(VaultError::SlotMissing(kind))?;
+        slot.unwrap(&header.vault_id, &kek)
+            .ok_or(VaultError::WrongKey(kind))
+    }
+
+    fn reset_attempts(&mut self) -> Result<(), VaultError> {
+        store::remove_durable(&self.attempts_path)?;
+        self.attempts = Attempts::default();
+        Ok(())
+    }
+}

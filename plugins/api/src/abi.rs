@@ -1,0 +1,138 @@
+//! The plugin C ABI, version 1. `include/tessera_plugin.h` is generated from
+//! this file by cbindgen (`tests/header.rs` fails when the two differ), so
+//! everything here is plain `#[repr(C)]` data, constants and declarations.
+//!
+//! Rules both sides keep:
+//!
+//! - The host loads a plugin, resolves `tessera_plugin_entry` and calls it
+//!   with its ABI version. The plugin returns a pointer to a static
+//!   [`TesseraPlugin`] (or NULL when it cannot run). The host reads
+//!   `abi_version` first and nothing else unless it equals its own.
+//! - No memory is freed across the boundary. The plugin's descriptor and
+//!   strings are static; its results are handed to host callbacks that copy
+//!   them at once; the host's request lives until the call returns.
+//! - Every string is UTF-8. Names and versions end with NUL; results and
+//!   messages come with their length and need no NUL.
+//! - Calls never unwind: a Rust plugin catches its panics (the helper macro
+//!   does) and returns [`TESSERA_STATUS_PANICKED`].
+
+use core::ffi::{c_char, c_void};
+
+/// The ABI version this header describes. The host refuses a plugin whose
+/// descriptor carries another one.
+pub const TESSERA_PLUGIN_ABI_VERSION: u32 = 1;
+
+/// Kind: a source of payload texts (QR codes from an image, a camera, the screen).
+pub const TESSERA_PLUGIN_KIND_SCANNER: u32 = 1;
+/// Kind: biometric verification. Reserved: its table is not part of ABI 1 yet.
+pub const TESSERA_PLUGIN_KIND_BIOMETRIC: u32 = 2;
+
+/// A scanner that decodes the image bytes the host passes in.
+pub const TESSERA_SCANNER_INPUT_IMAGE: u32 = 1;
+/// A scanner that captures its own input (camera, screen); the request's
+/// image is NULL.
+pub const TESSERA_SCANNER_INPUT_CAPTURE: u32 = 2;
+
+/// Success: every code found was passed to `emit`.
+pub const TESSERA_STATUS_OK: i32 = 0;
+/// The input was read but holds no code.
+pub const TESSERA_STATUS_NOT_FOUND: i32 = 1;
+/// The input cannot be used: empty, not a supported format, corrupt, too large.
+pub const TESSERA_STATUS_BAD_INPUT: i32 = 2;
+/// The source is not available now (no camera, the portal refused).
+pub const TESSERA_STATUS_UNAVAILABLE: i32 = 3;
+/// The plugin failed for a reason of its own; the call may be retried.
+pub const TESSERA_STATUS_FAILED: i32 = 4;
+/// The plugin caught a panic (or an equivalent fatal error). The host marks
+/// the plugin failed and calls it no more.
+pub const TESSERA_STATUS_PANICKED: i32 = 5;
+
+/// Longest plugin name, in bytes without the NUL: `[a-z0-9._-]`, 1 to 64 bytes.
+pub const TESSERA_MAX_NAME_BYTES: usize = 64;
+/// Longest version string, in bytes without the NUL.
+pub const TESSERA_MAX_VERSION_BYTES: usize = 64;
+/// Longest result the host accepts from `emit`, in bytes.
+pub const TESSERA_MAX_RESULT_BYTES: usize = 4096;
+/// Most results the host accepts from one call.
+pub const TESSERA_MAX_RESULTS: usize = 16;
+/// Longest message the host keeps from `message`; longer ones are cut.
+pub const TESSERA_MAX_MESSAGE_BYTES: usize = 1024;
+
+/// What the host asks a scanner to do. Valid only during the call.
+#[repr(C)]
+pub struct TesseraScanRequest {
+    /// The image file's bytes (PNG, JPEG, ...), or NULL for a capture scanner.
+    pub image: *const u8,
+    /// The number of bytes at `image`.
+    pub image_len: usize,
+    /// How long the host waits for this call, in milliseconds. A capture
+    /// scanner gives up and returns before then; the host abandons a call
+    /// that runs over and marks the plugin failed.
+    pub timeout_ms: u32,
+}
+
+/// Where a scanner sends its output. The host copies every byte before the
+/// callback returns; the plugin keeps ownership of what it passes.
+#[repr(C)]
+pub struct TesseraScanSink {
+    /// The host's context: pass it back unchanged.
+    pub ctx: *mut c_void,
+    /// Hands over one decoded text (`len` bytes of UTF-8, no NUL needed).
+    /// Returns 0 to ask for more, non-zero when the host refuses more
+    /// output: the plugin then stops and returns. The host marks a plugin
+    /// that sends invalid UTF-8, more than `TESSERA_MAX_RESULT_BYTES` in one
+    /// text or more than `TESSERA_MAX_RESULTS` texts as failed.
+    pub emit: Option<unsafe extern "C" fn(ctx: *mut c_void, text: *const u8, len: usize) -> i32>,
+    /// Sets the message shown to the user with a status other than OK
+    /// (`len` bytes of UTF-8). Optional; the last one wins.
+    pub message: Option<unsafe extern "C" fn(ctx: *mut c_void, text: *const u8, len: usize)>,
+}
+
+/// The table of a scanner plugin.
+#[repr(C)]
+pub struct TesseraScanner {
+    /// `TESSERA_SCANNER_INPUT_IMAGE` or `TESSERA_SCANNER_INPUT_CAPTURE`.
+    pub input: u32,
+    /// Scans once: sends every code found to `sink->emit` and returns a
+    /// `TESSERA_STATUS_*` value. The host makes one call at a time per
+    /// plugin, each on a thread of its own; it must not unwind.
+    pub scan: Option<
+        unsafe extern "C" fn(
+            request: *const TesseraScanRequest,
+            sink: *const TesseraScanSink,
+        ) -> i32,
+    >,
+}
+
+/// What `tessera_plugin_entry` returns: static data that stays valid while
+/// the library is loaded (the host never unloads it).
+#[repr(C)]
+pub struct TesseraPlugin {
+    /// `TESSERA_PLUGIN_ABI_VERSION` as the plugin was built. Always first.
+    pub abi_version: u32,
+    /// `TESSERA_PLUGIN_KIND_*`.
+    pub kind: u32,
+    /// The plugin's name, NUL-terminated: `[a-z0-9._-]`, 1 to 64 bytes.
+    pub name: *const c_char,
+    /// The plugin's version, NUL-terminated printable ASCII, 1 to 64 bytes.
+    pub version: *const c_char,
+    /// The scanner table when `kind` is `TESSERA_PLUGIN_KIND_SCANNER`, else NULL.
+    pub scanner: *const TesseraScanner,
+    /// Reserved for the biometric table; NULL in ABI 1.
+    pub biometric: *const c_void,
+}
+
+// SAFETY: a descriptor is immutable static data; its pointers point to other
+// immutable static data, so sharing it between threads is sound.
+unsafe impl Sync for TesseraPlugin {}
+
+/// The type of `tessera_plugin_entry`.
+pub type TesseraPluginEntry = unsafe extern "C" fn(host_abi_version: u32) -> *const TesseraPlugin;
+
+unsafe extern "C" {
+    /// Every plugin exports this function. `host_abi_version` is the host's
+    /// `TESSERA_PLUGIN_ABI_VERSION`. Returns the plugin's static descriptor,
+    /// or NULL when the plugin cannot run (the host then reports it failed).
+    /// Called once, before any other call, on a thread of the host's choice.
+    pub fn tessera_plugin_entry(host_abi_version: u32) -> *const TesseraPlugin;
+}

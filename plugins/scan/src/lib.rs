@@ -1,0 +1,176 @@
+//! Activation images: bytes in, QR code texts out.
+//!
+//! [`load_luma`] reads an image file within fixed size limits (checked from
+//! the header, before anything is decoded); [`decode`] runs the decoder
+//! cascade on it. The `scanner-image` plugin wraps this crate, and the daemon
+//! uses its limits to refuse oversized input before calling any plugin.
+//!
+//! The cascade is rxing first; each later pass runs only when the earlier
+//! ones found nothing, and stays in [`CASCADE`] only because it adds exact
+//! decodes on the benchmark (`docs/benchmarks-scanner.md`).
+
+use std::io::Cursor;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use image::{ImageReader, Limits};
+
+mod passes;
+
+pub use passes::{Panicked, Pass, run_pass, try_pass};
+
+/// Largest image file accepted.
+pub const MAX_IMAGE_BYTES: usize = 20 * 1024 * 1024;
+/// Largest image accepted, in pixels (checked from the header, before decoding).
+pub const MAX_IMAGE_PIXELS: u64 = 40_000_000;
+/// Longest text kept from one code: the payload limit of `tessera-core` and
+/// the plugin ABI's result limit. A longer code is ignored.
+pub const MAX_TEXT_BYTES: usize = 4096;
+/// Most codes returned from one image.
+pub const MAX_CODES: usize = 16;
+
+/// The passes [`decode`] runs, in order, until one finds a code.
+pub const CASCADE: &[Pass] = passes::SHIPPED;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScanError {
+    #[error("image: the file is empty")]
+    Empty,
+    #[error("image: {0} bytes is over the limit of {MAX_IMAGE_BYTES} bytes")]
+    TooLarge(usize),
+    #[error("image: {width}×{height} pixels is over the limit of {MAX_IMAGE_PIXELS} pixels")]
+    TooManyPixels { width: u32, height: u32 },
+    #[error("image: not a supported image format (PNG, JPEG, GIF, BMP, WebP)")]
+    UnknownFormat,
+    #[error("image: cannot be decoded ({0})")]
+    Corrupt(String),
+    #[error("image: no QR code found; hold the code flat, in focus and whole in the picture")]
+    NoCode,
+}
+
+/// A grey-scale image ready for a decoder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Luma {
+    pub pixels: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Decodes image bytes to grey scale within the size limits.
+pub fn load_luma(bytes: &[u8]) -> Result<Luma, ScanError> {
+    if bytes.is_empty() {
+        return Err(ScanError::Empty);
+    }
+    if bytes.len() > MAX_IMAGE_BYTES {
+        return Err(ScanError::TooLarge(bytes.len()));
+    }
+    let reader = || -> Result<ImageReader<Cursor<&[u8]>>, ScanError> {
+        let r = ImageReader::new(Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| ScanError::Corrupt(e.to_string()))?;
+        match r.format() {
+            Some(
+                image::ImageFormat::Png
+                | image::ImageFormat::Jpeg
+                | image::ImageFormat::Gif
+                | image::ImageFormat::Bmp
+                | image::ImageFormat::WebP,
+            ) => Ok(r),
+            _ => Err(ScanError::UnknownFormat),
+        }
+    };
+    let (width, height) = reader()?
+        .into_dimensions()
+        .map_err(|e| ScanError::Corrupt(e.to_string()))?;
+    if u64::from(width) * u64::from(height) > MAX_IMAGE_PIXELS {
+        return Err(ScanError::TooManyPixels { width, height });
+    }
+    let mut r = reader()?;
+    let mut limits = Limits::default();
+    // RGBA at 8 bits plus decoder scratch space.
+    limits.max_alloc = Some(MAX_IMAGE_PIXELS * 4 + (64 << 20));
+    limits.max_image_width = Some(width);
+    limits.max_image_height = Some(height);
+    r.limits(limits);
+    // A decoder bug must not take the caller down.
+    let img = catch_unwind(AssertUnwindSafe(|| r.decode()))
+        .map_err(|_| ScanError::Corrupt("the image decoder failed".into()))?
+        .map_err(|e| ScanError::Corrupt(e.to_string()))?;
+    let luma = img.into_luma8();
+    let (width, height) = luma.dimensions();
+    if width == 0 || height == 0 {
+        return Err(ScanError::Corrupt("the image has no pixels".into()));
+    }
+    Ok(Luma {
+        pixels: luma.into_raw(),
+        width,
+        height,
+    })
+}
+
+/// Every QR code found in the image (at most [`MAX_CODES`], each at most
+/// [`MAX_TEXT_BYTES`]), in the order found, without duplicates.
+pub fn decode(bytes: &[u8]) -> Result<Vec<String>, ScanError> {
+    let luma = load_luma(bytes)?;
+    decode_luma(&luma, CASCADE)
+}
+
+/// Runs `passes` in order on a loaded image until one finds a code.
+pub fn decode_luma(luma: &Luma, passes: &[Pass]) -> Result<Vec<String>, ScanError> {
+    for &pass in passes {
+        let found = keep(run_pass(pass, luma));
+        if !found.is_empty() {
+            return Ok(found);
+        }
+    }
+    Err(ScanError::NoCode)
+}
+
+/// Drops oversized and repeated texts, and keeps at most [`MAX_CODES`].
+fn keep(texts: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for text in texts {
+        if text.is_empty() || text.len() > MAX_TEXT_BYTES || out.contains(&text) {
+            continue;
+        }
+        out.push(text);
+        if out.len() == MAX_CODES {
+            break;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(width: u32, height: u32) -> Vec<u8> {
+        let img = image::GrayImage::new(width, height);
+        let mut out = Vec::new();
+        img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn keeps_codes_once_and_within_limits() {
+        let long = "x".repeat(MAX_TEXT_BYTES + 1);
+        let texts = vec!["a".into(), long, "a".into(), String::new(), "b".into()];
+        assert_eq!(keep(texts), vec!["a".to_owned(), "b".to_owned()]);
+        let many = (0..40).map(|i| i.to_string()).collect();
+        assert_eq!(keep(many).len(), MAX_CODES);
+    }
+
+    #[test]
+    fn refuses_empty_garbage_and_blank_images() {
+        assert_eq!(decode(b""), Err(ScanError::Empty));
+        assert_eq!(
+            decode(b"hello, not an image"),
+            Err(ScanError::UnknownFormat)
+        );
+        assert_eq!(decode(&png(64, 64)), Err(ScanError::NoCode));
+        let mut truncated = png(64, 64);
+        truncated.truncate(truncated.len() / 2);
+        assert!(matches!(decode(&truncated), Err(ScanError::Corrupt(_))));
+    }
+}

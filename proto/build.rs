@@ -6,6 +6,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "tessera/v1/accounts.proto",
         "tessera/v1/vault.proto",
         "tessera/v1/activation.proto",
+        "tessera/v1/plugins.proto",
+        "tessera/v1/scanner.proto",
     ];
     for f in files {
         println!("cargo:rerun-if-changed={f}");

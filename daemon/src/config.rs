@@ -3,9 +3,11 @@
 //! policy issue layers several files over these same settings.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 use tessera_core::signature::IssuerPublicKey;
+use tessera_plugin_host::{AllowList, PluginFolder};
 
 use crate::activation::PinRules;
 use crate::vault::{KdfParams, PinDelayPolicy};
@@ -28,6 +30,7 @@ pub struct Config {
     pub pin: PinConfig,
     pub activation: ActivationConfig,
     pub issuers: IssuersConfig,
+    pub plugins: PluginsConfig,
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -147,6 +150,127 @@ pub struct IssuersConfig {
     pub require_signature: bool,
 }
 
+/// Where plugins come from and how long they may take (docs/plugins.md).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginsConfig {
+    /// Folders to load plugins from, in order (the first plugin of a name
+    /// wins); absolute, or `~/…` under the home folder. Unset: the host's
+    /// defaults (`/usr/lib/tessera/plugins`, `~/.local/lib/tessera/plugins`,
+    /// and in development builds the folder of `tesserad`).
+    pub folders: Option<Vec<String>>,
+    /// Fleet policy's allow-list: when set, only plugin files whose SHA-256
+    /// is listed load, each under the name listed with its hash.
+    pub allow: Option<Vec<AllowedPlugin>>,
+    /// How long the image scanner may take for one image.
+    pub image_timeout_seconds: u32,
+    /// How long a capture scanner (camera, screen) may take for one scan.
+    pub capture_timeout_seconds: u32,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        Self {
+            folders: None,
+            allow: None,
+            image_timeout_seconds: 10,
+            capture_timeout_seconds: 60,
+        }
+    }
+}
+
+/// One entry of `plugins.allow`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AllowedPlugin {
+    /// The name the plugin declares (`image`, `camera`, …).
+    pub name: String,
+    /// The plugin file's SHA-256, 64 hex digits (`sha256sum libx.so`).
+    pub sha256: String,
+}
+
+impl PluginsConfig {
+    /// The folders to load from: the configured ones, or the host's defaults
+    /// (with the build output folder in debug builds).
+    pub fn folders(&self) -> Result<Vec<PluginFolder>, String> {
+        let Some(folders) = &self.folders else {
+            return Ok(tessera_plugin_host::default_folders(cfg!(debug_assertions)));
+        };
+        folders
+            .iter()
+            .map(|f| expand_folder(f).map(PluginFolder::new))
+            .collect()
+    }
+
+    /// The allow-list, when one is configured.
+    pub fn allow_list(&self) -> Result<Option<AllowList>, String> {
+        let Some(entries) = &self.allow else {
+            return Ok(None);
+        };
+        let mut list = AllowList::new();
+        for (i, entry) in entries.iter().enumerate() {
+            let valid_name = (1..=64).contains(&entry.name.len())
+                && entry
+                    .name
+                    .bytes()
+                    .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'));
+            if !valid_name {
+                return Err(format!(
+                    "plugins.allow[{i}].name {:?} is not a plugin name (1 to 64 of a-z 0-9 . _ -)",
+                    entry.name
+                ));
+            }
+            if entry.sha256.len() != 64 || !entry.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(format!(
+                    "plugins.allow[{i}].sha256 must be the file's SHA-256 in 64 hex digits (sha256sum prints it)"
+                ));
+            }
+            list = list
+                .allow(&entry.name, &entry.sha256)
+                .map_err(|e| format!("plugins.allow[{i}].sha256: {e}"))?;
+        }
+        Ok(Some(list))
+    }
+
+    pub fn image_timeout(&self) -> Duration {
+        Duration::from_secs(u64::from(self.image_timeout_seconds))
+    }
+
+    pub fn capture_timeout(&self) -> Duration {
+        Duration::from_secs(u64::from(self.capture_timeout_seconds))
+    }
+
+    fn check(&self) -> Result<(), String> {
+        self.folders()?;
+        self.allow_list()?;
+        if !(1..=600).contains(&self.image_timeout_seconds) {
+            return Err("plugins.image_timeout_seconds must be 1 to 600".into());
+        }
+        if !(1..=600).contains(&self.capture_timeout_seconds) {
+            return Err("plugins.capture_timeout_seconds must be 1 to 600".into());
+        }
+        Ok(())
+    }
+}
+
+/// A configured plugin folder: absolute, or `~/…` under `$HOME`.
+fn expand_folder(folder: &str) -> Result<PathBuf, String> {
+    let path = if let Some(rest) = folder.strip_prefix("~/") {
+        let home = std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| format!("plugins.folders: {folder:?} needs $HOME, which is not set"))?;
+        Path::new(&home).join(rest)
+    } else {
+        PathBuf::from(folder)
+    };
+    if !path.is_absolute() {
+        return Err(format!(
+            "plugins.folders: {folder:?} is not an absolute path (or ~/…)"
+        ));
+    }
+    Ok(path)
+}
+
 impl Config {
     /// Reads and checks one file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -185,6 +309,7 @@ impl Config {
             return Err("activation.timeout_minutes must be at least 1".into());
         }
         self.trusted_issuers()?;
+        self.plugins.check()?;
         Ok(())
     }
 
@@ -231,5 +356,48 @@ mod tests {
         assert_eq!(e, "pin.min_length must be 1 to 64");
         let e = Config::parse("[issuers]\ntrusted = [\"ed25519:xx\"]\n").unwrap_err();
         assert!(e.starts_with("issuers.trusted: issuer key"), "{e}");
+    }
+
+    #[test]
+    fn plugin_folders_default_to_the_hosts() {
+        let c = Config::parse("").unwrap();
+        let folders = c.plugins.folders().unwrap();
+        assert_eq!(
+            folders,
+            tessera_plugin_host::default_folders(cfg!(debug_assertions))
+        );
+        assert_eq!(folders[0].path, Path::new("/usr/lib/tessera/plugins"));
+        assert!(c.plugins.allow_list().unwrap().is_none());
+        assert_eq!(c.plugins.image_timeout(), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn plugin_settings_are_checked() {
+        let c = Config::parse(
+            "[plugins]\nfolders = [\"/opt/tessera/plugins\"]\n\
+             allow = [{ name = \"image\", sha256 = \"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\" }]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.plugins.folders().unwrap(),
+            vec![PluginFolder::new("/opt/tessera/plugins")]
+        );
+        assert!(c.plugins.allow_list().unwrap().is_some());
+        // An empty allow-list is a list: nothing loads.
+        let c = Config::parse("[plugins]\nallow = []\n").unwrap();
+        assert_eq!(c.plugins.allow_list().unwrap(), Some(AllowList::new()));
+
+        let e = Config::parse("[plugins]\nfolders = [\"plugins\"]\n").unwrap_err();
+        assert!(e.contains("not an absolute path"), "{e}");
+        let e = Config::parse("[plugins]\nallow = [{ name = \"Image\", sha256 = \"00\" }]\n")
+            .unwrap_err();
+        assert!(e.starts_with("plugins.allow[0].name \"Image\""), "{e}");
+        let e = Config::parse("[plugins]\nallow = [{ name = \"image\", sha256 = \"00\" }]\n")
+            .unwrap_err();
+        assert!(e.starts_with("plugins.allow[0].sha256 must be"), "{e}");
+        let e = Config::parse("[plugins]\nallow = [{ name = \"image\" }]\n").unwrap_err();
+        assert!(e.contains("missing field `sha256`"), "{e}");
+        let e = Config::parse("[plugins]\nimage_timeout_seconds = 0\n").unwrap_err();
+        assert_eq!(e, "plugins.image_timeout_seconds must be 1 to 600");
     }
 }

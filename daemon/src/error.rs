@@ -23,6 +23,8 @@ pub enum ErrorCode {
     PermissionDenied,
     Unsupported,
     Internal,
+    /// A plugin failed or was disabled; `tessera plugins` says why.
+    PluginFailed,
 }
 
 impl ErrorCode {
@@ -44,6 +46,7 @@ impl ErrorCode {
             ErrorCode::PermissionDenied => "PERMISSION_DENIED",
             ErrorCode::Unsupported => "UNSUPPORTED",
             ErrorCode::Internal => "INTERNAL",
+            ErrorCode::PluginFailed => "PLUGIN_FAILED",
         }
     }
 }

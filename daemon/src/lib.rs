@@ -5,6 +5,7 @@ pub mod activation;
 pub mod config;
 pub mod error;
 pub mod grpc;
+pub mod keyring;
 pub mod peer;
 pub mod scan;
 pub mod service;

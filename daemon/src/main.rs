@@ -8,8 +8,8 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use tokio::net::UnixListener;
 
+use tessera_plugin_host::PluginHost;
 use tesserad::config::Config;
-use tesserad::scan::ImageScanner;
 use tesserad::service::Service;
 use tesserad::vault::Vault;
 
@@ -74,11 +74,11 @@ fn init_logging(foreground: bool) {
     use tracing_subscriber::{EnvFilter, prelude::*};
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
-    if std::env::var_os("JOURNAL_STREAM").is_some() || !foreground {
-        if let Ok(journald) = tracing_journald::layer() {
-            registry.with(journald).init();
-            return;
-        }
+    if (std::env::var_os("JOURNAL_STREAM").is_some() || !foreground)
+        && let Ok(journald) = tracing_journald::layer()
+    {
+        registry.with(journald).init();
+        return;
     }
     registry
         .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
@@ -160,10 +160,11 @@ async fn run(args: Args, ready: Option<detach::ReadyPipe>) -> anyhow::Result<()>
     private_dir(&data_dir)?;
     private_dir(&runtime_dir)?;
 
+    let plugins = load_plugins(&config).await?;
     let vault = Vault::open(&data_dir)?;
     let socket = runtime_dir.join("tessera.sock");
     let listener = bind_socket(&socket)?;
-    let service = Service::new(vault, config, Arc::new(ImageScanner));
+    let service = Service::new(vault, config, plugins);
     tokio::spawn(service.clone().auto_lock_loop());
     tracing::info!(socket = %socket.display(), vault = %data_dir.display(), "tesserad ready");
     if let Some(pipe) = ready {
@@ -186,6 +187,40 @@ async fn run(args: Args, ready: Option<detach::ReadyPipe>) -> anyhow::Result<()>
     let _ = std::fs::remove_file(&socket);
     tracing::info!("tesserad stopped; vault locked");
     Ok(())
+}
+
+/// Loads the plugins of `[plugins]` off the runtime (libraries load with
+/// blocking calls). A plugin that fails is listed as failed with its reason;
+/// only a failed loader task stops the daemon.
+async fn load_plugins(config: &Config) -> anyhow::Result<Arc<PluginHost>> {
+    // Checked when the settings were read.
+    let folders = config.plugins.folders().map_err(anyhow::Error::msg)?;
+    let allow = config.plugins.allow_list().map_err(anyhow::Error::msg)?;
+    for folder in &folders {
+        tracing::debug!(folder = %folder.path.display(), build_output = folder.build_output, "plugin folder");
+    }
+    let host = tokio::task::spawn_blocking(move || PluginHost::load(&folders, allow.as_ref()))
+        .await
+        .context("loading the plugins failed")?;
+    let plugins = host.plugins();
+    let loaded = plugins
+        .iter()
+        .filter(|p| p.status == tessera_plugin_host::PluginStatus::Loaded)
+        .count();
+    tracing::info!(
+        loaded,
+        failed = plugins.len() - loaded,
+        "plugins loaded{}",
+        if plugins
+            .iter()
+            .any(|p| p.name == tesserad::service::scanning::IMAGE_PLUGIN && p.kind.is_some())
+        {
+            ""
+        } else {
+            "; no image plugin, so images are decoded in process"
+        }
+    );
+    Ok(Arc::new(host))
 }
 
 /// How long shutdown waits for calls in flight.

@@ -1,21 +1,14 @@
-//! Decoding activation images: bytes in, payload texts out. The decoder
-//! cascade and the size limits live in `tessera-scan` (plugins/scan), the
-//! same library the `scanner-image` plugin wraps.
+//! The daemon's built-in image decoder and the image limits. Images are
+//! decoded by the `image` scanner plugin (see `service/scanning.rs`); when no
+//! plugin of that name is loaded (not installed, or refused at start-up),
+//! the daemon decodes in process with `tessera-scan` (plugins/scan), the
+//! same library and limits the plugin wraps, so a fresh build still scans
+//! image files.
 
 pub use tessera_scan::{MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, ScanError};
 
-/// A source of payload texts from image bytes.
-pub trait Scanner: Send + Sync {
-    /// Every code found in the image, in the order found.
-    fn scan(&self, image: &[u8]) -> Result<Vec<String>, ScanError>;
-}
-
-/// QR decoding in process with the shipped cascade (rxing first).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct ImageScanner;
-
-impl Scanner for ImageScanner {
-    fn scan(&self, image: &[u8]) -> Result<Vec<String>, ScanError> {
-        tessera_scan::decode(image)
-    }
+/// Every code in the image, in the order found, decoded in process with the
+/// shipped cascade (rxing first). Blocks: call it off the async runtime.
+pub fn decode_builtin(image: &[u8]) -> Result<Vec<String>, ScanError> {
+    tessera_scan::decode(image)
 }

@@ -6,9 +6,10 @@ use std::process::{Command, Stdio};
 
 use serde_json::json;
 use tessera_proto::v1::{
-    AccountRef, ChangePinRequest, ListAccountsRequest, LockRequest, RenameAccountRequest,
-    RespondRequest, UnlockRequest, VaultStatusRequest, accounts_client::AccountsClient,
-    vault_client::VaultClient,
+    AccountRef, ChangePinRequest, ListAccountsRequest, ListPluginsRequest, LockRequest,
+    RenameAccountRequest, RespondRequest, ScanRequest, UnlockRequest, VaultStatusRequest,
+    accounts_client::AccountsClient, plugins_client::PluginsClient, scan_request,
+    scanner_client::ScannerClient, vault_client::VaultClient,
 };
 use tonic::transport::Channel;
 use zeroize::Zeroizing;
@@ -183,6 +184,43 @@ pub async fn lock(ch: Channel, mode: Mode) -> Result<()> {
         print_json(&render::status_json(&s));
     } else {
         outln!("Vault locked.");
+    }
+    Ok(())
+}
+
+pub async fn plugins(ch: Channel, mode: Mode) -> Result<()> {
+    let plugins = PluginsClient::new(ch)
+        .list(ListPluginsRequest {})
+        .await?
+        .into_inner()
+        .plugins;
+    if mode.json {
+        print_json(&render::plugins_json(&plugins));
+    } else {
+        outln!("{}", render::plugins_table(&plugins));
+    }
+    Ok(())
+}
+
+/// `tessera scan`: the codes' kinds and fields, or with `raw` their texts
+/// exactly (each followed by one newline, nothing else).
+pub async fn scan(ch: Channel, mode: Mode, source: scan_request::Source, raw: bool) -> Result<()> {
+    let codes = ScannerClient::new(ch)
+        .scan(ScanRequest {
+            source: Some(source),
+            raw,
+        })
+        .await?
+        .into_inner()
+        .codes;
+    if mode.json {
+        print_json(&render::scan_json(&codes, raw));
+    } else if raw {
+        for code in &codes {
+            outln!("{}", code.text);
+        }
+    } else {
+        outln!("{}", render::scan_text(&codes));
     }
     Ok(())
 }

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
-use tessera_proto::v1::{ManualEntry, start_activation_request::Source};
+use tessera_proto::v1::{CameraSource, Empty, ManualEntry, start_activation_request::Source};
 
 use crate::commands::Mode;
 use crate::error::{CliError, Result};
@@ -126,6 +126,15 @@ For scripts:
     },
     /// Show the vault's status
     Status,
+    /// Decode the codes of an image, a camera or the screen without activating
+    #[command(after_help = "\
+Without --raw: what kind of payload each code is and its fields (serial,
+label, issuer, code parameters, …); activation codes and secrets are never
+shown. With --raw: each code's text exactly as encoded, followed by one
+newline (it holds the activation code or secret: handle it with care).")]
+    Scan(ScanArgs),
+    /// List the plugins tesserad found, loaded or failed (with the reason)
+    Plugins,
     /// Change the vault PIN
     ChangePin {
         /// Read the current PIN from FILE (`-`: standard input)
@@ -139,11 +148,21 @@ For scripts:
 }
 
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("source").required(true).args(["image", "uri", "manual"])))]
+#[command(group(ArgGroup::new("source").required(true).args(["image", "camera", "screen", "uri", "manual"])))]
 struct ActivateArgs {
     /// An image file holding the activation QR code (`-`: standard input)
     #[arg(long, value_name = "FILE")]
     image: Option<PathBuf>,
+    /// Scan the QR code with a camera (needs the camera scanner plugin)
+    #[arg(long)]
+    camera: bool,
+    /// The camera to use with --camera: 0, 1, … in /dev/videoN order
+    /// [default: the first that opens]
+    #[arg(long, value_name = "N", conflicts_with_all = ["image", "screen", "uri", "manual"])]
+    device: Option<u32>,
+    /// Scan the QR code on the screen (needs the screen scanner plugin)
+    #[arg(long)]
+    screen: bool,
     /// The payload text: tessera://…, otpauth://…, otpauth-migration://… (`-`: standard input)
     #[arg(long, value_name = "TEXT")]
     uri: Option<String>,
@@ -168,6 +187,50 @@ struct ActivateArgs {
     /// Answer yes to confirmations
     #[arg(short, long)]
     yes: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("source").required(true).args(["image", "camera", "screen"])))]
+pub struct ScanArgs {
+    /// An image file (`-`: standard input)
+    #[arg(long, value_name = "FILE")]
+    pub image: Option<PathBuf>,
+    /// Scan with a camera (needs the camera scanner plugin)
+    #[arg(long)]
+    pub camera: bool,
+    /// The camera to use with --camera: 0, 1, … in /dev/videoN order
+    /// [default: the first that opens]
+    #[arg(long, value_name = "N", conflicts_with_all = ["image", "screen"])]
+    pub device: Option<u32>,
+    /// Scan the screen (needs the screen scanner plugin)
+    #[arg(long)]
+    pub screen: bool,
+    /// Print each code's text exactly as encoded (secrets included), one
+    /// newline after each
+    #[arg(long)]
+    pub raw: bool,
+}
+
+/// The image of `--image FILE` (`-`: standard input).
+fn read_image(image: &Path) -> Result<Vec<u8>> {
+    if is_dash(Some(image)) {
+        read_stdin_bytes("the image")
+    } else {
+        std::fs::read(image)
+            .map_err(|e| CliError::usage(format!("cannot read the image {}: {e}", image.display())))
+    }
+}
+
+/// What to tell a person while a camera or the screen is scanned (the
+/// daemon answers only when it has a code, or at its timeout).
+fn capture_hint(source: &Source) -> Option<&'static str> {
+    match source {
+        Source::Camera(_) => Some("Hold the QR code steady in front of the camera…"),
+        Source::Screen(_) => {
+            Some("Show the QR code on the screen and select it in the screenshot dialog…")
+        }
+        _ => None,
+    }
 }
 
 fn is_dash(p: Option<&Path>) -> bool {
@@ -220,14 +283,13 @@ async fn activate(args: ActivateArgs, socket: &Path, json: bool, no_input: bool)
     // Bad input is reported before the daemon is asked anything; the manual
     // entry is asked after connecting, so a person types nothing in vain.
     let source = if let Some(image) = &args.image {
-        let bytes = if is_dash(Some(image)) {
-            read_stdin_bytes("the image")?
-        } else {
-            std::fs::read(image).map_err(|e| {
-                CliError::usage(format!("cannot read the image {}: {e}", image.display()))
-            })?
-        };
-        Some(Source::Image(bytes))
+        Some(Source::Image(read_image(image)?))
+    } else if args.camera {
+        Some(Source::Camera(CameraSource {
+            device: args.device,
+        }))
+    } else if args.screen {
+        Some(Source::Screen(Empty {}))
     } else if let Some(uri) = &args.uri {
         if uri == "-" {
             let bytes = read_stdin_bytes("the payload")?;
@@ -258,6 +320,9 @@ async fn activate(args: ActivateArgs, socket: &Path, json: bool, no_input: bool)
     let _sigint = interactive.then(term::SigintGuard::install);
     if interactive {
         errln!("(Type `cancel` or press Ctrl-C at a prompt to cancel.)");
+        if let Some(hint) = capture_hint(&source) {
+            errln!("{hint}");
+        }
     }
     flow::Flow::new(channel, prompter, json, source)
         .run()
@@ -286,6 +351,28 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Lock => commands::lock(ch, mode).await,
         Cmd::Unlock { pin_file } => commands::unlock(ch, mode, pin_file).await,
         Cmd::Status => commands::status(ch, mode).await,
+        Cmd::Plugins => commands::plugins(ch, mode).await,
+        Cmd::Scan(args) => {
+            use tessera_proto::v1::scan_request::Source as S;
+            let source = match &args.image {
+                Some(image) => S::Image(read_image(image)?),
+                None if args.camera => S::Camera(CameraSource {
+                    device: args.device,
+                }),
+                None => S::Screen(Empty {}),
+            };
+            if !cli.json && std::io::stderr().is_terminal() {
+                let hint = match source {
+                    S::Camera(_) => capture_hint(&Source::Camera(CameraSource::default())),
+                    S::Screen(_) => capture_hint(&Source::Screen(Empty {})),
+                    S::Image(_) => None,
+                };
+                if let Some(hint) = hint {
+                    errln!("{hint}");
+                }
+            }
+            commands::scan(ch, mode, source, args.raw).await
+        }
         Cmd::ChangePin {
             pin_file,
             new_pin_file,
@@ -362,6 +449,29 @@ mod tests {
         assert_eq!(a.method, Some(Method::Pin));
         assert_eq!(a.notifications, Some(AllowDeny::Deny));
         assert!(a.yes);
+    }
+
+    #[test]
+    fn scan_and_activate_sources() {
+        assert!(Cli::try_parse_from(["tessera", "scan"]).is_err());
+        assert!(Cli::try_parse_from(["tessera", "scan", "--image", "a", "--camera"]).is_err());
+        assert!(Cli::try_parse_from(["tessera", "scan", "--screen", "--device", "1"]).is_err());
+        let cli =
+            Cli::try_parse_from(["tessera", "scan", "--camera", "--device", "2", "--raw"]).unwrap();
+        let Cmd::Scan(s) = cli.command else { panic!() };
+        assert!(s.camera && s.raw);
+        assert_eq!(s.device, Some(2));
+        let cli = Cli::try_parse_from(["tessera", "activate", "--screen"]).unwrap();
+        let Cmd::Activate(a) = cli.command else {
+            panic!()
+        };
+        assert!(a.screen);
+        assert!(Cli::try_parse_from(["tessera", "activate", "--screen", "--camera"]).is_err());
+        assert!(
+            Cli::try_parse_from(["tessera", "activate", "--image", "x", "--device", "1"]).is_err()
+        );
+        let cli = Cli::try_parse_from(["tessera", "plugins", "--json"]).unwrap();
+        assert!(matches!(cli.command, Cmd::Plugins) && cli.json);
     }
 
     #[test]

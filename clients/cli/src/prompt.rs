@@ -255,13 +255,13 @@ impl Prompter for TerminalPrompter {
 
     fn ask(&mut self, question: &Question) -> Result<Answer> {
         if let Some(answer) = self.flags.answer(question)? {
-            if let (Question::Method(choice), Answer::Method(Method::Pin)) = (question, &answer) {
-                if !choice.biometric_available {
-                    outln!(
-                        "Biometrics are not available{}. The account is protected by the PIN.",
-                        reason_suffix(&choice.biometric_unavailable_reason)
-                    );
-                }
+            if let (Question::Method(choice), Answer::Method(Method::Pin)) = (question, &answer)
+                && !choice.biometric_available
+            {
+                outln!(
+                    "Biometrics are not available{}. The account is protected by the PIN.",
+                    reason_suffix(&choice.biometric_unavailable_reason)
+                );
             }
             return Ok(answer);
         }

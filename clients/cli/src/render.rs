@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use crate::error::normalize_code;
 use tessera_proto::v1::{
-    Account, AccountKind, ActivationView, CodeResponse, Protection, VaultStatus,
-    activation_state::Kind as State,
+    Account, AccountKind, ActivationView, CodeResponse, DecodedCode, PluginInfo, PluginKind,
+    PluginStatus, Protection, ScannerInput, VaultStatus, activation_state::Kind as State,
 };
 
 /// A JSON value whose objects keep their keys in insertion order (so that
@@ -363,7 +363,6 @@ pub fn accounts_table(accounts: &[Account]) -> String {
     if accounts.is_empty() {
         return "No accounts yet. Add one with `tessera activate --image FILE`.".into();
     }
-    let headers = ["LABEL", "ISSUER", "KIND", "ID"];
     let rows: Vec<[String; 4]> = accounts
         .iter()
         .map(|a| {
@@ -375,8 +374,13 @@ pub fn accounts_table(accounts: &[Account]) -> String {
             ]
         })
         .collect();
+    table(["LABEL", "ISSUER", "KIND", "ID"], &rows)
+}
+
+/// Columns aligned with two spaces between them; the last one is not padded.
+fn table(headers: [&str; 4], rows: &[[String; 4]]) -> String {
     let mut widths = headers.map(|h| h.chars().count());
-    for row in &rows {
+    for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
@@ -394,9 +398,259 @@ pub fn accounts_table(accounts: &[Account]) -> String {
         s
     };
     let mut out = vec![line(headers)];
-    for row in &rows {
+    for row in rows {
         out.push(line([&row[0], &row[1], &row[2], &row[3]]));
     }
+    out.join("\n")
+}
+
+/// "scanner", "biometric", or `None` for a plugin that never loaded.
+pub fn plugin_kind_name(kind: i32) -> Option<&'static str> {
+    match PluginKind::try_from(kind) {
+        Ok(PluginKind::Scanner) => Some("scanner"),
+        Ok(PluginKind::Biometric) => Some("biometric"),
+        _ => None,
+    }
+}
+
+fn plugin_loaded(p: &PluginInfo) -> bool {
+    PluginStatus::try_from(p.status) == Ok(PluginStatus::Loaded)
+}
+
+/// `tessera plugins`: NAME KIND VERSION STATUS; a failed plugin's status is
+/// `failed: REASON`.
+pub fn plugins_table(plugins: &[PluginInfo]) -> String {
+    if plugins.is_empty() {
+        return "No plugins found. Images are decoded by tesserad itself; \
+                docs/plugins.md says where plugins are looked for."
+            .into();
+    }
+    let rows: Vec<[String; 4]> = plugins
+        .iter()
+        .map(|p| {
+            let or_dash = |s: &str| {
+                if s.is_empty() {
+                    "-".to_owned()
+                } else {
+                    s.to_owned()
+                }
+            };
+            [
+                p.name.clone(),
+                plugin_kind_name(p.kind).unwrap_or("-").to_owned(),
+                or_dash(&p.version),
+                if plugin_loaded(p) {
+                    "loaded".to_owned()
+                } else {
+                    format!("failed: {}", p.reason)
+                },
+            ]
+        })
+        .collect();
+    table(["NAME", "KIND", "VERSION", "STATUS"], &rows)
+}
+
+/// `tessera plugins --json`: `{"plugins":[…]}`, each
+/// `{"name","kind","version","input","path","status":{"state":"loaded"}}`
+/// (`kind`, `version`, `input` null when unknown; a failed status is
+/// `{"state":"failed","reason":"…"}`), as `tessera-plugin-host` serializes
+/// its `PluginInfo`.
+pub fn plugins_json(plugins: &[PluginInfo]) -> Json {
+    let items = plugins
+        .iter()
+        .map(|p| {
+            let mut m = Json::object();
+            m.set("name", json!(p.name));
+            m.set("kind", json!(plugin_kind_name(p.kind)));
+            m.set(
+                "version",
+                if p.version.is_empty() {
+                    Value::Null
+                } else {
+                    json!(p.version)
+                },
+            );
+            m.set(
+                "input",
+                json!(match ScannerInput::try_from(p.input) {
+                    Ok(ScannerInput::Image) => Some("image"),
+                    Ok(ScannerInput::Capture) => Some("capture"),
+                    _ => None,
+                }),
+            );
+            m.set("path", json!(p.path));
+            let mut status = Json::object();
+            if plugin_loaded(p) {
+                status.set("state", json!("loaded"));
+            } else {
+                status.set("state", json!("failed"));
+                status.set("reason", json!(p.reason));
+            }
+            m.set("status", status);
+            m
+        })
+        .collect();
+    let mut m = Json::object();
+    m.set("plugins", Json::Array(items));
+    m
+}
+
+/// One decoded code as JSON: `kind`, then the fields that are set; `text`
+/// only with `raw`.
+fn decoded_json(c: &DecodedCode, raw: bool) -> Json {
+    let mut m = Json::object();
+    if raw {
+        m.set("text", json!(c.text));
+    }
+    m.set("kind", json!(c.kind));
+    set_nonempty(&mut m, "error", &c.error);
+    set_nonempty(&mut m, "serial", &c.serial);
+    set_nonempty(&mut m, "label", &c.label);
+    set_nonempty(&mut m, "issuer", &c.issuer);
+    set_nonempty(&mut m, "user_id", &c.user_id);
+    set_nonempty(&mut m, "otp", &c.otp);
+    if c.otp.starts_with("hotp") {
+        m.set("counter", json!(c.counter));
+    }
+    if c.kind == "tessera" && c.error.is_empty() {
+        m.set("signed", json!(c.signed));
+        m.set("issuer_verified", json!(c.issuer_verified));
+    }
+    if !c.extra.is_empty() {
+        m.set("extra", extra_json(&c.extra));
+    }
+    if c.kind == "otpauth-migration" && c.error.is_empty() {
+        m.set("account_count", json!(c.account_count));
+        m.set(
+            "accounts",
+            Json::Array(
+                c.accounts
+                    .iter()
+                    .map(|a| {
+                        let mut m = Json::object();
+                        m.set("label", json!(a.label));
+                        set_nonempty(&mut m, "issuer", &a.issuer);
+                        m.set("otp", json!(a.otp));
+                        if a.otp.starts_with("hotp") {
+                            m.set("counter", json!(a.counter));
+                        }
+                        m
+                    })
+                    .collect(),
+            ),
+        );
+        if c.batch_size > 1 {
+            m.set("batch_index", json!(c.batch_index));
+            m.set("batch_size", json!(c.batch_size));
+        }
+    }
+    m
+}
+
+/// `tessera scan --json`: `{"codes":[…]}`.
+pub fn scan_json(codes: &[DecodedCode], raw: bool) -> Json {
+    let mut m = Json::object();
+    m.set(
+        "codes",
+        Json::Array(codes.iter().map(|c| decoded_json(c, raw)).collect()),
+    );
+    m
+}
+
+/// `tessera scan`: each code's kind and fields; never its secret.
+pub fn scan_text(codes: &[DecodedCode]) -> String {
+    let mut out = Vec::new();
+    let many = codes.len() > 1;
+    for (i, c) in codes.iter().enumerate() {
+        let what = match c.kind.as_str() {
+            "tessera" => "a Tessera activation".to_owned(),
+            "otpauth" => format!(
+                "an otpauth account ({})",
+                c.otp.split(':').next().unwrap_or("otp").to_uppercase()
+            ),
+            "otpauth-migration" => format!(
+                "an otpauth-migration export of {} account{}",
+                c.account_count,
+                if c.account_count == 1 { "" } else { "s" }
+            ),
+            _ => "not an activation payload".to_owned(),
+        };
+        let head = if many {
+            format!("Code {} of {}: {what}", i + 1, codes.len())
+        } else {
+            format!("Code: {what}")
+        };
+        let mut lines = vec![head];
+        let mut field = |name: &str, value: &str| {
+            if !value.is_empty() {
+                lines.push(format!("  {:<10}{value}", format!("{name}:")));
+            }
+        };
+        if !c.error.is_empty() {
+            field(
+                if c.kind == "unknown" {
+                    "Note"
+                } else {
+                    "Invalid"
+                },
+                &c.error,
+            );
+        }
+        field("Serial", &c.serial);
+        field("Label", &c.label);
+        field("Issuer", &c.issuer);
+        field("User id", &c.user_id);
+        field("OTP", &c.otp);
+        if c.otp.starts_with("hotp") {
+            field("Counter", &c.counter.to_string());
+        }
+        if c.kind == "tessera" && c.error.is_empty() {
+            field(
+                "Signed",
+                match (c.signed, c.issuer_verified) {
+                    (true, true) => "yes, by a trusted issuer",
+                    (true, false) => "yes, by an issuer this daemon does not trust",
+                    (false, _) => "no",
+                },
+            );
+        }
+        let mut extra: Vec<_> = c.extra.iter().collect();
+        extra.sort();
+        for (k, v) in extra {
+            field(k, v);
+        }
+        if c.batch_size > 1 {
+            field(
+                "Batch",
+                &format!("{} of {}", c.batch_index + 1, c.batch_size),
+            );
+        }
+        for a in &c.accounts {
+            lines.push(format!(
+                "  - {} [{}]{}",
+                describe_account(&a.label, &a.issuer),
+                a.otp,
+                if a.otp.starts_with("hotp") {
+                    format!(", counter {}", a.counter)
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        out.push(lines.join("\n"));
+    }
+    let hidden = match codes
+        .iter()
+        .find(|c| c.error.is_empty())
+        .map(|c| c.kind.as_str())
+    {
+        Some("tessera") => "The activation code is not shown",
+        Some(_) => "Secrets are not shown",
+        None => "The text is not shown",
+    };
+    out.push(format!(
+        "({hidden}; `tessera scan --raw` prints the decoded text.)"
+    ));
     out.join("\n")
 }
 
@@ -750,5 +1004,119 @@ mod tests {
         );
         assert!(status_text(&s).contains("unlocked, 2 accounts"));
         assert!(status_text(&VaultStatus::default()).contains("none yet"));
+    }
+
+    fn plugin(name: &str, loaded: bool) -> PluginInfo {
+        PluginInfo {
+            name: name.into(),
+            kind: if loaded {
+                PluginKind::Scanner as i32
+            } else {
+                PluginKind::Unspecified as i32
+            },
+            version: if loaded {
+                "0.1.0".into()
+            } else {
+                String::new()
+            },
+            path: format!("/p/lib{name}.so"),
+            status: if loaded {
+                PluginStatus::Loaded as i32
+            } else {
+                PluginStatus::Failed as i32
+            },
+            reason: if loaded {
+                String::new()
+            } else {
+                format!("refused /p/lib{name}.so: it is writable by others (mode 0666)")
+            },
+            input: if loaded {
+                ScannerInput::Image as i32
+            } else {
+                ScannerInput::Unspecified as i32
+            },
+        }
+    }
+
+    #[test]
+    fn plugins_table_and_json() {
+        let list = [plugin("image", true), plugin("bad", false)];
+        let t = plugins_table(&list);
+        let lines: Vec<_> = t.lines().collect();
+        assert_eq!(lines[0], "NAME   KIND     VERSION  STATUS");
+        assert_eq!(lines[1], "image  scanner  0.1.0    loaded");
+        assert_eq!(
+            lines[2],
+            "bad    -        -        failed: refused /p/libbad.so: it is writable by others (mode 0666)"
+        );
+        assert_eq!(
+            plugins_json(&list).to_value(),
+            json!({"plugins":[
+                {"name":"image","kind":"scanner","version":"0.1.0","input":"image","path":"/p/libimage.so","status":{"state":"loaded"}},
+                {"name":"bad","kind":null,"version":null,"input":null,"path":"/p/libbad.so",
+                 "status":{"state":"failed","reason":"refused /p/libbad.so: it is writable by others (mode 0666)"}}
+            ]})
+        );
+        assert!(plugins_table(&[]).starts_with("No plugins found."));
+    }
+
+    #[test]
+    fn scan_output_never_holds_the_text_unless_raw() {
+        let tessera = DecodedCode {
+            text: "<QRCode><SN>TSR0000001</SN><AC>SECRET</AC></QRCode>".into(),
+            kind: "tessera".into(),
+            serial: "TSR0000001".into(),
+            label: "alice".into(),
+            otp: "totp:SHA1:6:30".into(),
+            ..Default::default()
+        };
+        let text = scan_text(std::slice::from_ref(&tessera));
+        assert_eq!(
+            text,
+            "Code: a Tessera activation\n  Serial:   TSR0000001\n  Label:    alice\n  \
+             OTP:      totp:SHA1:6:30\n  Signed:   no\n\
+             (The activation code is not shown; `tessera scan --raw` prints the decoded text.)"
+        );
+        let j = scan_json(std::slice::from_ref(&tessera), false).to_value();
+        assert_eq!(
+            j,
+            json!({"codes":[{"kind":"tessera","serial":"TSR0000001","label":"alice","otp":"totp:SHA1:6:30","signed":false,"issuer_verified":false}]})
+        );
+        assert!(!j.to_string().contains("SECRET"));
+        let j = scan_json(std::slice::from_ref(&tessera), true).to_value();
+        assert_eq!(j["codes"][0]["text"], tessera.text);
+
+        let export = DecodedCode {
+            kind: "otpauth-migration".into(),
+            account_count: 2,
+            accounts: vec![
+                pb::DecodedAccount {
+                    label: "a".into(),
+                    issuer: "X".into(),
+                    otp: "totp:SHA1:6:30".into(),
+                    counter: 0,
+                },
+                pb::DecodedAccount {
+                    label: "b".into(),
+                    issuer: String::new(),
+                    otp: "hotp:SHA1:6".into(),
+                    counter: 3,
+                },
+            ],
+            ..Default::default()
+        };
+        let unknown = DecodedCode {
+            kind: "unknown".into(),
+            error: "payload: not a known format".into(),
+            ..Default::default()
+        };
+        let text = scan_text(&[export, unknown]);
+        assert_eq!(
+            text,
+            "Code 1 of 2: an otpauth-migration export of 2 accounts\n  - a (X) [totp:SHA1:6:30]\n  \
+             - b [hotp:SHA1:6], counter 3\nCode 2 of 2: not an activation payload\n  \
+             Note:     payload: not a known format\n\
+             (Secrets are not shown; `tessera scan --raw` prints the decoded text.)"
+        );
     }
 }

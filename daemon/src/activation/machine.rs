@@ -14,8 +14,18 @@ use crate::error::{ErrorCode, ServiceError};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
     Image(Vec<u8>),
+    /// A camera, through the `camera` scanner plugin: its number (0, 1, …
+    /// in the plugin's list), or the first that opens.
+    Camera {
+        device: Option<u32>,
+    },
+    /// The screen, through the `screen` scanner plugin.
+    Screen,
     Text(String),
-    Manual { serial: String, code: SecretString },
+    Manual {
+        serial: String,
+        code: SecretString,
+    },
 }
 
 /// How the user protects the vault in this activation.

@@ -9,7 +9,8 @@ use tonic::metadata::MetadataValue;
 use crate::account::{AccountInfo, AccountKind};
 use crate::activation::{Event, Source, State};
 use crate::error::{ErrorCode, ServiceError};
-use crate::service::{ActivationView, CodeInfo, VaultStatus};
+use crate::service::scanning::CodeFields;
+use crate::service::{ActivationView, CodeInfo, DecodedCode, ScanSource, SourceInfo, VaultStatus};
 use crate::vault::Protection;
 
 /// A service error as a gRPC status: a status code, the message, and the
@@ -43,6 +44,7 @@ fn codes(code: ErrorCode) -> (tonic::Code, pb::ErrorCode) {
         ErrorCode::PermissionDenied => (Code::PermissionDenied, pb::ErrorCode::PermissionDenied),
         ErrorCode::Unsupported => (Code::Unimplemented, pb::ErrorCode::Unsupported),
         ErrorCode::Internal => (Code::Internal, pb::ErrorCode::Internal),
+        ErrorCode::PluginFailed => (Code::Internal, pb::ErrorCode::PluginFailed),
     }
 }
 
@@ -216,11 +218,99 @@ pub fn source(req: pb::StartActivationRequest) -> Result<Source, Status> {
     use pb::start_activation_request::Source as S;
     match req
         .source
-        .ok_or_else(|| missing("source (image, payload or manual)"))?
+        .ok_or_else(|| missing("source (image, camera, screen, payload or manual)"))?
     {
         S::Image(bytes) => Ok(Source::Image(bytes)),
+        S::Camera(c) => Ok(Source::Camera { device: c.device }),
+        S::Screen(_) => Ok(Source::Screen),
         S::Payload(text) => Ok(Source::Text(text)),
         S::Manual(m) => Ok(manual(m)),
+    }
+}
+
+#[allow(clippy::result_large_err)]
+pub fn scan_source(req: pb::ScanRequest) -> Result<ScanSource, Status> {
+    use pb::scan_request::Source as S;
+    match req
+        .source
+        .ok_or_else(|| missing("source (image, camera or screen)"))?
+    {
+        S::Image(bytes) => Ok(ScanSource::Image(bytes)),
+        S::Camera(c) => Ok(ScanSource::Camera { device: c.device }),
+        S::Screen(_) => Ok(ScanSource::Screen),
+    }
+}
+
+pub fn plugin(p: &tessera_plugin_host::PluginInfo) -> pb::PluginInfo {
+    use tessera_plugin_host::{PluginKind, PluginStatus, ScannerInput};
+    let (status, reason) = match &p.status {
+        PluginStatus::Loaded => (pb::PluginStatus::Loaded, String::new()),
+        PluginStatus::Failed(reason) => (pb::PluginStatus::Failed, reason.clone()),
+    };
+    pb::PluginInfo {
+        name: p.name.clone(),
+        kind: match p.kind {
+            None => pb::PluginKind::Unspecified,
+            Some(PluginKind::Scanner) => pb::PluginKind::Scanner,
+            Some(PluginKind::Biometric) => pb::PluginKind::Biometric,
+        }
+        .into(),
+        version: p.version.clone().unwrap_or_default(),
+        path: p.path.to_string_lossy().into_owned(),
+        status: status.into(),
+        reason,
+        input: match p.input {
+            None => pb::ScannerInput::Unspecified,
+            Some(ScannerInput::Image) => pb::ScannerInput::Image,
+            Some(ScannerInput::Capture) => pb::ScannerInput::Capture,
+        }
+        .into(),
+    }
+}
+
+pub fn source_info(s: &SourceInfo) -> pb::SourceInfo {
+    pb::SourceInfo {
+        source: s.source.to_owned(),
+        available: s.available,
+        plugin: s.plugin.clone(),
+        reason: s.reason.clone().unwrap_or_default(),
+    }
+}
+
+fn decoded_account(f: &CodeFields) -> pb::DecodedAccount {
+    pb::DecodedAccount {
+        label: f.label.clone().unwrap_or_default(),
+        issuer: f.issuer.clone().unwrap_or_default(),
+        otp: f.otp.clone().unwrap_or_default(),
+        counter: f.counter.unwrap_or(0),
+    }
+}
+
+/// A decoded code; its text only when `raw` was asked for.
+pub fn decoded(d: &DecodedCode, raw: bool) -> pb::DecodedCode {
+    let f = &d.fields;
+    let (batch_index, batch_size) = f.batch.unwrap_or((0, 0));
+    pb::DecodedCode {
+        text: if raw {
+            d.text.expose().to_owned()
+        } else {
+            String::new()
+        },
+        kind: d.kind.to_owned(),
+        error: d.error.clone().unwrap_or_default(),
+        serial: f.serial.clone().unwrap_or_default(),
+        label: f.label.clone().unwrap_or_default(),
+        issuer: f.issuer.clone().unwrap_or_default(),
+        user_id: f.user_id.clone().unwrap_or_default(),
+        otp: f.otp.clone().unwrap_or_default(),
+        counter: f.counter.unwrap_or(0),
+        signed: f.signed,
+        issuer_verified: f.issuer_verified,
+        extra: f.extra.clone().into_iter().collect(),
+        account_count: u32::try_from(f.accounts.len()).unwrap_or(u32::MAX),
+        accounts: f.accounts.iter().map(decoded_account).collect(),
+        batch_index,
+        batch_size,
     }
 }
 

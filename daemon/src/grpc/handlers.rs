@@ -149,3 +149,36 @@ impl pb::activation_server::Activation for Handlers {
         Ok(Response::new(Box::pin(stream)))
     }
 }
+
+#[tonic::async_trait]
+impl pb::plugins_server::Plugins for Handlers {
+    async fn list(&self, _: Request<pb::ListPluginsRequest>) -> Reply<pb::ListPluginsResponse> {
+        Ok(Response::new(pb::ListPluginsResponse {
+            plugins: self.service.plugins().iter().map(convert::plugin).collect(),
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl pb::scanner_server::Scanner for Handlers {
+    async fn sources(&self, _: Request<pb::ListSourcesRequest>) -> Reply<pb::ListSourcesResponse> {
+        Ok(Response::new(pb::ListSourcesResponse {
+            sources: self
+                .service
+                .scan_sources()
+                .iter()
+                .map(convert::source_info)
+                .collect(),
+        }))
+    }
+
+    async fn scan(&self, r: Request<pb::ScanRequest>) -> Reply<pb::ScanResponse> {
+        let r = r.into_inner();
+        let raw = r.raw;
+        let source = convert::scan_source(r)?;
+        let codes = self.service.scan(source).await.map_err(status)?;
+        Ok(Response::new(pb::ScanResponse {
+            codes: codes.iter().map(|c| convert::decoded(c, raw)).collect(),
+        }))
+    }
+}

@@ -15,6 +15,8 @@ use tonic::{Request, Status};
 
 use tessera_proto::v1::accounts_server::AccountsServer;
 use tessera_proto::v1::activation_server::ActivationServer;
+use tessera_proto::v1::plugins_server::PluginsServer;
+use tessera_proto::v1::scanner_server::ScannerServer;
 use tessera_proto::v1::vault_server::VaultServer;
 
 use crate::scan::MAX_IMAGE_BYTES;
@@ -46,6 +48,11 @@ pub async fn serve(
     Server::builder()
         .add_service(AccountsServer::with_interceptor(handlers.clone(), admit))
         .add_service(VaultServer::with_interceptor(handlers.clone(), admit))
+        .add_service(PluginsServer::with_interceptor(handlers.clone(), admit))
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            ScannerServer::new(handlers.clone()).max_decoding_message_size(max_message),
+            admit,
+        ))
         .add_service(tonic::service::interceptor::InterceptedService::new(
             ActivationServer::new(handlers).max_decoding_message_size(max_message),
             admit,

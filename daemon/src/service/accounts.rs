@@ -1,4 +1,5 @@
-//! Account operations. Every one needs the vault unlocked.
+//! Account operations. Every one needs the vault unlocked; each first
+//! calls `Service::ensure_unlocked`, which opens a keyring vault on demand.
 
 use tessera_core::otp::{OcraInput, OcraSuite, OtpKind};
 
@@ -64,12 +65,14 @@ pub fn find<'a>(accounts: &'a [Account], reference: &str) -> ServiceResult<&'a A
 
 impl Service {
     pub async fn list_accounts(&self) -> ServiceResult<Vec<AccountInfo>> {
+        self.ensure_unlocked().await?;
         let vault = self.vault().lock().await;
         self.touch();
         Ok(vault.accounts()?.iter().map(AccountInfo::from).collect())
     }
 
     pub async fn get_account(&self, reference: &str) -> ServiceResult<AccountInfo> {
+        self.ensure_unlocked().await?;
         let vault = self.vault().lock().await;
         self.touch();
         Ok(find(vault.accounts()?, reference)?.into())
@@ -88,6 +91,7 @@ impl Service {
             ));
         }
         let reference = reference.to_owned();
+        self.ensure_unlocked().await?;
         self.with_vault(move |v| {
             let id = find(v.accounts()?, &reference)?.id.clone();
             v.update(|accounts| {
@@ -105,6 +109,7 @@ impl Service {
 
     pub async fn delete_account(&self, reference: &str) -> ServiceResult<AccountInfo> {
         let reference = reference.to_owned();
+        self.ensure_unlocked().await?;
         let deleted = self
             .with_vault(move |v| {
                 let id = find(v.accounts()?, &reference)?.id.clone();
@@ -126,6 +131,7 @@ impl Service {
     /// is saved before the code is returned, so a code is never given twice).
     pub async fn code(&self, reference: &str) -> ServiceResult<CodeInfo> {
         let now = unix_now();
+        self.ensure_unlocked().await?;
         let vault = self.vault().lock().await;
         self.touch();
         let account = find(vault.accounts()?, reference)?;
@@ -176,6 +182,7 @@ impl Service {
         reference: &str,
         challenge: &str,
     ) -> ServiceResult<(String, String)> {
+        self.ensure_unlocked().await?;
         let vault = self.vault().lock().await;
         self.touch();
         let account = find(vault.accounts()?, reference)?;

@@ -13,6 +13,7 @@ use tokio::sync::{Mutex, watch};
 use tokio::time::Instant;
 
 use super::plan::{Plan, SignaturePolicy};
+use super::scanning::ScanSource;
 use super::{Service, unix_now};
 use crate::account::{AccountInfo, AccountKind};
 use crate::activation::{Effect, Event, Machine, PinStep, Setup, Source, State};
@@ -242,14 +243,14 @@ impl Service {
     /// Decodes a source into a plan and the activation's setup.
     async fn decode(&self, source: Source) -> ServiceResult<(Plan, Setup)> {
         let payload = match source {
+            // Through the scanner plugins (service/scanning.rs).
             Source::Image(bytes) => {
-                let scanner = self.inner.scanner.clone();
-                let texts = tokio::task::spawn_blocking(move || scanner.scan(&bytes))
-                    .await
-                    .map_err(|e| ServiceError::internal(format!("scanner failed: {e}")))?
-                    .map_err(|e| ServiceError::new(ErrorCode::InvalidImage, e))?;
-                first_payload(&texts)?
+                first_payload(&self.scan_texts(ScanSource::Image(bytes)).await?)?
             }
+            Source::Camera { device } => {
+                first_payload(&self.scan_texts(ScanSource::Camera { device }).await?)?
+            }
+            Source::Screen => first_payload(&self.scan_texts(ScanSource::Screen).await?)?,
             Source::Text(text) => parse_payload(&text)?,
             Source::Manual { serial, code } => {
                 let serial: Serial = serial.trim().parse().map_err(invalid_payload)?;
@@ -354,7 +355,33 @@ fn first_payload(texts: &[String]) -> ServiceResult<Payload> {
         .unwrap_or_else(|| ServiceError::new(ErrorCode::InvalidImage, "image: no QR code found")))
 }
 
-/// Writes the activation's accounts, creating the vault on first use.
+/// Creates a vault without a PIN (policy `vault.protection = "keyring"`):
+/// a new slot key goes into the login keyring first, then the vault is
+/// written. If the keyring refuses, nothing is created; if writing the vault
+/// fails, the keyring item is taken back.
+fn create_keyring_vault(
+    v: &mut crate::vault::Vault,
+    accounts: Vec<crate::account::Account>,
+) -> ServiceResult<()> {
+    use super::vault_ops::block_on;
+    use crate::keyring::KeyStore;
+    use crate::vault::{SlotKind, new_slot_key};
+
+    let id = v.next_id();
+    let key = new_slot_key();
+    let keyring = KeyStore::new();
+    block_on(keyring.store(&id, SlotKind::Keyring, &key))?;
+    if let Err(e) = v.create_with_slot_key(SlotKind::Keyring, &key, accounts) {
+        if let Err(cleanup) = block_on(keyring.delete(&id, SlotKind::Keyring)) {
+            tracing::warn!(error = %cleanup, "cannot remove the unused vault key from the login keyring");
+        }
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+/// Writes the activation's accounts, creating the vault on first use (and
+/// opening a locked keyring vault from the login keyring).
 fn store_accounts(
     v: &mut crate::vault::Vault,
     accounts: Vec<crate::account::Account>,
@@ -363,13 +390,11 @@ fn store_accounts(
 ) -> ServiceResult<()> {
     if !v.exists() {
         let Some(pin) = new_pin else {
-            return Err(ServiceError::new(
-                ErrorCode::Unsupported,
-                "a vault without a PIN needs the login keyring, which this daemon cannot reach; set vault.protection = \"pin\"",
-            ));
+            return create_keyring_vault(v, accounts);
         };
         return v.create_with_pin(&pin, kdf, accounts).map_err(Into::into);
     }
+    super::vault_ops::unlock_from_keyring(v)?;
     let existing = v.accounts()?;
     for new in &accounts {
         let clash = existing.iter().find(|old| match (&old.kind, &new.kind) {

@@ -6,25 +6,29 @@
 //! - [`vault_ops`]: status, lock, unlock, change PIN, auto-lock.
 //! - [`activations`]: running activations driving the state machine.
 //! - [`plan`]: what a decoded payload will store.
+//! - [`scanning`]: sources through the scanner plugins; plugins and
+//!   decoded codes as clients see them.
 
 pub mod accounts;
 pub mod activations;
 pub mod plan;
+pub mod scanning;
 pub mod vault_ops;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use tessera_plugin_host::PluginHost;
 use tokio::sync::Mutex;
 
 use crate::config::Config;
 use crate::error::{ErrorCode, ServiceError};
-use crate::scan::Scanner;
 use crate::vault::{Vault, VaultError};
 
 pub use accounts::CodeInfo;
 pub use activations::{ActivationView, Activations};
+pub use scanning::{DecodedCode, ScanSource, SourceInfo};
 pub use vault_ops::VaultStatus;
 
 /// The daemon's state, shared by all adapters. Cheap to clone.
@@ -36,7 +40,9 @@ pub struct Service {
 struct Inner {
     vault: Arc<Mutex<Vault>>,
     config: Config,
-    scanner: Arc<dyn Scanner>,
+    /// The plugins loaded at start-up (empty: images are decoded in
+    /// process, and there is no camera or screen).
+    plugins: Arc<PluginHost>,
     activations: Activations,
     started: Instant,
     /// Milliseconds since `started` of the last use of the vault.
@@ -44,14 +50,16 @@ struct Inner {
 }
 
 impl Service {
-    pub fn new(vault: Vault, config: Config, scanner: Arc<dyn Scanner>) -> Self {
+    /// The service over `vault`, with the plugins the daemon loaded at
+    /// start-up (`PluginHost::empty()` for none).
+    pub fn new(vault: Vault, config: Config, plugins: Arc<PluginHost>) -> Self {
         let mut vault = vault;
         vault.set_pin_delay_policy(config.pin.delay_policy());
         Self {
             inner: Arc::new(Inner {
                 vault: Arc::new(Mutex::new(vault)),
                 config,
-                scanner,
+                plugins,
                 activations: Activations::default(),
                 started: Instant::now(),
                 last_use_ms: AtomicU64::new(0),

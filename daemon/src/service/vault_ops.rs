@@ -1,4 +1,5 @@
-//! Vault operations: status, lock, unlock, change PIN, and the auto-lock.
+//! Vault operations: status, lock, unlock, change PIN, and the auto-lock;
+//! opening a vault with a keyring slot from the login keyring.
 
 use std::time::{Duration, SystemTime};
 
@@ -6,7 +7,8 @@ use tessera_core::SecretString;
 
 use super::Service;
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
-use crate::vault::Protection;
+use crate::keyring::{KeyStore, KeyringError};
+use crate::vault::{Protection, SlotKind, Vault, VaultError};
 
 /// What `tessera status` shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,12 +55,32 @@ impl Service {
             if v.is_unlocked() {
                 return Ok(());
             }
+            // A keyring vault opens without a PIN; an empty PIN asks for the
+            // keyring when the vault has both slots.
+            let has_pin = v.slots().contains(&SlotKind::Pin);
+            if v.slots().contains(&SlotKind::Keyring) && (pin.expose().is_empty() || !has_pin) {
+                return unlock_from_keyring(v);
+            }
             v.unlock_with_pin(&pin, SystemTime::now())
                 .map_err(ServiceError::from)
         })
         .await??;
         tracing::info!("vault unlocked");
         Ok(self.vault_status().await)
+    }
+
+    /// Opens a locked vault that has a keyring slot with the key from the
+    /// login keyring; does nothing otherwise (unlocked, no vault, PIN only).
+    /// Every account operation calls this first, so a keyring vault opens
+    /// on demand: after `lock`, after auto-lock, after a restart.
+    pub(crate) async fn ensure_unlocked(&self) -> ServiceResult<()> {
+        {
+            let v = self.vault().lock().await;
+            if v.is_unlocked() || !v.slots().contains(&SlotKind::Keyring) {
+                return Ok(());
+            }
+        }
+        self.with_vault(unlock_from_keyring).await?
     }
 
     pub async fn change_pin(
@@ -104,4 +126,51 @@ impl Service {
             }
         }
     }
+}
+
+/// Unlocks `v` through its keyring slot with the key kept in the login
+/// keyring. Does nothing if it is unlocked or has no keyring slot. Runs on a
+/// blocking thread (inside `with_vault`): the keyring calls are awaited with
+/// the runtime's handle. The vault file is never changed here.
+pub(crate) fn unlock_from_keyring(v: &mut Vault) -> ServiceResult<()> {
+    if v.is_unlocked() || !v.slots().contains(&SlotKind::Keyring) {
+        return Ok(());
+    }
+    let id = v.id().expect("a vault with slots has an id");
+    let locked = |message: String| ServiceError::new(ErrorCode::VaultLocked, message);
+    let key = block_on(KeyStore::new().load(&id, SlotKind::Keyring))
+        .map_err(|e| locked(format!("the vault is locked and cannot be opened: {e}")))?
+        .ok_or_else(|| {
+            locked(format!(
+                "the vault's key is missing from the login keyring (Secret Service item with \
+                 application=tessera, tessera-vault={id}): the vault stays locked. Nothing was \
+                 changed: restore the keyring from a backup, or move the vault file {} away to \
+                 start a new vault",
+                v.path().display()
+            ))
+        })?;
+    match v.unlock_with_slot_key(SlotKind::Keyring, &key) {
+        Ok(()) => {
+            tracing::info!("vault unlocked from the login keyring");
+            Ok(())
+        }
+        Err(VaultError::WrongKey(_) | VaultError::InvalidSlot { .. }) => Err(locked(format!(
+            "the key in the login keyring does not open this vault (item tessera-vault={id}); \
+             the vault stays locked and was left as it is"
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Errors storing or deleting a slot key: the keyring is needed and cannot
+/// be used, so the operation is not possible here.
+impl From<KeyringError> for ServiceError {
+    fn from(e: KeyringError) -> Self {
+        ServiceError::new(ErrorCode::Unsupported, e)
+    }
+}
+
+/// Awaits a keyring call from a blocking thread (`spawn_blocking`).
+pub(crate) fn block_on<F: Future>(f: F) -> F::Output {
+    tokio::runtime::Handle::current().block_on(f)
 }

@@ -201,14 +201,13 @@ impl VaultFile {
         if let Ok(Probe {
             format: Some(found),
         }) = serde_json::from_slice(header_json)
+            && found > FORMAT_VERSION
         {
-            if found > FORMAT_VERSION {
-                return Err(VaultError::NewerVersion {
-                    path: path.to_owned(),
-                    found,
-                    supported: FORMAT_VERSION,
-                });
-            }
+            return Err(VaultError::NewerVersion {
+                path: path.to_owned(),
+                found,
+                supported: FORMAT_VERSION,
+            });
         }
 
         if bytes.len() < prefix_len + TAG_LEN + CHECKSUM_LEN {

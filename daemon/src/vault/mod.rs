@@ -82,6 +82,9 @@ pub struct Vault {
     unlocked: Option<Unlocked>,
     policy: PinDelayPolicy,
     attempts: Attempts,
+    /// The id a vault created by this value gets, known beforehand so that
+    /// a slot key can be stored under it before the file is written.
+    next_id: [u8; slots::VAULT_ID_LEN],
 }
 
 impl fmt::Debug for Vault {
@@ -141,6 +144,7 @@ impl Vault {
             unlocked: None,
             policy,
             attempts,
+            next_id: slots::random_array(),
         })
     }
 
@@ -152,6 +156,19 @@ impl Vault {
     /// The data folder.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The vault's id (32 hex digits), as the Secret Service items of its
+    /// keyring and biometric slots name it. `None` when there is no vault.
+    pub fn id(&self) -> Option<String> {
+        Some(hex::encode(self.file.as_ref()?.header.vault_id))
+    }
+
+    /// The id the vault will have once created with
+    /// [`Vault::create_with_slot_key`] or [`Vault::create_with_pin`]: a slot
+    /// key can be stored under it first.
+    pub fn next_id(&self) -> String {
+        hex::encode(self.next_id)
     }
 
     pub fn exists(&self) -> bool {
@@ -203,7 +220,7 @@ impl Vault {
         self.refuse_if_exists()?;
         kdf.validate().map_err(VaultError::InvalidKdf)?;
         let master = slots::random_key();
-        let vault_id = slots::random_array();
+        let vault_id = self.next_id;
         let pin_kdf = PinKdf::new_random(kdf);
         let kek = pin_kdf.derive(pin)?;
         let slot = Slot::wrap(&vault_id, SlotKind::Pin, Some(pin_kdf), &kek, &master);
@@ -229,7 +246,7 @@ impl Vault {
         }
         let kek = slots::kek_from_bytes(kind, kek)?;
         let master = slots::random_key();
-        let vault_id = slots::random_array();
+        let vault_id = self.next_id;
         let slot = Slot::wrap(&vault_id, kind, None, &kek, &master);
         self.create(vault_id, slot, master, accounts)
     }

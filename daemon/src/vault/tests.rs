@@ -434,6 +434,30 @@ fn change_pin_replaces_the_pin() {
 // ---- keyring and biometric slots ----
 
 #[test]
+fn the_vault_id_is_known_before_creation_and_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let id = {
+        let mut v = Vault::open(tmp.path()).unwrap();
+        assert_eq!(v.id(), None, "no vault, no id");
+        let id = v.next_id();
+        assert_eq!(id.len(), 32);
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
+        v.create_with_slot_key(SlotKind::Keyring, &new_slot_key(), vec![])
+            .unwrap();
+        assert_eq!(v.id().as_deref(), Some(id.as_str()));
+        id
+    };
+    let v = Vault::open(tmp.path()).unwrap();
+    assert_eq!(v.id(), Some(id), "the id is in the file's header");
+    let tmp2 = tempfile::tempdir().unwrap();
+    let other = Vault::open(tmp2.path()).unwrap();
+    assert_ne!(other.next_id(), v.id().unwrap(), "ids are random");
+}
+
+#[test]
 fn a_keyring_vault_opens_with_its_key_only() {
     let key = new_slot_key();
     let tmp = tempfile::tempdir().unwrap();

@@ -83,13 +83,12 @@ pub fn default_folders(development: bool) -> Vec<PluginFolder> {
     if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
         folders.push(PluginFolder::new(Path::new(&home).join(USER_FOLDER)));
     }
-    if development {
-        if let Some(dir) = std::env::current_exe()
+    if development
+        && let Some(dir) = std::env::current_exe()
             .ok()
             .and_then(|exe| exe.parent().map(Path::to_path_buf))
-        {
-            folders.push(PluginFolder::build_output(dir));
-        }
+    {
+        folders.push(PluginFolder::build_output(dir));
     }
     folders
 }
@@ -371,13 +370,13 @@ impl PluginHost {
             Ok(loaded) => loaded,
             Err(why) => return failed(format!("{}: {why}", file.display())),
         };
-        if let Some(allowed) = allowed_name {
-            if allowed != loaded.name {
-                return refused(format!(
-                    "the allow-list lists its SHA-256 for {allowed:?}, but it is named {:?}",
-                    loaded.name
-                ));
-            }
+        if let Some(allowed) = allowed_name
+            && allowed != loaded.name
+        {
+            return refused(format!(
+                "the allow-list lists its SHA-256 for {allowed:?}, but it is named {:?}",
+                loaded.name
+            ));
         }
         let (input, scan) = match loaded.scanner {
             Some((input, scan)) => (Some(input), Some(scan)),

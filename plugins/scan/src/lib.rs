@@ -7,7 +7,7 @@
 //!
 //! The cascade is rxing first; each later pass runs only when the earlier
 //! ones found nothing, and stays in [`CASCADE`] only because it adds exact
-//! decodes on the benchmark (`docs/benchmarks-scanner.md`).
+//! decodes on the benchmark (`docs/benchmarks.md`, QR decoding).
 
 use std::io::Cursor;
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -1,0 +1,705 @@
+//! The daemon benchmark (not a test):
+//! `cargo bench -p tessera-daemon --bench daemon`.
+//!
+//! Starts the release `tesserad` (the one `cargo bench` builds beside this
+//! benchmark) in a temporary folder with fast Argon2, activates one TOTP
+//! account through gRPC, then measures:
+//!
+//! - `Accounts.Code` round trips from one client that keeps its connection
+//!   (p50/p99 of [`LATENCY_CALLS`] calls after a warm-up);
+//! - codes per second with 1, 16 and 64 concurrent clients, each on its own
+//!   connection, for [`THROUGHPUT_SECS`] seconds each;
+//! - the daemon's resident memory (`VmRSS`) after start-up, once the vault is
+//!   open, and idle after the load;
+//! - the time from spawning `tesserad` to its socket accepting (median of
+//!   [`STARTS`] starts, fresh folder each, no vault so no Argon2);
+//! - in-process: saving a vault of [`VAULT_ACCOUNTS`] accounts (median of
+//!   [`SAVES`] `Vault::update` calls: JSON, AEAD, temp file, fsync, rename).
+//!
+//! Prints a Markdown report and writes it between the markers
+//! `<!-- daemon-bench:start -->` and `<!-- daemon-bench:end -->` in
+//! `docs/benchmarks.md`. Timings are reported, never asserted. Run through
+//! `cargo test --benches` (no `--bench` argument) it only does a short smoke
+//! run and writes nothing.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tessera_core::SecretBytes;
+use tessera_core::otp::OtpParams;
+use tessera_proto::v1 as pb;
+use tesserad::account::{Account, AccountId, AccountKind};
+use tesserad::vault::{KdfParams, SecretString, Vault};
+use tonic::transport::{Channel, Endpoint};
+
+const LATENCY_CALLS: usize = 5000;
+const LATENCY_WARMUP: usize = 500;
+const THROUGHPUT_SECS: u64 = 3;
+const CLIENTS: [usize; 3] = [1, 16, 64];
+const STARTS: usize = 10;
+const VAULT_ACCOUNTS: usize = 10_000;
+const SAVES: usize = 10;
+
+/// Fast Argon2 (the figures exclude it) and the defaults otherwise.
+const FAST_CONFIG: &str = "[vault]\nargon2_memory_kib = 64\nargon2_iterations = 1\n";
+const PIN: &str = "482915";
+const TOTP_URI: &str = "otpauth://totp/Example:alice@example.com?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Example";
+
+const START_MARK: &str = "<!-- daemon-bench:start -->";
+const END_MARK: &str = "<!-- daemon-bench:end -->";
+
+/// How much to run: the full benchmark, or a smoke run under `cargo test`.
+#[derive(Clone, Copy)]
+struct Plan {
+    latency_calls: usize,
+    warmup: usize,
+    throughput: Duration,
+    starts: usize,
+    vault_accounts: usize,
+    saves: usize,
+}
+
+const FULL: Plan = Plan {
+    latency_calls: LATENCY_CALLS,
+    warmup: LATENCY_WARMUP,
+    throughput: Duration::from_secs(THROUGHPUT_SECS),
+    starts: STARTS,
+    vault_accounts: VAULT_ACCOUNTS,
+    saves: SAVES,
+};
+
+const SMOKE: Plan = Plan {
+    latency_calls: 50,
+    warmup: 5,
+    throughput: Duration::from_millis(200),
+    starts: 2,
+    vault_accounts: 100,
+    saves: 2,
+};
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let plan = if full { FULL } else { SMOKE };
+    let load_before = load_average();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+
+    let daemon = Daemon::start();
+    let rss_started = daemon.rss_kib();
+    let (rss_open, latency, throughput, rss_after) = runtime.block_on(async {
+        let id = activate(&daemon.socket()).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let rss_open = daemon.rss_kib();
+        let latency = measure_latency(&daemon.socket(), &id, plan).await;
+        let mut throughput = Vec::new();
+        for clients in CLIENTS {
+            throughput.push(measure_throughput(&daemon.socket(), &id, clients, plan).await);
+        }
+        // Idle again: the clients are gone; give the daemon a moment.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        (rss_open, latency, throughput, daemon.rss_kib())
+    });
+    drop(daemon);
+
+    let starts = measure_starts(plan.starts);
+    let save = measure_vault_save(plan.vault_accounts, plan.saves);
+    let load_after = load_average();
+
+    let report = Report {
+        latency,
+        throughput,
+        rss_started,
+        rss_open,
+        rss_after,
+        starts,
+        save,
+        load_before,
+        load_after,
+        plan,
+    }
+    .markdown();
+    print!("{report}");
+    if full {
+        write_section(&report);
+    } else {
+        eprintln!("smoke run (no --bench argument): docs/benchmarks.md left as it is");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The daemon
+
+struct Daemon {
+    dir: tempfile::TempDir,
+    child: Child,
+}
+
+fn tesserad() -> &'static str {
+    // Cargo builds the package's binaries with the benchmark's profile
+    // (release settings) and passes their paths to benchmarks.
+    env!("CARGO_BIN_EXE_tesserad")
+}
+
+impl Daemon {
+    /// Starts `tesserad` in a fresh folder and waits until its socket accepts.
+    fn start() -> Daemon {
+        let (dir, mut child) = spawn();
+        wait_for_socket(&socket_in(dir.path()), &mut child);
+        Daemon { dir, child }
+    }
+
+    fn socket(&self) -> PathBuf {
+        socket_in(self.dir.path())
+    }
+
+    fn rss_kib(&self) -> u64 {
+        rss_kib(self.child.id())
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        stop(&mut self.child);
+    }
+}
+
+fn socket_in(dir: &Path) -> PathBuf {
+    dir.join("run").join("tessera.sock")
+}
+
+/// Spawns `tesserad` on a new temporary folder (no vault yet).
+fn spawn() -> (tempfile::TempDir, Child) {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let config = dir.path().join("tessera.toml");
+    std::fs::write(&config, FAST_CONFIG).expect("writes the config");
+    let child = Command::new(tesserad())
+        .arg("--foreground")
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .arg("--runtime-dir")
+        .arg(dir.path().join("run"))
+        .env("RUST_LOG", "warn")
+        .env_remove("JOURNAL_STREAM")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", tesserad()));
+    (dir, child)
+}
+
+/// SIGTERM, then waits.
+fn stop(child: &mut Child) {
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+}
+
+/// Polls the socket until it accepts; returns when it does.
+fn wait_for_socket(socket: &Path, child: &mut Child) {
+    let start = Instant::now();
+    while std::os::unix::net::UnixStream::connect(socket).is_err() {
+        if let Some(status) = child.try_wait().expect("waits on tesserad") {
+            panic!("tesserad exited before serving: {status}");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "tesserad did not start in 30 s"
+        );
+        std::thread::sleep(Duration::from_micros(100));
+    }
+}
+
+/// `VmRSS` of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+async fn connect(socket: &Path) -> Channel {
+    let socket = socket.to_owned();
+    Endpoint::try_from("http://[::]:50051")
+        .expect("a valid endpoint")
+        .connect_with_connector(tower::service_fn(move |_| {
+            let socket = socket.clone();
+            async move {
+                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
+                    tokio::net::UnixStream::connect(socket).await?,
+                ))
+            }
+        }))
+        .await
+        .expect("connects to tesserad")
+}
+
+/// Activates the otpauth TOTP account as a first activation (choose and
+/// confirm the PIN); returns the account's id.
+async fn activate(socket: &Path) -> String {
+    use pb::activation_state::Kind as K;
+    use pb::event::Kind as E;
+    let mut c = pb::activation_client::ActivationClient::new(connect(socket).await);
+    let mut view = c
+        .start(pb::StartActivationRequest {
+            source: Some(pb::start_activation_request::Source::Payload(
+                TOTP_URI.into(),
+            )),
+        })
+        .await
+        .expect("starts the activation")
+        .into_inner();
+    for _ in 0..20 {
+        let state = view.state.clone().and_then(|s| s.kind);
+        let event = match state {
+            Some(K::Activated(done)) => return done.accounts[0].id.clone(),
+            Some(K::ChoosePin(_) | K::ConfirmPin(_) | K::EnterPin(_)) => E::Pin(PIN.into()),
+            Some(K::DeviceCode(_) | K::FinalizeCode(_)) => E::Continue(pb::Empty {}),
+            Some(K::ChooseMethod(_)) => E::PinOnly(pb::Empty {}),
+            Some(K::BiometricPermission(_) | K::NotificationPermission(_)) => E::Deny(pb::Empty {}),
+            other => panic!("unexpected activation state {other:?}"),
+        };
+        view = c
+            .send_event(pb::SendEventRequest {
+                activation_id: view.id.clone(),
+                revision: view.revision,
+                event: Some(pb::Event { kind: Some(event) }),
+            })
+            .await
+            .expect("the activation takes the event")
+            .into_inner();
+    }
+    panic!("the activation did not finish in 20 steps")
+}
+
+async fn code(client: &mut pb::accounts_client::AccountsClient<Channel>, id: &str) {
+    let reply = client
+        .code(pb::AccountRef {
+            account: id.to_owned(),
+        })
+        .await
+        .expect("a code")
+        .into_inner();
+    assert_eq!(reply.code.len(), 6);
+}
+
+// ---------------------------------------------------------------------------
+// Measurements
+
+struct Latency {
+    calls: usize,
+    p50: Duration,
+    p90: Duration,
+    p99: Duration,
+    max: Duration,
+    mean: Duration,
+}
+
+async fn measure_latency(socket: &Path, id: &str, plan: Plan) -> Latency {
+    let mut client = pb::accounts_client::AccountsClient::new(connect(socket).await);
+    for _ in 0..plan.warmup {
+        code(&mut client, id).await;
+    }
+    let mut times = Vec::with_capacity(plan.latency_calls);
+    for _ in 0..plan.latency_calls {
+        let t = Instant::now();
+        code(&mut client, id).await;
+        times.push(t.elapsed());
+    }
+    let total: Duration = times.iter().sum();
+    times.sort();
+    Latency {
+        calls: times.len(),
+        p50: percentile(&times, 50.0),
+        p90: percentile(&times, 90.0),
+        p99: percentile(&times, 99.0),
+        max: *times.last().expect("some calls"),
+        mean: total / times.len() as u32,
+    }
+}
+
+struct Throughput {
+    clients: usize,
+    codes: u64,
+    elapsed: Duration,
+}
+
+impl Throughput {
+    fn per_second(&self) -> f64 {
+        self.codes as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// `clients` tasks, each on its own connection, call `Code` back to back for
+/// `plan.throughput` after a short warm-up.
+async fn measure_throughput(socket: &Path, id: &str, clients: usize, plan: Plan) -> Throughput {
+    let mut connections = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        let mut c = pb::accounts_client::AccountsClient::new(connect(socket).await);
+        code(&mut c, id).await;
+        connections.push(c);
+    }
+    let go = Arc::new(tokio::sync::Barrier::new(clients + 1));
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::with_capacity(clients);
+    for mut c in connections {
+        let (go, stop, count, id) = (go.clone(), stop.clone(), count.clone(), id.to_owned());
+        tasks.push(tokio::spawn(async move {
+            go.wait().await;
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                code(&mut c, &id).await;
+                n += 1;
+            }
+            count.fetch_add(n, Ordering::Relaxed);
+        }));
+    }
+    go.wait().await;
+    let start = Instant::now();
+    tokio::time::sleep(plan.throughput).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await.expect("a client task");
+    }
+    Throughput {
+        clients,
+        codes: count.load(Ordering::Relaxed),
+        elapsed: start.elapsed(),
+    }
+}
+
+struct Starts {
+    times: Vec<Duration>,
+}
+
+/// Spawn → socket accepts, each time in a fresh folder (no vault: no Argon2).
+fn measure_starts(n: usize) -> Starts {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        let (dir, mut child) = spawn();
+        wait_for_socket(&socket_in(dir.path()), &mut child);
+        times.push(t.elapsed());
+        stop(&mut child);
+    }
+    times.sort();
+    Starts { times }
+}
+
+struct VaultSave {
+    accounts: usize,
+    file_bytes: u64,
+    create: Duration,
+    times: Vec<Duration>,
+}
+
+fn bench_account(i: usize) -> Account {
+    let params: OtpParams = "totp:SHA1:6:30".parse().expect("valid parameters");
+    Account {
+        id: AccountId::random(),
+        label: format!("user{i}@example.com"),
+        issuer: Some("Example".into()),
+        kind: AccountKind::OtpAuth,
+        secret: SecretBytes::from(&rand::random::<[u8; 20]>()[..]),
+        params,
+        ocra_suite: String::new(),
+        created_unix: 1_700_000_000 + i as i64,
+        extra: vec![],
+    }
+}
+
+/// In-process: a vault of `accounts` accounts, then `saves` renames of one
+/// account (each one full save).
+fn measure_vault_save(accounts: usize, saves: usize) -> VaultSave {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let mut vault = Vault::open(dir.path()).expect("opens the vault folder");
+    let kdf = KdfParams {
+        memory_kib: 64,
+        iterations: 1,
+        parallelism: 1,
+    };
+    let list: Vec<Account> = (0..accounts).map(bench_account).collect();
+    let t = Instant::now();
+    vault
+        .create_with_pin(&SecretString::from(PIN), kdf, list)
+        .expect("creates the vault");
+    let create = t.elapsed();
+    let mut times = Vec::with_capacity(saves);
+    for i in 0..saves {
+        let t = Instant::now();
+        vault
+            .update(|a| {
+                a[0].label = format!("renamed {i}");
+                Ok(())
+            })
+            .expect("saves the vault");
+        times.push(t.elapsed());
+    }
+    times.sort();
+    let file_bytes = std::fs::metadata(vault.path()).map_or(0, |m| m.len());
+    VaultSave {
+        accounts,
+        file_bytes,
+        create,
+        times,
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// The middle value; the mean of the two middle ones for an even count.
+fn median(sorted: &[Duration]) -> Duration {
+    let n = sorted.len();
+    if n.is_multiple_of(2) {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2
+    } else {
+        sorted[n / 2]
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The report
+
+struct Report {
+    latency: Latency,
+    throughput: Vec<Throughput>,
+    rss_started: u64,
+    rss_open: u64,
+    rss_after: u64,
+    starts: Starts,
+    save: VaultSave,
+    load_before: String,
+    load_after: String,
+    plan: Plan,
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// `12345.6` → `12,346`.
+fn thousands(x: f64) -> String {
+    let digits = format!("{:.0}", x.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "**missed**" }
+}
+
+impl Report {
+    fn markdown(&self) -> String {
+        let mut out = String::new();
+        let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+        let _ = writeln!(
+            out,
+            "Measured {} on {cpus} CPUs ({}), {}, with `cargo bench -p tessera-daemon --bench daemon`. \
+             Load average (1, 5, 15 min) before: {}; after: {}. The clients run on the same \
+             machine as the daemon and share its cores.\n",
+            today(),
+            cpu_model(),
+            rustc_version(),
+            self.load_before,
+            self.load_after,
+        );
+
+        let l = &self.latency;
+        let by = |n: usize| self.throughput.iter().find(|t| t.clients == n);
+        let per_s = |n: usize| by(n).map_or(0.0, Throughput::per_second);
+        let start_median = median(&self.starts.times);
+        let save_median = median(&self.save.times);
+        let rss_idle = self.rss_open.max(self.rss_after);
+        let _ = writeln!(out, "| measure | result | target | |");
+        let _ = writeln!(out, "| --- | --- | --- | --- |");
+        let _ = writeln!(
+            out,
+            "| `Code` round trip, one kept connection, p50 | {:.0} µs | < 200 µs | {} |",
+            us(l.p50),
+            verdict(l.p50 < Duration::from_micros(200))
+        );
+        let _ = writeln!(out, "| `Code` round trip, p99 | {:.0} µs | | |", us(l.p99));
+        for t in &self.throughput {
+            let target = if t.clients == 16 {
+                format!("≥ 10,000/s | {}", verdict(per_s(16) >= 10_000.0))
+            } else {
+                " | ".into()
+            };
+            let _ = writeln!(
+                out,
+                "| codes per second, {} client{} | {} | {target} |",
+                t.clients,
+                if t.clients == 1 { "" } else { "s" },
+                thousands(t.per_second()),
+            );
+        }
+        let _ = writeln!(
+            out,
+            "| idle RSS (the larger of vault open and after the load) | {:.1} MiB ({:.1} MB) | < 15 MB | {} |",
+            mib(rss_idle),
+            rss_idle as f64 * 1024.0 / 1e6,
+            verdict(rss_idle * 1024 < 15_000_000)
+        );
+        let _ = writeln!(
+            out,
+            "| start to socket accepting, median | {:.1} ms | < 50 ms | {} |",
+            ms(start_median),
+            verdict(start_median < Duration::from_millis(50))
+        );
+        let _ = writeln!(
+            out,
+            "| save a vault of {} accounts, median | {:.1} ms | < 100 ms | {} |",
+            thousands(self.save.accounts as f64),
+            ms(save_median),
+            verdict(save_median < Duration::from_millis(100))
+        );
+
+        let _ = writeln!(out, "\nDetails:\n");
+        let _ = writeln!(
+            out,
+            "- `Code` round trip: {} calls after {} warm-up calls on one connection: \
+             p50 {:.0} µs, p90 {:.0} µs, p99 {:.0} µs, max {:.0} µs, mean {:.0} µs.",
+            l.calls,
+            self.plan.warmup,
+            us(l.p50),
+            us(l.p90),
+            us(l.p99),
+            us(l.max),
+            us(l.mean)
+        );
+        let runs: Vec<String> = self
+            .throughput
+            .iter()
+            .map(|t| {
+                format!(
+                    "{} client(s): {} codes in {:.2} s",
+                    t.clients,
+                    thousands(t.codes as f64),
+                    t.elapsed.as_secs_f64()
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "- Throughput: each client its own connection, calls back to back; {}.",
+            runs.join("; ")
+        );
+        let _ = writeln!(
+            out,
+            "- RSS (`VmRSS`): {:.1} MiB just started (no vault), {:.1} MiB with the vault \
+             open and idle, {:.1} MiB idle 1 s after the load.",
+            mib(self.rss_started),
+            mib(self.rss_open),
+            mib(self.rss_after)
+        );
+        let starts: Vec<String> = self
+            .starts
+            .times
+            .iter()
+            .map(|t| format!("{:.1}", ms(*t)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "- Start: spawn to the first accepted connection, fresh folder, no vault \
+             (no Argon2), sorted ms: {}.",
+            starts.join(", ")
+        );
+        let saves: Vec<String> = self
+            .save
+            .times
+            .iter()
+            .map(|t| format!("{:.1}", ms(*t)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "- Vault save, in process (`Vault::update` renaming one account: clone, JSON, \
+             XChaCha20-Poly1305, temp file, fsync, rename, fsync of the folder), file {:.2} MiB, \
+             sorted ms: {}; creating it took {:.1} ms (Argon2 at 64 KiB).",
+            self.save.file_bytes as f64 / (1024.0 * 1024.0),
+            saves.join(", "),
+            ms(self.save.create)
+        );
+        out
+    }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(", "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+fn command_line(program: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(program).args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn rustc_version() -> String {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    command_line(&rustc, &["--version"]).unwrap_or_else(|| "rustc (unknown version)".into())
+}
+
+fn today() -> String {
+    command_line("date", &["-u", "+%Y-%m-%d"]).unwrap_or_else(|| "(unknown date)".into())
+}
+
+/// Replaces the marked section of `docs/benchmarks.md` (appends one if the
+/// markers are missing).
+fn write_section(report: &str) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the daemon crate is in the workspace");
+    let path = root.join("docs").join("benchmarks.md");
+    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    let section = format!("{START_MARK}\n{report}{END_MARK}");
+    let new = match (old.find(START_MARK), old.find(END_MARK)) {
+        (Some(s), Some(e)) if s < e => {
+            format!("{}{section}{}", &old[..s], &old[e + END_MARK.len()..])
+        }
+        _ => format!("{old}\n## Daemon\n\n{section}\n"),
+    };
+    match std::fs::write(&path, new) {
+        Ok(()) => eprintln!("wrote {}", path.display()),
+        Err(e) => eprintln!("cannot write {}: {e}", path.display()),
+    }
+}

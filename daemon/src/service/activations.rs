@@ -422,3 +422,64 @@ fn store_accounts(
     })
     .map_err(Into::into)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::vault::Vault;
+    use tessera_plugin_host::PluginHost;
+
+    const OTPAUTH: &str = "otpauth://totp/Example:alice?secret=JBSWY3DPEHPK3PXP&issuer=Example";
+
+    fn service(dir: &std::path::Path) -> Service {
+        let vault = Vault::open(dir).unwrap();
+        Service::new(vault, Config::default(), Arc::new(PluginHost::empty()))
+    }
+
+    /// An abandoned activation fails after the timeout (10 minutes by
+    /// default), forgets what it held, and is dropped a minute later.
+    #[tokio::test(start_paused = true)]
+    async fn an_abandoned_activation_times_out_and_is_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = service(dir.path());
+        let view = s
+            .start_activation(Source::Text(OTPAUTH.into()))
+            .await
+            .unwrap();
+        assert_eq!(view.state.name(), "choose_pin");
+        let mut watch = s.watch_activation(&view.id).unwrap();
+
+        // Activity pushes the deadline back.
+        tokio::time::sleep(Duration::from_secs(9 * 60)).await;
+        let view = s
+            .send_event(&view.id, 0, Event::Pin("482915".into()))
+            .await
+            .unwrap();
+        assert_eq!(view.state.name(), "confirm_pin");
+        tokio::time::sleep(Duration::from_secs(9 * 60)).await;
+        assert_eq!(watch.borrow_and_update().state.name(), "confirm_pin");
+
+        tokio::time::sleep(Duration::from_secs(2 * 60)).await;
+        watch.changed().await.unwrap();
+        let failed = watch.borrow_and_update().clone();
+        let State::Failed { error } = &failed.state else {
+            panic!("expected failed, got {:?}", failed.state)
+        };
+        assert_eq!(error.code, ErrorCode::ActivationEnded);
+        assert!(failed.accounts.is_empty(), "the plan is discarded");
+        let e = s
+            .send_event(&failed.id, 0, Event::Pin("482915".into()))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidEvent);
+
+        tokio::time::sleep(LINGER + Duration::from_secs(1)).await;
+        let e = s
+            .send_event(&failed.id, 0, Event::StartOver)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::NotFound);
+        assert!(!dir.path().join("vault").exists(), "nothing was stored");
+    }
+}

@@ -34,7 +34,8 @@
 
 /**
  * A scanner that captures its own input (camera, screen); the request's
- * image is NULL.
+ * image is NULL or a capture options text (`key=value` lines, e.g.
+ * `device=1`, at most 1024 bytes of UTF-8).
  */
 #define TESSERA_SCANNER_INPUT_CAPTURE 2
 
@@ -99,7 +100,8 @@
  */
 typedef struct TesseraScanRequest {
   /**
-   * The image file's bytes (PNG, JPEG, ...), or NULL for a capture scanner.
+   * The image file's bytes (PNG, JPEG, ...); for a capture scanner NULL
+   * or a capture options text.
    */
   const uint8_t *image;
   /**

@@ -30,7 +30,8 @@ pub const TESSERA_PLUGIN_KIND_BIOMETRIC: u32 = 2;
 /// A scanner that decodes the image bytes the host passes in.
 pub const TESSERA_SCANNER_INPUT_IMAGE: u32 = 1;
 /// A scanner that captures its own input (camera, screen); the request's
-/// image is NULL.
+/// image is NULL or a capture options text (`key=value` lines, e.g.
+/// `device=1`, at most 1024 bytes of UTF-8).
 pub const TESSERA_SCANNER_INPUT_CAPTURE: u32 = 2;
 
 /// Success: every code found was passed to `emit`.
@@ -61,7 +62,8 @@ pub const TESSERA_MAX_MESSAGE_BYTES: usize = 1024;
 /// What the host asks a scanner to do. Valid only during the call.
 #[repr(C)]
 pub struct TesseraScanRequest {
-    /// The image file's bytes (PNG, JPEG, ...), or NULL for a capture scanner.
+    /// The image file's bytes (PNG, JPEG, ...); for a capture scanner NULL
+    /// or a capture options text.
     pub image: *const u8,
     /// The number of bytes at `image`.
     pub image_len: usize,

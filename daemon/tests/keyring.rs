@@ -186,6 +186,25 @@ async fn a_keyring_vault_opens_without_a_pin_and_survives_restarts() {
         .into_inner();
     assert!(!s.locked);
     assert_eq!(s.account_count, 2);
+    // So does `tessera unlock`, which asks for no PIN (stdin closed).
+    d.vault().await.lock(pb::LockRequest {}).await.unwrap();
+    let cli = std::path::Path::new(env!("CARGO_BIN_EXE_tesserad")).with_file_name("tessera");
+    let out = std::process::Command::new(&cli)
+        .arg("--socket")
+        .arg(d.socket())
+        .arg("unlock")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e} (cargo build --workspace builds it)", cli.display()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Vault unlocked, 2 accounts.\n"
+    );
 
     // A restart starts locked; codes work without a PIN.
     assert!(d.stop().unwrap().success());

@@ -241,14 +241,27 @@ fn pin_from(
 }
 
 pub async fn unlock(ch: Channel, mode: Mode, pin_file: Option<PathBuf>) -> Result<()> {
-    let pin = pin_from(
-        pin_file.as_deref(),
-        mode,
-        "Vault PIN: ",
-        "--pin-file FILE",
-        "unlocking needs the PIN",
-    )?;
-    let s = VaultClient::new(ch)
+    let mut vault = VaultClient::new(ch);
+    // A vault protected by the login keyring opens without a PIN.
+    let keyring = pin_file.is_none()
+        && vault
+            .status(VaultStatusRequest {})
+            .await?
+            .into_inner()
+            .protection
+            == tessera_proto::v1::Protection::Keyring as i32;
+    let pin = if keyring {
+        Zeroizing::new(String::new())
+    } else {
+        pin_from(
+            pin_file.as_deref(),
+            mode,
+            "Vault PIN: ",
+            "--pin-file FILE",
+            "unlocking needs the PIN",
+        )?
+    };
+    let s = vault
         .unlock(UnlockRequest {
             pin: pin.as_str().to_owned(),
         })

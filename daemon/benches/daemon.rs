@@ -6,9 +6,10 @@
 //! account through gRPC, then measures:
 //!
 //! - `Accounts.Code` round trips from one client that keeps its connection
-//!   (p50/p99 of [`LATENCY_CALLS`] calls after a warm-up);
+//!   (p50/p99 of [`LATENCY_CALLS`] calls after a warm-up), on a
+//!   current-thread runtime like the `tessera` CLI;
 //! - codes per second with 1, 16 and 64 concurrent clients, each on its own
-//!   connection, for [`THROUGHPUT_SECS`] seconds each;
+//!   connection, for [`THROUGHPUT_SECS`] seconds each (multi-thread runtime);
 //! - the daemon's resident memory (`VmRSS`) after start-up, once the vault is
 //!   open, and idle after the load;
 //! - the time from spawning `tesserad` to its socket accepting (median of
@@ -92,19 +93,31 @@ fn main() {
 
     let daemon = Daemon::start();
     let rss_started = daemon.rss_kib();
-    let (rss_open, latency, throughput, rss_after) = runtime.block_on(async {
-        let id = activate(&daemon.socket()).await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let rss_open = daemon.rss_kib();
-        let latency = measure_latency(&daemon.socket(), &id, plan).await;
+    let id = runtime.block_on(activate(&daemon.socket()));
+    std::thread::sleep(Duration::from_millis(300));
+    let rss_open = daemon.rss_kib();
+    // One thread, like the `tessera` CLI: no hand-over between client threads
+    // in the round trip.
+    let cpu_before = daemon.cpu();
+    let mut latency = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(measure_latency(&daemon.socket(), &id, plan));
+    latency.daemon_cpu = daemon.cpu().saturating_sub(cpu_before);
+    let throughput = runtime.block_on(async {
         let mut throughput = Vec::new();
         for clients in CLIENTS {
-            throughput.push(measure_throughput(&daemon.socket(), &id, clients, plan).await);
+            let cpu_before = daemon.cpu();
+            let mut t = measure_throughput(&daemon.socket(), &id, clients, plan).await;
+            t.daemon_cpu = daemon.cpu().saturating_sub(cpu_before);
+            throughput.push(t);
         }
-        // Idle again: the clients are gone; give the daemon a moment.
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        (rss_open, latency, throughput, daemon.rss_kib())
+        throughput
     });
+    // Idle again: the clients are gone; give the daemon a moment.
+    std::thread::sleep(Duration::from_secs(1));
+    let rss_after = daemon.rss_kib();
     drop(daemon);
 
     let starts = measure_starts(plan.starts);
@@ -161,6 +174,10 @@ impl Daemon {
     fn rss_kib(&self) -> u64 {
         rss_kib(self.child.id())
     }
+
+    fn cpu(&self) -> Duration {
+        cpu_time(self.child.id())
+    }
 }
 
 impl Drop for Daemon {
@@ -195,10 +212,24 @@ fn spawn() -> (tempfile::TempDir, Child) {
     (dir, child)
 }
 
-/// SIGTERM, then waits.
+/// SIGTERM, then waits; SIGKILL after 5 s. (A SIGTERM that comes right as
+/// the socket starts accepting, before `tesserad` listens for signals, can
+/// be lost; the start measurement stops daemons at just that moment.)
 fn stop(child: &mut Child) {
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if !matches!(child.try_wait(), Ok(None)) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    eprintln!(
+        "tesserad {} ignored SIGTERM for 5 s; killing it",
+        child.id()
+    );
+    let _ = child.kill();
     let _ = child.wait();
 }
 
@@ -225,6 +256,20 @@ fn rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// CPU time used so far by all threads of a process (scheduler statistics,
+/// nanoseconds; the first field of each `/proc/PID/task/TID/schedstat`).
+fn cpu_time(pid: u32) -> Duration {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Duration::ZERO;
+    };
+    let ns: u64 = tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(ns)
 }
 
 async fn connect(socket: &Path) -> Channel {
@@ -302,6 +347,8 @@ struct Latency {
     p99: Duration,
     max: Duration,
     mean: Duration,
+    /// CPU time the daemon used over the timed calls and the warm-up.
+    daemon_cpu: Duration,
 }
 
 async fn measure_latency(socket: &Path, id: &str, plan: Plan) -> Latency {
@@ -324,6 +371,7 @@ async fn measure_latency(socket: &Path, id: &str, plan: Plan) -> Latency {
         p99: percentile(&times, 99.0),
         max: *times.last().expect("some calls"),
         mean: total / times.len() as u32,
+        daemon_cpu: Duration::ZERO,
     }
 }
 
@@ -331,6 +379,8 @@ struct Throughput {
     clients: usize,
     codes: u64,
     elapsed: Duration,
+    /// CPU time the daemon used over the run (connecting included).
+    daemon_cpu: Duration,
 }
 
 impl Throughput {
@@ -375,6 +425,7 @@ async fn measure_throughput(socket: &Path, id: &str, clients: usize, plan: Plan)
         clients,
         codes: count.load(Ordering::Relaxed),
         elapsed: start.elapsed(),
+        daemon_cpu: Duration::ZERO,
     }
 }
 
@@ -584,31 +635,37 @@ impl Report {
         let _ = writeln!(out, "\nDetails:\n");
         let _ = writeln!(
             out,
-            "- `Code` round trip: {} calls after {} warm-up calls on one connection: \
-             p50 {:.0} µs, p90 {:.0} µs, p99 {:.0} µs, max {:.0} µs, mean {:.0} µs.",
+            "- `Code` round trip: {} calls after {} warm-up calls on one connection, the client \
+             on a current-thread runtime (as the `tessera` CLI): \
+             p50 {:.0} µs, p90 {:.0} µs, p99 {:.0} µs, max {:.0} µs, mean {:.0} µs; \
+             the daemon used {:.1} µs of CPU per call (all its threads, warm-up included).",
             l.calls,
             self.plan.warmup,
             us(l.p50),
             us(l.p90),
             us(l.p99),
             us(l.max),
-            us(l.mean)
+            us(l.mean),
+            us(l.daemon_cpu) / (l.calls + self.plan.warmup) as f64
         );
         let runs: Vec<String> = self
             .throughput
             .iter()
             .map(|t| {
                 format!(
-                    "{} client(s): {} codes in {:.2} s",
+                    "{} client{}: {} codes in {:.2} s, daemon CPU {:.1} µs per code",
                     t.clients,
+                    if t.clients == 1 { "" } else { "s" },
                     thousands(t.codes as f64),
-                    t.elapsed.as_secs_f64()
+                    t.elapsed.as_secs_f64(),
+                    us(t.daemon_cpu) / t.codes.max(1) as f64
                 )
             })
             .collect();
         let _ = writeln!(
             out,
-            "- Throughput: each client its own connection, calls back to back; {}.",
+            "- Throughput: each client its own connection, all clients on one multi-thread \
+             runtime (2 threads), calls back to back; {}.",
             runs.join("; ")
         );
         let _ = writeln!(

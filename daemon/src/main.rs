@@ -134,6 +134,9 @@ fn bind_socket(path: &Path) -> anyhow::Result<UnixListener> {
 }
 
 async fn run(args: Args, ready: Option<detach::ReadyPipe>) -> anyhow::Result<()> {
+    // Listen for signals before the socket exists, so a SIGTERM sent as soon
+    // as it accepts is neither lost nor fatal before clean-up is possible.
+    let signals = Signals::new().context("cannot install the signal handlers")?;
     let config = match &args.config {
         Some(path) => Config::load(path)?,
         None => Config::default(),
@@ -175,7 +178,7 @@ async fn run(args: Args, ready: Option<detach::ReadyPipe>) -> anyhow::Result<()>
     let server = tokio::spawn(tesserad::grpc::serve(service.clone(), listener, async {
         let _ = stopped.await;
     }));
-    shutdown_signal().await;
+    signals.wait().await;
     let _ = stop.send(());
     // Let calls in flight finish; idle clients keep their connections open
     // indefinitely, so stop waiting after a grace period.
@@ -226,13 +229,26 @@ async fn load_plugins(config: &Config) -> anyhow::Result<Arc<PluginHost>> {
 /// How long shutdown waits for calls in flight.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+/// SIGTERM and SIGINT, both meaning "shut down cleanly".
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => tracing::info!("SIGTERM: shutting down"),
+            _ = self.int.recv() => tracing::info!("SIGINT: shutting down"),
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 //! `TESSERA_QR_TESTDATA=…`), decodes each image with the shipped cascade,
 //! with rxing alone and with rqrr alone, and with every candidate pass, then
 //! times a synthetic 1920×1080 frame holding one code. Prints the report and
-//! writes it to `docs/benchmarks-scanner.md`. `TESSERA_BENCH_REPS` sets the
+//! writes it into the marked part of `docs/benchmarks.md`. `TESSERA_BENCH_REPS` sets the
 //! runs per image (default 5).
 
 use std::collections::BTreeMap;
@@ -378,9 +378,23 @@ fn main() {
     }
 
     print!("{out}");
-    let report = root.join("docs/benchmarks-scanner.md");
-    match std::fs::write(&report, &out) {
-        Ok(()) => eprintln!("wrote {}", report.display()),
-        Err(e) => eprintln!("cannot write {}: {e}", report.display()),
+    write_section(&root.join("docs/benchmarks.md"), &out);
+}
+
+/// Replaces the part of `doc` between the scanner-bench markers.
+fn write_section(doc: &Path, report: &str) {
+    const START: &str = "<!-- scanner-bench:start -->";
+    const END: &str = "<!-- scanner-bench:end -->";
+    let text = match std::fs::read_to_string(doc) {
+        Ok(t) => t,
+        Err(e) => return eprintln!("cannot read {}: {e}", doc.display()),
+    };
+    let (Some(a), Some(b)) = (text.find(START), text.find(END)) else {
+        return eprintln!("{} has no {START} … {END} markers", doc.display());
+    };
+    let updated = format!("{}{START}\n{report}{}", &text[..a], &text[b..]);
+    match std::fs::write(doc, updated) {
+        Ok(()) => eprintln!("wrote {}", doc.display()),
+        Err(e) => eprintln!("cannot write {}: {e}", doc.display()),
     }
 }

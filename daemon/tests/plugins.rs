@@ -228,10 +228,10 @@ async fn camera_and_screen_without_their_plugins_are_unsupported() {
     assert_eq!(error_code(&e), "ERROR_CODE_UNSUPPORTED");
     assert!(e.message().contains("(scanner-screen)"), "{}", e.message());
 
-    // An activation from the camera fails with the same error.
-    let v = d
-        .activation()
-        .await
+    // An activation from the camera shows `scanning` at once (a capture is
+    // decoded in the background), then fails with the same error.
+    let mut c = d.activation().await;
+    let v = c
         .start(pb::StartActivationRequest {
             source: Some(pb::start_activation_request::Source::Camera(
                 pb::CameraSource { device: None },
@@ -240,7 +240,26 @@ async fn camera_and_screen_without_their_plugins_are_unsupported() {
         .await
         .unwrap()
         .into_inner();
-    let Some(pb::activation_state::Kind::Failed(f)) = v.state.and_then(|s| s.kind) else {
+    assert!(
+        matches!(state_name(&v), "scanning" | "failed"),
+        "{}",
+        state_name(&v)
+    );
+    let mut watch = c
+        .watch(pb::WatchActivationRequest {
+            activation_id: v.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let failed = loop {
+        use tokio_stream::StreamExt;
+        let v = watch.next().await.expect("a view").unwrap();
+        if state_name(&v) != "scanning" {
+            break v;
+        }
+    };
+    let Some(pb::activation_state::Kind::Failed(f)) = failed.state.and_then(|s| s.kind) else {
         panic!("not failed");
     };
     assert_eq!(f.error.unwrap().code, "ERROR_CODE_UNSUPPORTED");

@@ -131,9 +131,21 @@ impl Service {
 
     async fn apply(
         &self,
-        session: &Session,
+        session: &Arc<Session>,
         revision: u64,
         event: Event,
+    ) -> ServiceResult<ActivationView> {
+        self.apply_with_plan(session, revision, event, None).await
+    }
+
+    /// Steps the machine with `event` and carries out the effects; `plan`
+    /// (a capture decoded in the background) is kept only if the event fits.
+    async fn apply_with_plan(
+        &self,
+        session: &Arc<Session>,
+        revision: u64,
+        event: Event,
+        mut plan: Option<Plan>,
     ) -> ServiceResult<ActivationView> {
         let mut st = session.state.lock().await;
         if revision != 0 && revision != st.revision {
@@ -163,8 +175,11 @@ impl Service {
             tracing::debug!(activation = %session.id, event = event_name, state = next.state().name(), "activation step");
             st.machine = next;
             st.revision += 1;
+            if let Some(plan) = plan.take() {
+                st.plan = Some(plan);
+            }
             for effect in effects {
-                if let Some(result) = self.run_effect(&mut st, effect).await {
+                if let Some(result) = self.run_effect(session, &mut st, effect).await {
                     queue.push_back(result);
                 }
             }
@@ -178,8 +193,20 @@ impl Service {
     }
 
     /// Carries out one effect; returns the event that reports its result.
-    async fn run_effect(&self, st: &mut SessionState, effect: Effect) -> Option<Event> {
+    async fn run_effect(
+        &self,
+        session: &Arc<Session>,
+        st: &mut SessionState,
+        effect: Effect,
+    ) -> Option<Event> {
         match effect {
+            // A camera or screen capture takes as long as the user needs:
+            // decode it in the background so clients see `scanning` (and may
+            // cancel) meanwhile; the result arrives as an event.
+            Effect::Decode(source @ (Source::Camera { .. } | Source::Screen)) => {
+                tokio::spawn(self.clone().capture(session.clone(), source));
+                None
+            }
             Effect::Decode(source) => Some(match self.decode(source).await {
                 Ok((plan, setup)) => {
                     st.plan = Some(plan);
@@ -238,6 +265,24 @@ impl Service {
                 None
             }
         }
+    }
+
+    /// Decodes a capture and feeds the result to the activation. Boxed: it
+    /// steps the machine, whose effects may start another capture.
+    fn capture(
+        self,
+        session: Arc<Session>,
+        source: Source,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        Box::pin(async move {
+            let (plan, event) = match self.decode(source).await {
+                Ok((plan, setup)) => (Some(plan), Event::Decoded(setup)),
+                Err(e) => (None, Event::DecodeFailed(e)),
+            };
+            if let Err(e) = self.apply_with_plan(&session, 0, event, plan).await {
+                tracing::info!(activation = %session.id, "capture result dropped: {e}");
+            }
+        })
     }
 
     /// Decodes a source into a plan and the activation's setup.

@@ -5,7 +5,8 @@
 
 use std::fmt;
 
-/// What went wrong, as a client can act on it.
+/// What went wrong, as a client can act on it. The wire names are those of
+/// `tessera.v1.ErrorCode` (`grpc/convert.rs` maps them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
     InvalidArgument,
@@ -25,30 +26,6 @@ pub enum ErrorCode {
     Internal,
     /// A plugin failed or was disabled; `tessera plugins` says why.
     PluginFailed,
-}
-
-impl ErrorCode {
-    /// The name used on the wire and in JSON output (`VAULT_LOCKED`, …).
-    pub fn name(self) -> &'static str {
-        match self {
-            ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
-            ErrorCode::InvalidPayload => "INVALID_PAYLOAD",
-            ErrorCode::InvalidImage => "INVALID_IMAGE",
-            ErrorCode::NotFound => "NOT_FOUND",
-            ErrorCode::VaultLocked => "VAULT_LOCKED",
-            ErrorCode::NoVault => "NO_VAULT",
-            ErrorCode::WrongPin => "WRONG_PIN",
-            ErrorCode::PinDelayed => "PIN_DELAYED",
-            ErrorCode::PinPolicy => "PIN_POLICY",
-            ErrorCode::InvalidEvent => "INVALID_EVENT",
-            ErrorCode::ActivationEnded => "ACTIVATION_ENDED",
-            ErrorCode::AlreadyExists => "ALREADY_EXISTS",
-            ErrorCode::PermissionDenied => "PERMISSION_DENIED",
-            ErrorCode::Unsupported => "UNSUPPORTED",
-            ErrorCode::Internal => "INTERNAL",
-            ErrorCode::PluginFailed => "PLUGIN_FAILED",
-        }
-    }
 }
 
 /// An error from the service layer: a code and a message for the user.

@@ -7,6 +7,5 @@ pub mod error;
 pub mod grpc;
 pub mod keyring;
 pub mod peer;
-pub mod scan;
 pub mod service;
 pub mod vault;

@@ -166,11 +166,6 @@ impl State {
         }
     }
 
-    /// No further event but StartOver/ConfirmCancel applies; the activation is over.
-    pub fn is_final(&self) -> bool {
-        matches!(self, State::Activated)
-    }
-
     /// States a user may cancel from: everything before the accounts are stored.
     fn cancellable(&self) -> bool {
         matches!(
@@ -337,7 +332,7 @@ impl Machine {
 
         next.state = match (&self.state, event) {
             // Timeouts end any unfinished activation.
-            (s, Event::TimedOut) if !s.is_final() && !matches!(s, State::Failed { .. }) => {
+            (s, Event::TimedOut) if !matches!(s, State::Activated | State::Failed { .. }) => {
                 next.forget();
                 effects.push(Effect::Discard);
                 if matches!(self.effective_state(), State::BiometricEnroll { .. }) {

@@ -19,8 +19,8 @@ use tessera_proto::v1::plugins_server::PluginsServer;
 use tessera_proto::v1::scanner_server::ScannerServer;
 use tessera_proto::v1::vault_server::VaultServer;
 
-use crate::scan::MAX_IMAGE_BYTES;
 use crate::service::Service;
+use tessera_scan::MAX_IMAGE_BYTES;
 
 pub use convert::status;
 

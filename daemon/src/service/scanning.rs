@@ -6,7 +6,7 @@
 //! - Image bytes go to the scanner plugin named `image`. When no plugin of
 //!   that name was loaded at start-up (not installed, or refused), they are
 //!   decoded in process with `tessera-scan`, the library the plugin wraps
-//!   ([`crate::scan::decode_builtin`]); the log says which path was used. An
+//!   (`tessera_scan::decode`); the log says which path was used. An
 //!   `image` plugin that loaded and was later disabled (it hung, panicked,
 //!   sent garbage) is an error (`PLUGIN_FAILED`), not a silent fallback.
 //! - A camera or the screen goes to the capture scanner plugin named
@@ -255,7 +255,7 @@ fn not_installed(source: &str) -> String {
 async fn decode_builtin(bytes: Vec<u8>) -> ServiceResult<Vec<String>> {
     let started = std::time::Instant::now();
     let len = bytes.len();
-    let result = tokio::task::spawn_blocking(move || crate::scan::decode_builtin(&bytes))
+    let result = tokio::task::spawn_blocking(move || tessera_scan::decode(&bytes))
         .await
         .map_err(|e| ServiceError::internal(format!("the image decoder failed: {e}")))?;
     let ms = started.elapsed().as_millis() as u64;

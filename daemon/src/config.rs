@@ -31,6 +31,8 @@ pub struct Config {
     pub activation: ActivationConfig,
     pub issuers: IssuersConfig,
     pub plugins: PluginsConfig,
+    pub biometrics: BiometricsConfig,
+    pub notifications: NotificationsConfig,
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -137,6 +139,62 @@ impl Default for ActivationConfig {
         Self {
             timeout_minutes: 10,
             notifications: false,
+        }
+    }
+}
+
+/// Biometric unlock through a biometric plugin (docs/security.md).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BiometricsConfig {
+    /// Whether users may protect the vault with biometrics at all.
+    pub allowed: bool,
+    /// No-matches in a row before an unlock falls back to the PIN.
+    pub max_failures: u32,
+    /// How long one enroll or verify may take.
+    pub timeout_seconds: u32,
+}
+
+impl Default for BiometricsConfig {
+    fn default() -> Self {
+        Self {
+            allowed: true,
+            max_failures: 5,
+            timeout_seconds: 30,
+        }
+    }
+}
+
+/// What the user must do to approve a request shown as a notification.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApprovalVerify {
+    /// Clicking Approve is enough (the vault must be unlocked).
+    #[default]
+    None,
+    /// Approve, then a biometric verify (falls back to refusing when
+    /// biometrics are not enabled).
+    Biometrics,
+}
+
+/// Notifications and the approvals they carry (`RequestApproval`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotificationsConfig {
+    /// Whether approvals through notifications may be used at all; when
+    /// false the activation never asks, and `RequestApproval` is refused.
+    pub allowed: bool,
+    /// How long an approval notification waits for an answer.
+    pub approval_timeout_seconds: u32,
+    pub approval_verify: ApprovalVerify,
+}
+
+impl Default for NotificationsConfig {
+    fn default() -> Self {
+        Self {
+            allowed: true,
+            approval_timeout_seconds: 60,
+            approval_verify: ApprovalVerify::None,
         }
     }
 }
@@ -310,6 +368,15 @@ impl Config {
         }
         self.trusted_issuers()?;
         self.plugins.check()?;
+        if !(1..=600).contains(&self.biometrics.timeout_seconds) {
+            return Err("biometrics.timeout_seconds must be 1 to 600".into());
+        }
+        if self.biometrics.max_failures == 0 {
+            return Err("biometrics.max_failures must be at least 1".into());
+        }
+        if !(5..=3600).contains(&self.notifications.approval_timeout_seconds) {
+            return Err("notifications.approval_timeout_seconds must be 5 to 3600".into());
+        }
         Ok(())
     }
 

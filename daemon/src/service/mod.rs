@@ -39,7 +39,9 @@ pub struct Service {
 
 struct Inner {
     vault: Arc<Mutex<Vault>>,
-    config: Config,
+    /// The effective settings; replaced whole on reload, so a reader keeps
+    /// one consistent snapshot for as long as it holds the `Arc`.
+    config: std::sync::RwLock<Arc<Config>>,
     /// The plugins loaded at start-up (empty: images are decoded in
     /// process, and there is no camera or screen).
     plugins: Arc<PluginHost>,
@@ -58,7 +60,7 @@ impl Service {
         Self {
             inner: Arc::new(Inner {
                 vault: Arc::new(Mutex::new(vault)),
-                config,
+                config: std::sync::RwLock::new(Arc::new(config)),
                 plugins,
                 activations: Activations::default(),
                 started: Instant::now(),
@@ -67,8 +69,15 @@ impl Service {
         }
     }
 
-    pub fn config(&self) -> &Config {
-        &self.inner.config
+    /// A snapshot of the effective settings.
+    pub fn config(&self) -> Arc<Config> {
+        self.inner.config.read().expect("config lock poisoned").clone()
+    }
+
+    /// Puts new settings in force (reload). Calls already running keep the
+    /// snapshot they took.
+    pub fn replace_config(&self, config: Config) {
+        *self.inner.config.write().expect("config lock poisoned") = Arc::new(config);
     }
 
     fn vault(&self) -> &Arc<Mutex<Vault>> {

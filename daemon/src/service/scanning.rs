@@ -160,7 +160,8 @@ impl Service {
     pub(crate) async fn scan_texts(&self, source: ScanSource) -> ServiceResult<Vec<String>> {
         let plugins = self.plugins();
         let what = source.name();
-        let config = &self.config().plugins;
+        let config = self.config();
+        let config = &config.plugins;
         let (image, timeout) = match source {
             ScanSource::Image(bytes) => {
                 if scanner_named(&plugins, IMAGE_PLUGIN).is_none() {

@@ -1,0 +1,634 @@
+//! Tessera's settings and fleet policy (docs/admin.md).
+//!
+//! - [`Config`]: every section and key, with its default and the values
+//!   allowed ([`Config::check_keys`], [`Config::check_combined`]).
+//! - [`KEYS`]: the list of keys (`section.key`), and whether a change takes
+//!   effect on reload or only at restart.
+//! - [`load`]: the layers (built-in defaults < vendor < admin < user), locks,
+//!   where each value came from, and problems with file, line and column.
+//!
+//! No I/O but reading the configuration files; depended on by the daemon
+//! (which maps the sections to its own types) and by the CLI (`tessera
+//! config check` works without a daemon).
+
+pub mod load;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tessera_core::signature::IssuerPublicKey;
+
+pub use load::{
+    ConfigError, Layer, Origin, Paths, Problem, Provenance, check_file, load, load_paths,
+};
+
+/// The effective settings.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub vault: VaultConfig,
+    pub pin: PinConfig,
+    pub activation: ActivationConfig,
+    pub issuers: IssuersConfig,
+    pub accounts: AccountsConfig,
+    pub scanner: ScannerConfig,
+    pub plugins: PluginsConfig,
+    pub biometrics: BiometricsConfig,
+    pub notifications: NotificationsConfig,
+    /// Where each value came from, the locks and the warnings of loading;
+    /// empty for settings not read by [`load`].
+    #[serde(skip)]
+    pub provenance: Provenance,
+}
+
+/// Whether a change to a key takes effect when the daemon reloads its
+/// settings, or only when it starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applies {
+    /// On reload (SIGHUP, or a changed file).
+    Reload,
+    /// At the next start of the daemon.
+    Restart,
+}
+
+/// One key of the schema.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// `section.key`.
+    pub key: &'static str,
+    pub applies: Applies,
+}
+
+const fn live(key: &'static str) -> KeyInfo {
+    KeyInfo {
+        key,
+        applies: Applies::Reload,
+    }
+}
+
+const fn restart(key: &'static str) -> KeyInfo {
+    KeyInfo {
+        key,
+        applies: Applies::Restart,
+    }
+}
+
+/// Every key, section by section, in the order `tessera config show` lists
+/// them. docs/admin.md documents each (a test checks).
+pub const KEYS: &[KeyInfo] = &[
+    live("vault.protection"),
+    live("vault.allow_keyring"),
+    live("vault.auto_lock_minutes"),
+    live("vault.argon2_memory_kib"),
+    live("vault.argon2_iterations"),
+    live("vault.argon2_parallelism"),
+    live("pin.min_length"),
+    live("pin.digits_only"),
+    live("pin.refuse_trivial"),
+    live("pin.free_attempts"),
+    live("pin.delay_seconds"),
+    live("pin.lockout_after"),
+    live("activation.timeout_minutes"),
+    live("activation.notifications"),
+    live("issuers.trusted"),
+    live("issuers.require_signature"),
+    live("accounts.otpauth"),
+    live("accounts.algorithms"),
+    live("accounts.max"),
+    live("scanner.sources"),
+    restart("plugins.folders"),
+    restart("plugins.allow"),
+    live("plugins.image_timeout_seconds"),
+    live("plugins.capture_timeout_seconds"),
+    live("biometrics.allowed"),
+    live("biometrics.max_failures"),
+    live("biometrics.timeout_seconds"),
+    live("notifications.allowed"),
+    live("notifications.approval_timeout_seconds"),
+    live("notifications.approval_verify"),
+];
+
+/// The schema entry of `key` (`section.key`).
+pub fn key_info(key: &str) -> Option<&'static KeyInfo> {
+    KEYS.iter().find(|k| k.key == key)
+}
+
+/// The sections, in order.
+pub const SECTIONS: &[&str] = &[
+    "vault",
+    "pin",
+    "activation",
+    "issuers",
+    "accounts",
+    "scanner",
+    "plugins",
+    "biometrics",
+    "notifications",
+];
+
+/// A value out of range: the key (`section.key`) and what is allowed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invalid {
+    pub key: String,
+    pub message: String,
+}
+
+impl Invalid {
+    fn new(key: &str, message: impl Into<String>) -> Self {
+        Self {
+            key: key.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ProtectionConfig {
+    /// A PIN protects the vault (Argon2id).
+    #[default]
+    Pin,
+    /// No PIN; the master key is kept in the login keyring (Secret Service).
+    Keyring,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct VaultConfig {
+    /// How a new vault is protected.
+    pub protection: ProtectionConfig,
+    /// Whether `protection = "keyring"` (no PIN) is permitted at all; false
+    /// makes the PIN required.
+    pub allow_keyring: bool,
+    /// Lock after this many idle minutes; 0 never.
+    pub auto_lock_minutes: u32,
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+}
+
+impl Default for VaultConfig {
+    fn default() -> Self {
+        Self {
+            protection: ProtectionConfig::Pin,
+            allow_keyring: true,
+            auto_lock_minutes: 5,
+            argon2_memory_kib: 64 * 1024,
+            argon2_iterations: 3,
+            argon2_parallelism: 1,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PinConfig {
+    pub min_length: u32,
+    pub digits_only: bool,
+    pub refuse_trivial: bool,
+    /// Wrong PINs allowed before delays start.
+    pub free_attempts: u32,
+    /// The first delay, doubling with each further wrong PIN.
+    pub delay_seconds: u64,
+    /// Refuse every PIN after this many wrong ones; 0 never.
+    pub lockout_after: u32,
+}
+
+impl Default for PinConfig {
+    fn default() -> Self {
+        Self {
+            min_length: 4,
+            digits_only: false,
+            refuse_trivial: true,
+            free_attempts: 5,
+            delay_seconds: 30,
+            lockout_after: 0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActivationConfig {
+    /// An activation with no event for this long fails.
+    pub timeout_minutes: u32,
+    /// Ask for notification permission at the end of an activation.
+    pub notifications: bool,
+}
+
+impl Default for ActivationConfig {
+    fn default() -> Self {
+        Self {
+            timeout_minutes: 10,
+            notifications: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct IssuersConfig {
+    /// Trusted issuer keys, `ed25519:<base64url>` (tessera-issuer keygen prints them).
+    pub trusted: Vec<String>,
+    /// Refuse Tessera payloads without a signature from a trusted key.
+    pub require_signature: bool,
+}
+
+/// The OTP hash algorithms by name.
+pub const ALGORITHMS: &[&str] = &["SHA1", "SHA256", "SHA512"];
+
+/// Which accounts may be activated.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountsConfig {
+    /// Whether `otpauth://` and `otpauth-migration://` payloads are accepted.
+    pub otpauth: bool,
+    /// The OTP algorithms accepted (`SHA1`, `SHA256`, `SHA512`).
+    pub algorithms: Vec<String>,
+    /// The most accounts the vault may hold; 0 no limit.
+    pub max: u32,
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        Self {
+            otpauth: true,
+            algorithms: ALGORITHMS.iter().map(|a| (*a).to_owned()).collect(),
+            max: 0,
+        }
+    }
+}
+
+impl AccountsConfig {
+    /// Whether the algorithm named `name` (`SHA1`, …) is accepted.
+    pub fn allows_algorithm(&self, name: &str) -> bool {
+        self.algorithms.iter().any(|a| a.eq_ignore_ascii_case(name))
+    }
+}
+
+/// The scanner sources by name.
+pub const SCANNER_SOURCES: &[&str] = &["image", "camera", "screen"];
+
+/// Where activation images may come from.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScannerConfig {
+    /// The sources allowed: `image` (a file's bytes), `camera`, `screen`.
+    pub sources: Vec<String>,
+}
+
+impl Default for ScannerConfig {
+    fn default() -> Self {
+        Self {
+            sources: SCANNER_SOURCES.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+}
+
+impl ScannerConfig {
+    /// Whether the source named `name` (`image`, `camera`, `screen`) is allowed.
+    pub fn allows(&self, name: &str) -> bool {
+        self.sources.iter().any(|s| s == name)
+    }
+}
+
+/// Where plugins come from and how long they may take (docs/plugins.md).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginsConfig {
+    /// Folders to load plugins from, in order (the first plugin of a name
+    /// wins); absolute, or `~/…` under the home folder. Unset: the host's
+    /// defaults (`/usr/lib/tessera/plugins`, `~/.local/lib/tessera/plugins`,
+    /// and in development builds the folder of `tesserad`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub folders: Option<Vec<String>>,
+    /// Fleet policy's allow-list: when set, only the plugins listed load;
+    /// an entry with a `sha256` admits only that file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow: Option<Vec<AllowedPlugin>>,
+    /// How long the image scanner may take for one image.
+    pub image_timeout_seconds: u32,
+    /// How long a capture scanner (camera, screen) may take for one scan.
+    pub capture_timeout_seconds: u32,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        Self {
+            folders: None,
+            allow: None,
+            image_timeout_seconds: 10,
+            capture_timeout_seconds: 60,
+        }
+    }
+}
+
+/// One entry of `plugins.allow`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AllowedPlugin {
+    /// The name the plugin declares (`image`, `camera`, …).
+    pub name: String,
+    /// The plugin file's SHA-256, 64 hex digits (`sha256sum libx.so`);
+    /// absent: any file that declares this name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+impl PluginsConfig {
+    pub fn image_timeout(&self) -> Duration {
+        Duration::from_secs(u64::from(self.image_timeout_seconds))
+    }
+
+    pub fn capture_timeout(&self) -> Duration {
+        Duration::from_secs(u64::from(self.capture_timeout_seconds))
+    }
+}
+
+/// Whether `name` is a plugin name (1 to 64 of a-z 0-9 . _ -).
+pub fn is_plugin_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'))
+}
+
+/// Biometric unlock through a biometric plugin (docs/security.md).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BiometricsConfig {
+    /// Whether users may protect the vault with biometrics at all.
+    pub allowed: bool,
+    /// No-matches in a row before an unlock falls back to the PIN.
+    pub max_failures: u32,
+    /// How long one enroll or verify may take.
+    pub timeout_seconds: u32,
+}
+
+impl Default for BiometricsConfig {
+    fn default() -> Self {
+        Self {
+            allowed: true,
+            max_failures: 5,
+            timeout_seconds: 30,
+        }
+    }
+}
+
+/// What the user must do to approve a request shown as a notification.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApprovalVerify {
+    /// Clicking Approve is enough (the vault must be unlocked).
+    #[default]
+    None,
+    /// Approve, then a biometric verify (falls back to refusing when
+    /// biometrics are not enabled).
+    Biometrics,
+}
+
+/// Notifications and the approvals they carry (`RequestApproval`).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotificationsConfig {
+    /// Whether approvals through notifications may be used at all; when
+    /// false the activation never asks, and `RequestApproval` is refused.
+    pub allowed: bool,
+    /// How long an approval notification waits for an answer.
+    pub approval_timeout_seconds: u32,
+    pub approval_verify: ApprovalVerify,
+}
+
+impl Default for NotificationsConfig {
+    fn default() -> Self {
+        Self {
+            allowed: true,
+            approval_timeout_seconds: 60,
+            approval_verify: ApprovalVerify::None,
+        }
+    }
+}
+
+fn range<T: PartialOrd + std::fmt::Display + Copy>(
+    out: &mut Vec<Invalid>,
+    key: &str,
+    value: T,
+    min: T,
+    max: T,
+) {
+    if value < min || value > max {
+        out.push(Invalid::new(
+            key,
+            format!("{key} must be {min} to {max}, not {value}"),
+        ));
+    }
+}
+
+impl Config {
+    /// Parses and checks one file's TOML text on its own (defaults for the
+    /// rest); the error names line and column. For layered files see [`load`].
+    pub fn parse(text: &str) -> Result<Config, String> {
+        load::parse_single(text).map_err(|p| p.to_string())
+    }
+
+    /// The values that are out of range on their own, each with its key.
+    pub fn check_keys(&self) -> Vec<Invalid> {
+        let mut out = Vec::new();
+        let v = &self.vault;
+        range(
+            &mut out,
+            "vault.auto_lock_minutes",
+            v.auto_lock_minutes,
+            0,
+            24 * 60,
+        );
+        range(
+            &mut out,
+            "vault.argon2_memory_kib",
+            v.argon2_memory_kib,
+            8,
+            4 * 1024 * 1024,
+        );
+        range(
+            &mut out,
+            "vault.argon2_iterations",
+            v.argon2_iterations,
+            1,
+            100,
+        );
+        range(
+            &mut out,
+            "vault.argon2_parallelism",
+            v.argon2_parallelism,
+            1,
+            64,
+        );
+        let p = &self.pin;
+        range(&mut out, "pin.min_length", p.min_length, 1, 64);
+        range(&mut out, "pin.free_attempts", p.free_attempts, 0, 100);
+        range(&mut out, "pin.delay_seconds", p.delay_seconds, 0, 3600);
+        range(&mut out, "pin.lockout_after", p.lockout_after, 0, 1000);
+        range(
+            &mut out,
+            "activation.timeout_minutes",
+            self.activation.timeout_minutes,
+            1,
+            24 * 60,
+        );
+        if let Err(e) = self.trusted_issuers() {
+            out.push(Invalid::new("issuers.trusted", e));
+        }
+        for a in &self.accounts.algorithms {
+            if !ALGORITHMS.contains(&a.as_str()) {
+                out.push(Invalid::new(
+                    "accounts.algorithms",
+                    format!(
+                        "accounts.algorithms: {a:?} is not an algorithm; allowed: {}",
+                        ALGORITHMS.join(", ")
+                    ),
+                ));
+            }
+        }
+        range(&mut out, "accounts.max", self.accounts.max, 0, 100_000);
+        for s in &self.scanner.sources {
+            if !SCANNER_SOURCES.contains(&s.as_str()) {
+                out.push(Invalid::new(
+                    "scanner.sources",
+                    format!(
+                        "scanner.sources: {s:?} is not a source; allowed: {}",
+                        SCANNER_SOURCES.join(", ")
+                    ),
+                ));
+            }
+        }
+        let pl = &self.plugins;
+        for f in pl.folders.iter().flatten() {
+            if !(f.starts_with('/') || f.starts_with("~/")) {
+                out.push(Invalid::new(
+                    "plugins.folders",
+                    format!("plugins.folders: {f:?} is not an absolute path (or ~/…)"),
+                ));
+            }
+        }
+        for (i, entry) in pl.allow.iter().flatten().enumerate() {
+            if !is_plugin_name(&entry.name) {
+                out.push(Invalid::new(
+                    "plugins.allow",
+                    format!(
+                        "plugins.allow[{i}].name {:?} is not a plugin name (1 to 64 of a-z 0-9 . _ -)",
+                        entry.name
+                    ),
+                ));
+            }
+            if let Some(sha) = &entry.sha256
+                && (sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()))
+            {
+                out.push(Invalid::new(
+                    "plugins.allow",
+                    format!(
+                        "plugins.allow[{i}].sha256 must be the file's SHA-256 in 64 hex digits (sha256sum prints it), or absent"
+                    ),
+                ));
+            }
+        }
+        range(
+            &mut out,
+            "plugins.image_timeout_seconds",
+            pl.image_timeout_seconds,
+            1,
+            600,
+        );
+        range(
+            &mut out,
+            "plugins.capture_timeout_seconds",
+            pl.capture_timeout_seconds,
+            1,
+            600,
+        );
+        range(
+            &mut out,
+            "biometrics.max_failures",
+            self.biometrics.max_failures,
+            1,
+            100,
+        );
+        range(
+            &mut out,
+            "biometrics.timeout_seconds",
+            self.biometrics.timeout_seconds,
+            1,
+            600,
+        );
+        range(
+            &mut out,
+            "notifications.approval_timeout_seconds",
+            self.notifications.approval_timeout_seconds,
+            5,
+            3600,
+        );
+        out
+    }
+
+    /// The combinations of values that are not allowed: each names the keys
+    /// involved (the first is reported where it was set).
+    pub fn check_combined(&self) -> Vec<(Vec<&'static str>, String)> {
+        let mut out = Vec::new();
+        let v = &self.vault;
+        if u64::from(v.argon2_memory_kib) < 8 * u64::from(v.argon2_parallelism) {
+            out.push((
+                vec!["vault.argon2_memory_kib", "vault.argon2_parallelism"],
+                format!(
+                    "vault.argon2_memory_kib must be at least 8 × argon2_parallelism ({})",
+                    8 * u64::from(v.argon2_parallelism)
+                ),
+            ));
+        }
+        if v.protection == ProtectionConfig::Keyring && !v.allow_keyring {
+            out.push((
+                vec!["vault.protection", "vault.allow_keyring"],
+                "vault.protection = \"keyring\" is not allowed: vault.allow_keyring is false (a PIN is required)"
+                    .to_owned(),
+            ));
+        }
+        out
+    }
+
+    /// The trusted issuer keys, parsed.
+    pub fn trusted_issuers(&self) -> Result<Vec<IssuerPublicKey>, String> {
+        self.issuers
+            .trusted
+            .iter()
+            .map(|k| k.parse().map_err(|e| format!("issuers.trusted: {e}")))
+            .collect()
+    }
+
+    /// The value of `key` (`section.key`) as TOML text; `None` for an unset
+    /// optional key (`plugins.folders`, `plugins.allow`) or an unknown key.
+    pub fn value_text(&self, key: &str) -> Option<String> {
+        let (section, name) = key.split_once('.')?;
+        let table = toml::Value::try_from(self).ok()?;
+        let value = table.get(section)?.get(name)?;
+        Some(value_to_text(value))
+    }
+}
+
+/// A value as TOML text, on one line.
+pub fn value_to_text(value: &toml::Value) -> String {
+    match value {
+        toml::Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(value_to_text).collect();
+            format!("[{}]", items.join(", "))
+        }
+        toml::Value::Table(t) => {
+            let items: Vec<String> = t
+                .iter()
+                .map(|(k, v)| format!("{k} = {}", value_to_text(v)))
+                .collect();
+            format!("{{ {} }}", items.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -23,7 +23,8 @@
 #define TESSERA_PLUGIN_KIND_SCANNER 1
 
 /**
- * Kind: biometric verification. Reserved: its table is not part of ABI 1 yet.
+ * Kind: biometric verification (availability, enroll, verify, cancel);
+ * its table is [`TesseraBiometric`].
  */
 #define TESSERA_PLUGIN_KIND_BIOMETRIC 2
 
@@ -69,6 +70,33 @@
  * the plugin failed and calls it no more.
  */
 #define TESSERA_STATUS_PANICKED 5
+
+/**
+ * Biometric verify: the sample was read and does not match an enrolled one.
+ */
+#define TESSERA_STATUS_NO_MATCH 6
+
+/**
+ * Biometric enroll or verify: stopped because the host called `cancel`.
+ */
+#define TESSERA_STATUS_CANCELLED 7
+
+/**
+ * Biometric enroll or verify: the user gave no sample before `timeout_ms`.
+ */
+#define TESSERA_STATUS_TIMED_OUT 8
+
+/**
+ * Biometric progress: one enroll stage passed (`stage` of `stages`).
+ */
+#define TESSERA_BIOMETRIC_PROGRESS_STAGE 1
+
+/**
+ * Biometric progress: the sample could not be used and the user should try
+ * again (the text says why: too short, not centred, remove and retry); the
+ * call goes on.
+ */
+#define TESSERA_BIOMETRIC_PROGRESS_RETRY 2
 
 /**
  * Longest plugin name, in bytes without the NUL: `[a-z0-9._-]`, 1 to 64 bytes.
@@ -157,6 +185,93 @@ typedef struct TesseraScanner {
 } TesseraScanner;
 
 /**
+ * What the host asks a biometric plugin to do. Valid only during the call.
+ */
+typedef struct TesseraBiometricRequest {
+  /**
+   * Names this call for `cancel`; never 0, different for every call.
+   */
+  uint64_t call_id;
+  /**
+   * How long the host waits for this call, in milliseconds. The plugin
+   * stops waiting for the user and returns `TESSERA_STATUS_TIMED_OUT`
+   * before then.
+   */
+  uint32_t timeout_ms;
+} TesseraBiometricRequest;
+
+/**
+ * Where a biometric plugin reports while a call runs. Called on the call's
+ * own thread; the host copies every byte before the callback returns.
+ */
+typedef struct TesseraBiometricEvents {
+  /**
+   * The host's context: pass it back unchanged.
+   */
+  void *ctx;
+  /**
+   * Progress of an enroll or verify: `kind` is
+   * `TESSERA_BIOMETRIC_PROGRESS_STAGE` (stage `stage` of `stages` passed)
+   * or `TESSERA_BIOMETRIC_PROGRESS_RETRY` (try again; `stage` and
+   * `stages` as last reported, 0 when unknown); `text` (`len` bytes of
+   * UTF-8) is for the user.
+   */
+  void (*progress)(void *ctx, uint32_t kind, uint32_t stage, uint32_t stages, const uint8_t *text, size_t len);
+  /**
+   * Sets the message shown to the user with the call's status (`len`
+   * bytes of UTF-8): why a device is unavailable, why a call failed, or
+   * the device's name with an OK availability. The last one wins.
+   */
+  void (*message)(void *ctx, const uint8_t *text, size_t len);
+} TesseraBiometricEvents;
+
+/**
+ * What `availability` fills in (the host's memory).
+ */
+typedef struct TesseraBiometricInfo {
+  /**
+   * Non-zero when a device is present and this user may use it.
+   */
+  uint32_t device_present;
+  /**
+   * How many samples (fingers) this user has enrolled on it.
+   */
+  uint32_t enrolled;
+} TesseraBiometricInfo;
+
+/**
+ * The table of a biometric plugin. The host makes one call at a time per
+ * plugin (`cancel` excepted), each on a thread of its own; no function may
+ * unwind.
+ */
+typedef struct TesseraBiometric {
+  /**
+   * Whether a device is present and how many samples are enrolled; writes
+   * `info` and returns `TESSERA_STATUS_OK`, or `UNAVAILABLE` with a
+   * message (no device, no service, not allowed).
+   */
+  int32_t (*availability)(const struct TesseraBiometricRequest *request, const struct TesseraBiometricEvents *events, struct TesseraBiometricInfo *info);
+  /**
+   * Enrolls a new sample, reporting each stage: `OK` when complete,
+   * else `CANCELLED`, `TIMED_OUT`, `UNAVAILABLE` or `FAILED` with a message.
+   */
+  int32_t (*enroll)(const struct TesseraBiometricRequest *request, const struct TesseraBiometricEvents *events);
+  /**
+   * Verifies the user against the enrolled samples: `OK` on a match,
+   * `NO_MATCH`, or `CANCELLED`, `TIMED_OUT`, `UNAVAILABLE` (nothing
+   * enrolled, no device), `FAILED` (disconnected) with a message.
+   */
+  int32_t (*verify)(const struct TesseraBiometricRequest *request, const struct TesseraBiometricEvents *events);
+  /**
+   * Asks the running call `call_id` to stop and return
+   * `TESSERA_STATUS_CANCELLED` soon (releasing the device). Called from
+   * another thread while that call runs, or after it ended (then it does
+   * nothing); returns at once.
+   */
+  void (*cancel)(uint64_t call_id);
+} TesseraBiometric;
+
+/**
  * What `tessera_plugin_entry` returns: static data that stays valid while
  * the library is loaded (the host never unloads it).
  */
@@ -182,9 +297,9 @@ typedef struct TesseraPlugin {
    */
   const struct TesseraScanner *scanner;
   /**
-   * Reserved for the biometric table; NULL in ABI 1.
+   * The biometric table when `kind` is `TESSERA_PLUGIN_KIND_BIOMETRIC`, else NULL.
    */
-  const void *biometric;
+  const struct TesseraBiometric *biometric;
 } TesseraPlugin;
 
 /**

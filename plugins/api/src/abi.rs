@@ -24,7 +24,8 @@ pub const TESSERA_PLUGIN_ABI_VERSION: u32 = 1;
 
 /// Kind: a source of payload texts (QR codes from an image, a camera, the screen).
 pub const TESSERA_PLUGIN_KIND_SCANNER: u32 = 1;
-/// Kind: biometric verification. Reserved: its table is not part of ABI 1 yet.
+/// Kind: biometric verification (availability, enroll, verify, cancel);
+/// its table is [`TesseraBiometric`].
 pub const TESSERA_PLUGIN_KIND_BIOMETRIC: u32 = 2;
 
 /// A scanner that decodes the image bytes the host passes in.
@@ -47,6 +48,19 @@ pub const TESSERA_STATUS_FAILED: i32 = 4;
 /// The plugin caught a panic (or an equivalent fatal error). The host marks
 /// the plugin failed and calls it no more.
 pub const TESSERA_STATUS_PANICKED: i32 = 5;
+/// Biometric verify: the sample was read and does not match an enrolled one.
+pub const TESSERA_STATUS_NO_MATCH: i32 = 6;
+/// Biometric enroll or verify: stopped because the host called `cancel`.
+pub const TESSERA_STATUS_CANCELLED: i32 = 7;
+/// Biometric enroll or verify: the user gave no sample before `timeout_ms`.
+pub const TESSERA_STATUS_TIMED_OUT: i32 = 8;
+
+/// Biometric progress: one enroll stage passed (`stage` of `stages`).
+pub const TESSERA_BIOMETRIC_PROGRESS_STAGE: u32 = 1;
+/// Biometric progress: the sample could not be used and the user should try
+/// again (the text says why: too short, not centred, remove and retry); the
+/// call goes on.
+pub const TESSERA_BIOMETRIC_PROGRESS_RETRY: u32 = 2;
 
 /// Longest plugin name, in bytes without the NUL: `[a-z0-9._-]`, 1 to 64 bytes.
 pub const TESSERA_MAX_NAME_BYTES: usize = 64;
@@ -106,6 +120,92 @@ pub struct TesseraScanner {
     >,
 }
 
+/// What the host asks a biometric plugin to do. Valid only during the call.
+#[repr(C)]
+pub struct TesseraBiometricRequest {
+    /// Names this call for `cancel`; never 0, different for every call.
+    pub call_id: u64,
+    /// How long the host waits for this call, in milliseconds. The plugin
+    /// stops waiting for the user and returns `TESSERA_STATUS_TIMED_OUT`
+    /// before then.
+    pub timeout_ms: u32,
+}
+
+/// Where a biometric plugin reports while a call runs. Called on the call's
+/// own thread; the host copies every byte before the callback returns.
+#[repr(C)]
+pub struct TesseraBiometricEvents {
+    /// The host's context: pass it back unchanged.
+    pub ctx: *mut c_void,
+    /// Progress of an enroll or verify: `kind` is
+    /// `TESSERA_BIOMETRIC_PROGRESS_STAGE` (stage `stage` of `stages` passed)
+    /// or `TESSERA_BIOMETRIC_PROGRESS_RETRY` (try again; `stage` and
+    /// `stages` as last reported, 0 when unknown); `text` (`len` bytes of
+    /// UTF-8) is for the user.
+    pub progress: Option<
+        unsafe extern "C" fn(
+            ctx: *mut c_void,
+            kind: u32,
+            stage: u32,
+            stages: u32,
+            text: *const u8,
+            len: usize,
+        ),
+    >,
+    /// Sets the message shown to the user with the call's status (`len`
+    /// bytes of UTF-8): why a device is unavailable, why a call failed, or
+    /// the device's name with an OK availability. The last one wins.
+    pub message: Option<unsafe extern "C" fn(ctx: *mut c_void, text: *const u8, len: usize)>,
+}
+
+/// What `availability` fills in (the host's memory).
+#[repr(C)]
+pub struct TesseraBiometricInfo {
+    /// Non-zero when a device is present and this user may use it.
+    pub device_present: u32,
+    /// How many samples (fingers) this user has enrolled on it.
+    pub enrolled: u32,
+}
+
+/// The table of a biometric plugin. The host makes one call at a time per
+/// plugin (`cancel` excepted), each on a thread of its own; no function may
+/// unwind.
+#[repr(C)]
+pub struct TesseraBiometric {
+    /// Whether a device is present and how many samples are enrolled; writes
+    /// `info` and returns `TESSERA_STATUS_OK`, or `UNAVAILABLE` with a
+    /// message (no device, no service, not allowed).
+    pub availability: Option<
+        unsafe extern "C" fn(
+            request: *const TesseraBiometricRequest,
+            events: *const TesseraBiometricEvents,
+            info: *mut TesseraBiometricInfo,
+        ) -> i32,
+    >,
+    /// Enrolls a new sample, reporting each stage: `OK` when complete,
+    /// else `CANCELLED`, `TIMED_OUT`, `UNAVAILABLE` or `FAILED` with a message.
+    pub enroll: Option<
+        unsafe extern "C" fn(
+            request: *const TesseraBiometricRequest,
+            events: *const TesseraBiometricEvents,
+        ) -> i32,
+    >,
+    /// Verifies the user against the enrolled samples: `OK` on a match,
+    /// `NO_MATCH`, or `CANCELLED`, `TIMED_OUT`, `UNAVAILABLE` (nothing
+    /// enrolled, no device), `FAILED` (disconnected) with a message.
+    pub verify: Option<
+        unsafe extern "C" fn(
+            request: *const TesseraBiometricRequest,
+            events: *const TesseraBiometricEvents,
+        ) -> i32,
+    >,
+    /// Asks the running call `call_id` to stop and return
+    /// `TESSERA_STATUS_CANCELLED` soon (releasing the device). Called from
+    /// another thread while that call runs, or after it ended (then it does
+    /// nothing); returns at once.
+    pub cancel: Option<unsafe extern "C" fn(call_id: u64)>,
+}
+
 /// What `tessera_plugin_entry` returns: static data that stays valid while
 /// the library is loaded (the host never unloads it).
 #[repr(C)]
@@ -120,8 +220,8 @@ pub struct TesseraPlugin {
     pub version: *const c_char,
     /// The scanner table when `kind` is `TESSERA_PLUGIN_KIND_SCANNER`, else NULL.
     pub scanner: *const TesseraScanner,
-    /// Reserved for the biometric table; NULL in ABI 1.
-    pub biometric: *const c_void,
+    /// The biometric table when `kind` is `TESSERA_PLUGIN_KIND_BIOMETRIC`, else NULL.
+    pub biometric: *const TesseraBiometric,
 }
 
 // SAFETY: a descriptor is immutable static data; its pointers point to other

@@ -29,8 +29,10 @@
 //! when tests need cargo to build the library for them).
 
 pub mod abi;
+mod biometric;
 
 pub use abi::*;
+pub use biometric::{Availability, Biometric, BiometricCall, BiometricFailure};
 
 use std::time::Duration;
 
@@ -195,6 +197,95 @@ macro_rules! export_scanner {
         };
     };
 }
+
+/// Exports a [`Biometric`] as a plugin: defines `tessera_plugin_entry`, the
+/// static descriptor and biometric table, and `extern "C"` functions that
+/// catch every panic and carry `cancel` to the running call
+/// ([`BiometricCall::is_cancelled`]). Use it once per library.
+///
+/// - `name`, `version`: as for [`export_scanner!`];
+/// - `biometric`: an expression making the plugin, run once when the host
+///   loads it (a panic there makes the load fail).
+#[macro_export]
+macro_rules! export_biometric {
+    (
+        name: $name:literal,
+        version: $version:expr,
+        biometric: $make:expr $(,)?
+    ) => {
+        const _: () = {
+            use $crate::__biometric as private;
+
+            const _: () = ::core::assert!(
+                $crate::valid_name($name),
+                "a plugin name is 1 to 64 bytes of [a-z0-9._-]"
+            );
+            const _: () = ::core::assert!(
+                $crate::valid_version($version),
+                "a plugin version is 1 to 64 bytes of printable ASCII"
+            );
+
+            static INSTANCE: private::Instance = private::Instance::new();
+
+            unsafe extern "C" fn availability(
+                request: *const $crate::abi::TesseraBiometricRequest,
+                events: *const $crate::abi::TesseraBiometricEvents,
+                info: *mut $crate::abi::TesseraBiometricInfo,
+            ) -> i32 {
+                // SAFETY: the host passes valid pointers for the call's duration.
+                unsafe { private::availability(&INSTANCE, request, events, info) }
+            }
+
+            unsafe extern "C" fn enroll(
+                request: *const $crate::abi::TesseraBiometricRequest,
+                events: *const $crate::abi::TesseraBiometricEvents,
+            ) -> i32 {
+                // SAFETY: as above.
+                unsafe { private::run(&INSTANCE, request, events, private::Op::Enroll) }
+            }
+
+            unsafe extern "C" fn verify(
+                request: *const $crate::abi::TesseraBiometricRequest,
+                events: *const $crate::abi::TesseraBiometricEvents,
+            ) -> i32 {
+                // SAFETY: as above.
+                unsafe { private::run(&INSTANCE, request, events, private::Op::Verify) }
+            }
+
+            unsafe extern "C" fn cancel(call_id: u64) {
+                private::cancel(&INSTANCE, call_id)
+            }
+
+            static TABLE: $crate::abi::TesseraBiometric = $crate::abi::TesseraBiometric {
+                availability: ::core::option::Option::Some(availability),
+                enroll: ::core::option::Option::Some(enroll),
+                verify: ::core::option::Option::Some(verify),
+                cancel: ::core::option::Option::Some(cancel),
+            };
+
+            static PLUGIN: $crate::abi::TesseraPlugin = $crate::abi::TesseraPlugin {
+                abi_version: $crate::abi::TESSERA_PLUGIN_ABI_VERSION,
+                kind: $crate::abi::TESSERA_PLUGIN_KIND_BIOMETRIC,
+                name: ::core::concat!($name, "\0").as_ptr().cast(),
+                version: ::core::concat!($version, "\0").as_ptr().cast(),
+                scanner: ::core::ptr::null(),
+                biometric: &TABLE,
+            };
+
+            #[unsafe(no_mangle)]
+            pub extern "C" fn tessera_plugin_entry(
+                host_abi_version: u32,
+            ) -> *const $crate::abi::TesseraPlugin {
+                private::entry(host_abi_version, &PLUGIN, &INSTANCE, || {
+                    ::std::boxed::Box::new($make)
+                })
+            }
+        };
+    };
+}
+
+#[doc(hidden)]
+pub use biometric::private as __biometric;
 
 /// Used by [`export_scanner!`]; not part of the API.
 #[doc(hidden)]

@@ -16,6 +16,21 @@ use crate::{PluginKind, ScannerInput};
 pub(crate) type ScanFn =
     unsafe extern "C" fn(*const TesseraScanRequest, *const TesseraScanSink) -> i32;
 
+/// A biometric plugin's functions, copied from its static table.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BiometricFns {
+    pub availability: unsafe extern "C" fn(
+        *const TesseraBiometricRequest,
+        *const TesseraBiometricEvents,
+        *mut TesseraBiometricInfo,
+    ) -> i32,
+    pub enroll:
+        unsafe extern "C" fn(*const TesseraBiometricRequest, *const TesseraBiometricEvents) -> i32,
+    pub verify:
+        unsafe extern "C" fn(*const TesseraBiometricRequest, *const TesseraBiometricEvents) -> i32,
+    pub cancel: unsafe extern "C" fn(u64),
+}
+
 /// What a loaded plugin told about itself, copied and checked.
 #[derive(Debug, Clone)]
 pub(crate) struct Loaded {
@@ -23,6 +38,7 @@ pub(crate) struct Loaded {
     pub version: String,
     pub kind: PluginKind,
     pub scanner: Option<(ScannerInput, ScanFn)>,
+    pub biometric: Option<BiometricFns>,
 }
 
 /// Loads `path` within `timeout`. A library that is loaded is never
@@ -109,6 +125,7 @@ pub(crate) unsafe fn read_descriptor(descriptor: *const TesseraPlugin) -> Result
             "its version {version:?} is not 1 to {TESSERA_MAX_VERSION_BYTES} bytes of printable ASCII"
         ));
     }
+    let mut biometric = None;
     let (kind, scanner) = match d.kind {
         TESSERA_PLUGIN_KIND_SCANNER => {
             if d.scanner.is_null() || !d.scanner.is_aligned() {
@@ -127,7 +144,19 @@ pub(crate) unsafe fn read_descriptor(descriptor: *const TesseraPlugin) -> Result
             (PluginKind::Scanner, Some((input, scan as ScanFn)))
         }
         TESSERA_PLUGIN_KIND_BIOMETRIC => {
-            return Err("biometric plugins are not supported by plugin ABI 1 yet".to_owned());
+            if d.biometric.is_null() || !d.biometric.is_aligned() {
+                return Err("it is a biometric plugin without a valid biometric table".to_owned());
+            }
+            // SAFETY: non-NULL and aligned, static per the ABI.
+            let table = unsafe { &*d.biometric };
+            let missing = |f: &str| format!("its biometric table has no {f} function");
+            biometric = Some(BiometricFns {
+                availability: table.availability.ok_or_else(|| missing("availability"))?,
+                enroll: table.enroll.ok_or_else(|| missing("enroll"))?,
+                verify: table.verify.ok_or_else(|| missing("verify"))?,
+                cancel: table.cancel.ok_or_else(|| missing("cancel"))?,
+            });
+            (PluginKind::Biometric, None)
         }
         other => return Err(format!("its kind {other} is unknown")),
     };
@@ -136,6 +165,7 @@ pub(crate) unsafe fn read_descriptor(descriptor: *const TesseraPlugin) -> Result
         version,
         kind,
         scanner,
+        biometric,
     })
 }
 

@@ -1,0 +1,93 @@
+# Installs Tessera: the binaries, the plugins, the systemd user units, the
+# D-Bus service file and the desktop files (README.md, "Install").
+#
+#   make install                       # as root: under PREFIX=/usr/local
+#   make install PREFIX=/usr DESTDIR=/tmp/pkg   # for a package
+#   make install-user                  # no root: ~/.local and the user's units
+#   make uninstall / make uninstall-user
+#
+# CARGO_BUILD=0 installs what target/$(PROFILE) already holds (tests do).
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+CARGO ?= cargo
+PROFILE ?= release
+CARGO_BUILD ?= 1
+
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+# tesserad reads plugins from this fixed folder (docs/plugins.md).
+PLUGINDIR ?= /usr/lib/tessera/plugins
+SYSTEMD_USER_UNITDIR ?= $(PREFIX)/lib/systemd/user
+DBUS_SERVICEDIR ?= $(DATADIR)/dbus-1/services
+DBUS_INTERFACEDIR ?= $(DATADIR)/dbus-1/interfaces
+APPLICATIONSDIR ?= $(DATADIR)/applications
+SEARCH_PROVIDERDIR ?= $(DATADIR)/gnome-shell/search-providers
+KRUNNERDIR ?= $(DATADIR)/krunner/dbusplugins
+
+TARGET_DIR ?= target/$(PROFILE)
+BINARIES = tesserad tessera tessera-issuer
+PLUGINS = tessera_scanner_image tessera_scanner_screen tessera_scanner_camera tessera_biometric_fprintd
+
+# The per-user mode: everything under ~/.local, units where systemd --user
+# and the session bus look for the user's own.
+USER_PREFIX = $(HOME)/.local
+USER_FLAGS = PREFIX=$(USER_PREFIX) DESTDIR= \
+	PLUGINDIR=$(HOME)/.local/lib/tessera/plugins \
+	SYSTEMD_USER_UNITDIR=$(HOME)/.local/share/systemd/user
+
+INSTALL ?= install
+
+.PHONY: all build install install-user uninstall uninstall-user
+
+all: build
+
+build:
+ifneq ($(CARGO_BUILD),0)
+	$(CARGO) build --locked --profile $(PROFILE) --workspace
+endif
+
+install: build
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(PLUGINDIR) \
+		$(DESTDIR)$(SYSTEMD_USER_UNITDIR) $(DESTDIR)$(DBUS_SERVICEDIR) \
+		$(DESTDIR)$(APPLICATIONSDIR) $(DESTDIR)$(SEARCH_PROVIDERDIR) \
+		$(DESTDIR)$(KRUNNERDIR) $(DESTDIR)$(DBUS_INTERFACEDIR)
+	for b in $(BINARIES); do \
+		$(INSTALL) -m 0755 $(TARGET_DIR)/$$b $(DESTDIR)$(BINDIR)/$$b || exit 1; \
+	done
+	for p in $(PLUGINS); do \
+		if [ -f $(TARGET_DIR)/lib$$p.so ]; then \
+			$(INSTALL) -m 0644 $(TARGET_DIR)/lib$$p.so $(DESTDIR)$(PLUGINDIR)/lib$$p.so || exit 1; \
+		fi; \
+	done
+	sed 's|/usr/local/bin/|$(BINDIR)/|g' systemd/tesserad.service > $(DESTDIR)$(SYSTEMD_USER_UNITDIR)/tesserad.service
+	$(INSTALL) -m 0644 systemd/tesserad.socket $(DESTDIR)$(SYSTEMD_USER_UNITDIR)/tesserad.socket
+	sed 's|/usr/local/bin/|$(BINDIR)/|g' systemd/org.tessera.Authenticator1.service > $(DESTDIR)$(DBUS_SERVICEDIR)/org.tessera.Authenticator1.service
+	sed 's|/usr/local/bin/|$(BINDIR)/|g' systemd/org.tessera.Authenticator.desktop > $(DESTDIR)$(APPLICATIONSDIR)/org.tessera.Authenticator.desktop
+	$(INSTALL) -m 0644 systemd/org.tessera.Authenticator.search-provider.ini $(DESTDIR)$(SEARCH_PROVIDERDIR)/org.tessera.Authenticator.search-provider.ini
+	$(INSTALL) -m 0644 systemd/org.tessera.Authenticator.krunner.desktop $(DESTDIR)$(KRUNNERDIR)/org.tessera.Authenticator.krunner.desktop
+	$(INSTALL) -m 0644 daemon/dbus/org.tessera.Authenticator1.xml $(DESTDIR)$(DBUS_INTERFACEDIR)/org.tessera.Authenticator1.xml
+	chmod 0644 $(DESTDIR)$(SYSTEMD_USER_UNITDIR)/tesserad.service \
+		$(DESTDIR)$(DBUS_SERVICEDIR)/org.tessera.Authenticator1.service \
+		$(DESTDIR)$(APPLICATIONSDIR)/org.tessera.Authenticator.desktop
+
+install-user:
+	$(MAKE) install $(USER_FLAGS)
+	@if [ -z "$(DESTDIR)" ] && command -v systemctl >/dev/null 2>&1; then \
+		systemctl --user daemon-reload || true; \
+		echo "make: enable with: systemctl --user enable --now tesserad.socket"; \
+	fi
+
+uninstall:
+	for b in $(BINARIES); do rm -f $(DESTDIR)$(BINDIR)/$$b; done
+	for p in $(PLUGINS); do rm -f $(DESTDIR)$(PLUGINDIR)/lib$$p.so; done
+	rm -f $(DESTDIR)$(SYSTEMD_USER_UNITDIR)/tesserad.service \
+		$(DESTDIR)$(SYSTEMD_USER_UNITDIR)/tesserad.socket \
+		$(DESTDIR)$(DBUS_SERVICEDIR)/org.tessera.Authenticator1.service \
+		$(DESTDIR)$(APPLICATIONSDIR)/org.tessera.Authenticator.desktop \
+		$(DESTDIR)$(SEARCH_PROVIDERDIR)/org.tessera.Authenticator.search-provider.ini \
+		$(DESTDIR)$(KRUNNERDIR)/org.tessera.Authenticator.krunner.desktop \
+		$(DESTDIR)$(DBUS_INTERFACEDIR)/org.tessera.Authenticator1.xml
+
+uninstall-user:
+	$(MAKE) uninstall $(USER_FLAGS)

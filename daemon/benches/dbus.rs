@@ -1,0 +1,278 @@
+//! The D-Bus benchmark (not a test): `cargo bench -p tessera-daemon --bench dbus`.
+//!
+//! Starts a private `dbus-daemon` and the release `tesserad` on it (fast
+//! Argon2), activates one TOTP account over D-Bus, then measures round
+//! trips from one client on a current-thread runtime, interleaved in blocks
+//! so both see the same machine: `GetCode` (a code from the vault) and
+//! `Ping` (a method of the same interface that only admits the caller: the
+//! floor of a round trip through the bus). Both go through the bus daemon
+//! (client → dbus-daemon → tesserad and back).
+//!
+//! Prints a Markdown report and writes it between
+//! `<!-- dbus-bench:start -->` and `<!-- dbus-bench:end -->` in
+//! `docs/benchmarks.md`. Timings are reported, never asserted. Run through
+//! `cargo test --benches` (no `--bench` argument) it does a short smoke run
+//! and writes nothing.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tesserad::dbus::types::{Code, View};
+use zbus::zvariant::{OwnedValue, Value};
+
+const CALLS: usize = 20_000;
+const WARMUP: usize = 1_000;
+const BLOCK: usize = 500;
+const FAST_CONFIG: &str = "[vault]\nargon2_memory_kib = 64\nargon2_iterations = 1\n";
+const PIN: &str = "482915";
+const TOTP_URI: &str = "otpauth://totp/Example:alice@example.com?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Example";
+const START_MARK: &str = "<!-- dbus-bench:start -->";
+const END_MARK: &str = "<!-- dbus-bench:end -->";
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let (calls, warmup) = if full { (CALLS, WARMUP) } else { (200, 20) };
+    let bus = Bus::start();
+    let daemon = Tesserad::start(&bus.address);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let (ping, code) = runtime.block_on(measure(&bus.address, calls, warmup));
+    drop(daemon);
+    let report = markdown(&ping, &code, calls);
+    print!("{report}");
+    if full {
+        write_section(&report);
+    } else {
+        eprintln!("smoke run (no --bench argument): docs/benchmarks.md left as it is");
+    }
+}
+
+async fn measure(address: &str, calls: usize, warmup: usize) -> (Vec<Duration>, Vec<Duration>) {
+    let c = zbus::connection::Builder::address(address)
+        .unwrap()
+        .build()
+        .await
+        .unwrap();
+    let dbus = zbus::fdo::DBusProxy::new(&c).await.unwrap();
+    let start = Instant::now();
+    while !dbus
+        .name_has_owner(tesserad::dbus::BUS_NAME.try_into().unwrap())
+        .await
+        .unwrap()
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "tesserad never owned its name"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let p = zbus::Proxy::new(
+        &c,
+        tesserad::dbus::BUS_NAME,
+        tesserad::dbus::PATH,
+        "org.tessera.Authenticator1",
+    )
+    .await
+    .unwrap();
+    // Activate one account.
+    let source = HashMap::from([(
+        "payload".to_owned(),
+        OwnedValue::try_from(Value::from(TOTP_URI)).unwrap(),
+    )]);
+    let mut v: View = p.call("StartActivation", &(source,)).await.unwrap();
+    while v.state != "activated" {
+        let (event, arg) = match v.state.as_str() {
+            "choose_pin" | "confirm_pin" => ("pin", PIN),
+            "finalize_code" => ("continue", ""),
+            other => panic!("unexpected state {other}"),
+        };
+        v = p
+            .call("SendEvent", &(v.id.as_str(), 0u64, event, arg))
+            .await
+            .unwrap();
+    }
+    for _ in 0..warmup {
+        let _: () = p.call("Ping", &()).await.unwrap();
+        let _: Code = p.call("GetCode", &("alice",)).await.unwrap();
+    }
+    let mut ping = Vec::with_capacity(calls);
+    let mut code = Vec::with_capacity(calls);
+    while ping.len() < calls {
+        let n = BLOCK.min(calls - ping.len());
+        for _ in 0..n {
+            let t = Instant::now();
+            let _: () = p.call("Ping", &()).await.unwrap();
+            ping.push(t.elapsed());
+        }
+        for _ in 0..n {
+            let t = Instant::now();
+            let c: Code = p.call("GetCode", &("alice",)).await.unwrap();
+            code.push(t.elapsed());
+            assert_eq!(c.code.len(), 6);
+        }
+    }
+    (ping, code)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.0} µs", d.as_secs_f64() * 1e6)
+}
+
+fn markdown(ping: &[Duration], code: &[Duration], calls: usize) -> String {
+    let mut ping = ping.to_vec();
+    let mut code = code.to_vec();
+    ping.sort();
+    code.sort();
+    let (p50, p99) = (percentile(&ping, 0.5), percentile(&ping, 0.99));
+    let (c50, c99) = (percentile(&code, 0.5), percentile(&code, 0.99));
+    let ratio = c50.as_secs_f64() / p50.as_secs_f64();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{calls} calls each from one client (current-thread runtime), in alternating \
+         blocks of {BLOCK}, through a private `dbus-daemon`; release `tesserad`; {}; {}; \
+         {} CPUs.\n",
+        command_line("date", &["-u", "+%Y-%m-%d"]).unwrap_or_default(),
+        command_line("dbus-daemon", &["--version"])
+            .and_then(|v| v.lines().next().map(str::to_owned))
+            .unwrap_or_default(),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+    );
+    let _ = writeln!(out, "| method | p50 | p99 | |");
+    let _ = writeln!(out, "| --- | --- | --- | --- |");
+    let _ = writeln!(
+        out,
+        "| `Ping` (the floor: admit the caller, no work) | {} | {} | |",
+        us(p50),
+        us(p99)
+    );
+    let _ = writeln!(
+        out,
+        "| `GetCode` | {} | {} | p50 {ratio:.2}× the floor (target ≤ 1.5×) {} |",
+        us(c50),
+        us(c99),
+        if ratio <= 1.5 { "✓" } else { "✗" }
+    );
+    out
+}
+
+fn command_line(program: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(program).args(args).output().ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn write_section(report: &str) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the daemon crate is in the workspace");
+    let path = root.join("docs").join("benchmarks.md");
+    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    let section = format!("{START_MARK}\n{report}{END_MARK}");
+    let new = match (old.find(START_MARK), old.find(END_MARK)) {
+        (Some(s), Some(e)) if s < e => {
+            format!("{}{section}{}", &old[..s], &old[e + END_MARK.len()..])
+        }
+        _ => format!("{old}\n## D-Bus\n\n{section}\n"),
+    };
+    match std::fs::write(&path, new) {
+        Ok(()) => eprintln!("wrote {}", path.display()),
+        Err(e) => eprintln!("cannot write {}: {e}", path.display()),
+    }
+}
+
+struct Bus {
+    child: Child,
+    address: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Bus {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("bus.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n \
+                 \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n<busconfig>\n  \
+                 <type>session</type>\n  <listen>unix:dir={}</listen>\n  <auth>EXTERNAL</auth>\n  \
+                 <policy context=\"default\">\n    <allow user=\"*\"/>\n    \
+                 <allow send_destination=\"*\" eavesdrop=\"true\"/>\n    \
+                 <allow eavesdrop=\"true\"/>\n    <allow own=\"*\"/>\n  </policy>\n</busconfig>\n",
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        let mut child = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", config.display()))
+            .args(["--nofork", "--print-address=1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon runs");
+        let mut address = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut address)
+            .unwrap();
+        Bus {
+            child,
+            address: address.trim().to_owned(),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Tesserad {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Tesserad {
+    fn start(bus: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("tessera.toml");
+        std::fs::write(&config, FAST_CONFIG).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_tesserad"))
+            .arg("--foreground")
+            .arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .arg("--runtime-dir")
+            .arg(dir.path().join("run"))
+            .env("RUST_LOG", "warn")
+            .env("DBUS_SESSION_BUS_ADDRESS", bus)
+            .env_remove("JOURNAL_STREAM")
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("tesserad starts");
+        Tesserad { child, _dir: dir }
+    }
+}
+
+impl Drop for Tesserad {
+    fn drop(&mut self) {
+        // SAFETY: kill on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+}

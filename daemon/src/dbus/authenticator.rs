@@ -1,0 +1,350 @@
+//! `org.tessera.Authenticator1` at `/org/tessera/Authenticator1`: the gRPC
+//! API's operations on the session bus. Each method admits the caller,
+//! makes one service call and translates the result (`types.rs`); the
+//! documentation is in `daemon/dbus/org.tessera.Authenticator1.xml`.
+
+use std::collections::HashMap;
+
+use tessera_core::SecretString;
+use zbus::message::Header;
+use zbus::object_server::SignalEmitter;
+use zbus::zvariant::OwnedValue;
+use zbus::{Connection, interface};
+
+use super::types::{
+    self, Account, ApprovalResult, BiometricStatus, Code, Decoded, Plugin, ScanSourceInfo, Status,
+    View,
+};
+use super::{Error, Peers};
+use crate::service::Service;
+
+type Result<T> = std::result::Result<T, Error>;
+
+pub struct Authenticator {
+    service: Service,
+    peers: Peers,
+}
+
+impl Authenticator {
+    pub fn new(service: Service, peers: Peers) -> Self {
+        Self { service, peers }
+    }
+}
+
+#[interface(name = "org.tessera.Authenticator1")]
+impl Authenticator {
+    /// Does nothing but admit the caller: the floor of a round trip.
+    async fn ping(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+    ) -> Result<()> {
+        self.peers.admit(c, &h).await
+    }
+
+    #[zbus(out_args("accounts"))]
+    async fn list_accounts(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+    ) -> Result<Vec<Account>> {
+        self.peers.admit(c, &h).await?;
+        let accounts = self.service.list_accounts().await?;
+        Ok(accounts.iter().map(types::account).collect())
+    }
+
+    #[zbus(out_args("account"))]
+    async fn get_account(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+        account: &str,
+    ) -> Result<Account> {
+        self.peers.admit(c, &h).await?;
+        Ok(types::account(&self.service.get_account(account).await?))
+    }
+
+    #[zbus(out_args("account"))]
+    async fn rename_account(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+        account: &str,
+        label: &str,
+    ) -> Result<Account> {
+        self.peers.admit(c, &h).await?;
+        Ok(types::account(
+            &self.service.rename_account(account, label).await?,
+        ))
+    }
+
+    #[zbus(out_args("account"))]
+    async fn delete_account(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+        account: &str,
+    ) -> Result<Account> {
+        self.peers.admit(c, &h).await?;
+        Ok(types::account(&self.service.delete_account(account).await?))
+    }
+
+    #[zbus(out_args("code"))]
+    async fn get_code(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+        account: &str,
+    ) -> Result<Code> {
+        self.peers.admit(c, &h).await?;
+        Ok(types::code(&self.service.code(account).await?))
+    }
+
+    #[zbus(out_args("response", "suite"))]
+    async fn respond(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+        account: &str,
+        challenge: &str,
+    ) -> Result<(String, String)> {
+        self.peers.admit(c, &h).await?;
+        Ok(self.service.respond(account, challenge).await?)
+    }
+
+    #[zbus(out_args("result"))]
+    async fn request_approval(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+        account: &str,
+        message: &str,
+    ) -> Result<ApprovalResult> {
+        self.peers.admit(c, &h).await?;
+        Ok(types::approval(
+            &self.service.request_approval(account, message).await?,
+        ))
+    }
+
+    #[zbus(out_args("status"))]
+    async fn status(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+    ) -> Result<Status> {
+        self.peers.admit(c, &h).await?;
+        Ok(types::status(&self.service.vault_status().await))
+    }
+
+    #[zbus(out_args("status"))]
+    async fn lock(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+    ) -> Result<Status> {
+        self.peers.admit(c, &h).await?;
+        Ok(types::status(&self.service.lock().await))
+    }
+
+    #[zbus(out_args("status"))]
+    async fn unlock(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+        pin: String,
+    ) -> Result<Status> {
+        self.peers.admit(c, &h).await?;
+        let s = self
+            .service
+            .unlock_with(crate::service::UnlockMethod::Auto, SecretString::new(pin))
+            .await?;
+        Ok(types::status(&s))
+    }
+
+    #[zbus(out_args("status"))]
+    async fn unlock_with(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+        method: &str,
+        pin: String,
+    ) -> Result<Status> {
+        self.peers.admit(c, &h).await?;
+        let method = types::unlock_method(method)?;
+        let s = self
+            .service
+            .unlock_with(method, SecretString::new(pin))
+            .await?;
+        Ok(types::status(&s))
+    }
+
+    #[zbus(out_args("status"))]
+    async fn biometric_status(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+    ) -> Result<BiometricStatus> {
+        self.peers.admit(c, &h).await?;
+        Ok(types::biometric_status(
+            &self.service.biometric_status().await,
+        ))
+    }
+
+    #[zbus(out_args("status"))]
+    async fn enable_biometrics(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+        pin: String,
+    ) -> Result<BiometricStatus> {
+        self.peers.admit(c, &h).await?;
+        let s = self
+            .service
+            .enable_biometrics(types::optional_pin(pin))
+            .await?;
+        Ok(types::biometric_status(&s))
+    }
+
+    #[zbus(out_args("status"))]
+    async fn disable_biometrics(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+        pin: String,
+    ) -> Result<BiometricStatus> {
+        self.peers.admit(c, &h).await?;
+        let s = self
+            .service
+            .disable_biometrics(types::optional_pin(pin))
+            .await?;
+        Ok(types::biometric_status(&s))
+    }
+
+    #[zbus(out_args("status"))]
+    async fn change_pin(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+        old_pin: String,
+        new_pin: String,
+    ) -> Result<Status> {
+        self.peers.admit(c, &h).await?;
+        let s = self
+            .service
+            .change_pin(SecretString::new(old_pin), SecretString::new(new_pin))
+            .await?;
+        Ok(types::status(&s))
+    }
+
+    #[zbus(out_args("view"))]
+    async fn start_activation(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+        source: HashMap<String, OwnedValue>,
+    ) -> Result<View> {
+        self.peers.admit(c, &h).await?;
+        let source = types::source(&source)?;
+        Ok(types::view(&self.service.start_activation(source).await?))
+    }
+
+    #[zbus(out_args("view"))]
+    async fn send_event(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+        activation_id: &str,
+        revision: u64,
+        event: &str,
+        argument: String,
+    ) -> Result<View> {
+        self.peers.admit(c, &h).await?;
+        let event = types::event(event, argument)?;
+        let v = self
+            .service
+            .send_event(activation_id, revision, event)
+            .await?;
+        Ok(types::view(&v))
+    }
+
+    #[zbus(out_args("view"))]
+    async fn get_activation(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+        activation_id: &str,
+    ) -> Result<View> {
+        self.peers.admit(c, &h).await?;
+        let rx = self.service.watch_activation(activation_id)?;
+        let view = types::view(&rx.borrow());
+        Ok(view)
+    }
+
+    #[zbus(out_args("codes"))]
+    async fn scan(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+        source: HashMap<String, OwnedValue>,
+        raw: bool,
+    ) -> Result<Vec<Decoded>> {
+        self.peers.admit(c, &h).await?;
+        let source = types::scan_source(&source)?;
+        let codes = self.service.scan(source).await?;
+        Ok(codes.iter().map(|d| types::decoded(d, raw)).collect())
+    }
+
+    #[zbus(out_args("sources"))]
+    async fn scan_sources(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+    ) -> Result<Vec<ScanSourceInfo>> {
+        self.peers.admit(c, &h).await?;
+        Ok(self
+            .service
+            .scan_sources()
+            .iter()
+            .map(types::source_info)
+            .collect())
+    }
+
+    #[zbus(out_args("plugins"))]
+    async fn list_plugins(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+    ) -> Result<Vec<Plugin>> {
+        self.peers.admit(c, &h).await?;
+        Ok(self.service.plugins().iter().map(types::plugin).collect())
+    }
+
+    /// The running activations by id (invalidated on every change).
+    #[zbus(property(emits_changed_signal = "invalidates"))]
+    async fn activations(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Option<Header<'_>>,
+    ) -> zbus::fdo::Result<HashMap<String, View>> {
+        if let Some(h) = h {
+            self.peers
+                .admit(c, &h)
+                .await
+                .map_err(|e| zbus::fdo::Error::AccessDenied(e.to_string()))?;
+        }
+        Ok(self
+            .service
+            .activation_views()
+            .iter()
+            .map(|v| (v.id.clone(), types::view(v)))
+            .collect())
+    }
+
+    /// An activation changed (any client's: gRPC or D-Bus).
+    #[zbus(signal)]
+    pub async fn activation_changed(
+        emitter: &SignalEmitter<'_>,
+        activation_id: &str,
+        view: View,
+    ) -> zbus::Result<()>;
+}

@@ -1,0 +1,517 @@
+//! The service layer's results as D-Bus dictionaries (`a{sv}`), with the
+//! field names of the gRPC messages, and D-Bus arguments into service
+//! inputs. Clients may use these types too (the tests do).
+
+use std::collections::HashMap;
+
+use tessera_core::SecretString;
+use tessera_core::otp::OtpKind;
+use zbus::zvariant::{DeserializeDict, OwnedValue, SerializeDict, Type, Value};
+
+use super::errors;
+use crate::account::{AccountInfo, AccountKind};
+use crate::activation::{Event, Source, State};
+use crate::error::{ServiceError, ServiceResult};
+use crate::service::approvals::Approval;
+use crate::service::scanning::CodeFields;
+use crate::service::{ActivationView, CodeInfo, DecodedCode, ScanSource, SourceInfo, VaultStatus};
+use crate::vault::Protection;
+
+/// An account (no secret ever leaves the daemon).
+#[derive(
+    Clone, Debug, Default, PartialEq, SerializeDict, DeserializeDict, Type, Value, OwnedValue,
+)]
+#[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]
+pub struct Account {
+    pub id: String,
+    pub label: String,
+    pub issuer: String,
+    /// "tessera", "totp" or "hotp".
+    pub kind: String,
+    pub otp_type: String,
+    pub algorithm: String,
+    pub digits: u32,
+    pub period: u32,
+    pub counter: u64,
+    pub created_unix: i64,
+    pub serial: String,
+    pub user_id: String,
+    pub ocra_suite: String,
+    pub issuer_verified: bool,
+    pub notifications: bool,
+    pub extra: HashMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, SerializeDict, DeserializeDict, Type)]
+#[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]
+pub struct Code {
+    pub code: String,
+    pub valid_from_unix: i64,
+    pub valid_until_unix: i64,
+    pub counter: u64,
+    pub account: Account,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, SerializeDict, DeserializeDict, Type)]
+#[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]
+pub struct Status {
+    pub exists: bool,
+    pub locked: bool,
+    /// "none", "pin" or "keyring".
+    pub protection: String,
+    pub failed_attempts: u32,
+    pub retry_after_seconds: u64,
+    pub account_count: u32,
+    pub auto_lock_minutes: u32,
+}
+
+#[derive(
+    Clone, Debug, Default, PartialEq, SerializeDict, DeserializeDict, Type, Value, OwnedValue,
+)]
+#[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]
+pub struct View {
+    pub id: String,
+    pub revision: u64,
+    /// The state's name: home, scanning, device_code, choose_pin, …
+    pub state: String,
+    /// device_code / finalize_code: the code, and grouped for display.
+    pub code: String,
+    pub grouped: String,
+    /// choose_pin / enter_pin / choose_method: why it is asked again.
+    pub reason: String,
+    pub min_length: u32,
+    pub biometric_available: bool,
+    /// biometric_enroll: progress.
+    pub stage: u32,
+    pub stages: u32,
+    pub message: String,
+    /// failed: the error's D-Bus name and message.
+    pub error_name: String,
+    pub error_message: String,
+    /// cancel_confirm: the state `back` returns to.
+    pub previous: String,
+    pub accounts: Vec<Account>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, SerializeDict, DeserializeDict, Type)]
+#[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]
+pub struct ApprovalResult {
+    pub approved: bool,
+    /// "approved", "denied", "dismissed", "timed-out" or "not-verified".
+    pub answer: String,
+    /// The OCRA response (only when approved).
+    pub response: String,
+    pub suite: String,
+    pub question: String,
+    pub account: Account,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, SerializeDict, DeserializeDict, Type)]
+#[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]
+pub struct BiometricStatus {
+    pub allowed: bool,
+    pub enabled: bool,
+    pub available: bool,
+    pub unavailable_reason: String,
+    pub plugin: String,
+    pub device: String,
+    pub enrolled: u32,
+    pub failures: u32,
+    pub max_failures: u32,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, SerializeDict, DeserializeDict, Type)]
+#[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]
+pub struct ScanSourceInfo {
+    pub source: String,
+    pub available: bool,
+    pub plugin: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, SerializeDict, DeserializeDict, Type)]
+#[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]
+pub struct Plugin {
+    pub name: String,
+    /// "scanner", "biometric" or "" (not loaded).
+    pub kind: String,
+    pub version: String,
+    pub path: String,
+    /// "loaded" or "failed".
+    pub status: String,
+    pub reason: String,
+    /// Scanners: "image" or "capture".
+    pub input: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, SerializeDict, DeserializeDict, Type)]
+#[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]
+pub struct DecodedAccount {
+    pub label: String,
+    pub issuer: String,
+    pub otp: String,
+    pub counter: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, SerializeDict, DeserializeDict, Type)]
+#[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]
+pub struct Decoded {
+    /// Only when `raw` was asked for.
+    pub text: String,
+    pub kind: String,
+    pub error: String,
+    pub serial: String,
+    pub label: String,
+    pub issuer: String,
+    pub user_id: String,
+    pub otp: String,
+    pub counter: u64,
+    pub signed: bool,
+    pub issuer_verified: bool,
+    pub extra: HashMap<String, String>,
+    pub accounts: Vec<DecodedAccount>,
+    pub batch_index: u32,
+    pub batch_size: u32,
+}
+
+pub fn account(a: &AccountInfo) -> Account {
+    let (kind, serial, user_id, issuer_verified) = match &a.kind {
+        AccountKind::Tessera {
+            serial,
+            user_id,
+            issuer_verified,
+            ..
+        } => (
+            "tessera",
+            serial.to_string(),
+            user_id.clone().unwrap_or_default(),
+            *issuer_verified,
+        ),
+        AccountKind::OtpAuth => match a.params.kind() {
+            OtpKind::Totp { .. } => ("totp", String::new(), String::new(), false),
+            OtpKind::Hotp { .. } => ("hotp", String::new(), String::new(), false),
+        },
+    };
+    let (otp_type, period, counter) = match a.params.kind() {
+        OtpKind::Totp { period } => ("totp", period, 0),
+        OtpKind::Hotp { counter } => ("hotp", 0, counter),
+    };
+    Account {
+        id: a.id.to_string(),
+        label: a.label.clone(),
+        issuer: a.issuer.clone().unwrap_or_default(),
+        kind: kind.into(),
+        otp_type: otp_type.into(),
+        algorithm: a.params.algorithm().name().into(),
+        digits: a.params.digits(),
+        period,
+        counter,
+        created_unix: a.created_unix,
+        serial,
+        user_id,
+        ocra_suite: a.ocra_suite.clone(),
+        issuer_verified,
+        notifications: a.notifications,
+        extra: a.extra.iter().cloned().collect(),
+    }
+}
+
+pub fn code(c: &CodeInfo) -> Code {
+    Code {
+        code: c.code.clone(),
+        valid_from_unix: c.valid_from.unwrap_or(0) as i64,
+        valid_until_unix: c.valid_until.unwrap_or(0) as i64,
+        counter: c.counter.unwrap_or(0),
+        account: account(&c.account),
+    }
+}
+
+pub fn status(s: &VaultStatus) -> Status {
+    Status {
+        exists: s.exists,
+        locked: s.locked,
+        protection: match s.protection {
+            None => "none",
+            Some(Protection::Pin) => "pin",
+            Some(Protection::Keyring) => "keyring",
+        }
+        .into(),
+        failed_attempts: s.failed_attempts,
+        retry_after_seconds: s.retry_after.as_secs() + u64::from(s.retry_after.subsec_nanos() > 0),
+        account_count: s.account_count.unwrap_or(0) as u32,
+        auto_lock_minutes: s.auto_lock_minutes,
+    }
+}
+
+fn state_into(view: &mut View, s: &State, v: &ActivationView) {
+    match s {
+        State::DeviceCode => {
+            let code = v.device_code.map(|d| d.to_string()).unwrap_or_default();
+            view.grouped = tessera_core::activation::group_digits(&code, 4, '-');
+            view.code = code;
+        }
+        State::FinalizeCode => {
+            let code = v
+                .finalize_code
+                .as_ref()
+                .map(|c| c.to_string())
+                .unwrap_or_default();
+            let group = if code.len() == 8 { 4 } else { 3 };
+            view.grouped = tessera_core::activation::group_digits(&code, group, '-');
+            view.code = code;
+        }
+        State::ChoosePin { reason } | State::EnterPin { reason } => {
+            view.reason = reason.clone().unwrap_or_default();
+        }
+        State::ChooseMethod { reason } => {
+            view.reason = reason.clone().unwrap_or_else(|| {
+                if v.biometric_available {
+                    String::new()
+                } else {
+                    "no biometric device is available".into()
+                }
+            });
+        }
+        State::BiometricEnroll {
+            stage,
+            stages,
+            message,
+        } => {
+            view.stage = *stage;
+            view.stages = *stages;
+            view.message = message.clone();
+        }
+        State::Failed { error } => {
+            view.error_name = errors::name(error.code);
+            view.error_message = error.message.clone();
+        }
+        State::CancelConfirm { previous } => {
+            view.previous = previous.name().into();
+            state_into(view, previous, v);
+        }
+        _ => {}
+    }
+}
+
+pub fn view(v: &ActivationView) -> View {
+    let mut view = View {
+        id: v.id.clone(),
+        revision: v.revision,
+        state: v.state.name().into(),
+        min_length: v.pin_min_length,
+        biometric_available: v.biometric_available,
+        accounts: v.accounts.iter().map(account).collect(),
+        ..View::default()
+    };
+    state_into(&mut view, &v.state, v);
+    view
+}
+
+pub fn approval(a: &Approval) -> ApprovalResult {
+    ApprovalResult {
+        approved: a.response.is_some(),
+        answer: a.answer.name().into(),
+        response: a.response.clone().unwrap_or_default(),
+        suite: a.suite.clone(),
+        question: a.question.clone(),
+        account: account(&a.account),
+    }
+}
+
+pub fn biometric_status(s: &crate::service::BiometricStatus) -> BiometricStatus {
+    BiometricStatus {
+        allowed: s.allowed,
+        enabled: s.enabled,
+        available: s.available,
+        unavailable_reason: s.reason.clone().unwrap_or_default(),
+        plugin: s.plugin.clone().unwrap_or_default(),
+        device: s.device.clone().unwrap_or_default(),
+        enrolled: s.enrolled,
+        failures: s.failures,
+        max_failures: s.max_failures,
+    }
+}
+
+/// An unlock method by name: "auto", "pin" or "biometric".
+pub fn unlock_method(name: &str) -> ServiceResult<crate::service::UnlockMethod> {
+    use crate::service::UnlockMethod;
+    match name {
+        "auto" | "" => Ok(UnlockMethod::Auto),
+        "pin" => Ok(UnlockMethod::Pin),
+        "biometric" => Ok(UnlockMethod::Biometric),
+        other => Err(ServiceError::invalid_argument(format!(
+            "unknown unlock method {other:?}; methods are auto, pin and biometric"
+        ))),
+    }
+}
+
+/// An optional PIN: empty means none.
+pub fn optional_pin(pin: String) -> Option<SecretString> {
+    Some(SecretString::new(pin)).filter(|p| !p.expose().is_empty())
+}
+
+pub fn source_info(s: &SourceInfo) -> ScanSourceInfo {
+    ScanSourceInfo {
+        source: s.source.into(),
+        available: s.available,
+        plugin: s.plugin.clone(),
+        reason: s.reason.clone().unwrap_or_default(),
+    }
+}
+
+pub fn plugin(p: &tessera_plugin_host::PluginInfo) -> Plugin {
+    use tessera_plugin_host::{PluginKind, PluginStatus, ScannerInput};
+    let (status, reason) = match &p.status {
+        PluginStatus::Loaded => ("loaded", String::new()),
+        PluginStatus::Failed(reason) => ("failed", reason.clone()),
+    };
+    Plugin {
+        name: p.name.clone(),
+        kind: match p.kind {
+            None => "",
+            Some(PluginKind::Scanner) => "scanner",
+            Some(PluginKind::Biometric) => "biometric",
+        }
+        .into(),
+        version: p.version.clone().unwrap_or_default(),
+        path: p.path.to_string_lossy().into_owned(),
+        status: status.into(),
+        reason,
+        input: match p.input {
+            None => "",
+            Some(ScannerInput::Image) => "image",
+            Some(ScannerInput::Capture) => "capture",
+        }
+        .into(),
+    }
+}
+
+fn decoded_account(f: &CodeFields) -> DecodedAccount {
+    DecodedAccount {
+        label: f.label.clone().unwrap_or_default(),
+        issuer: f.issuer.clone().unwrap_or_default(),
+        otp: f.otp.clone().unwrap_or_default(),
+        counter: f.counter.unwrap_or(0),
+    }
+}
+
+/// A decoded code; its text only when `raw` was asked for.
+pub fn decoded(d: &DecodedCode, raw: bool) -> Decoded {
+    let f = &d.fields;
+    let (batch_index, batch_size) = f.batch.unwrap_or((0, 0));
+    Decoded {
+        text: if raw {
+            d.text.expose().to_owned()
+        } else {
+            String::new()
+        },
+        kind: d.kind.into(),
+        error: d.error.clone().unwrap_or_default(),
+        serial: f.serial.clone().unwrap_or_default(),
+        label: f.label.clone().unwrap_or_default(),
+        issuer: f.issuer.clone().unwrap_or_default(),
+        user_id: f.user_id.clone().unwrap_or_default(),
+        otp: f.otp.clone().unwrap_or_default(),
+        counter: f.counter.unwrap_or(0),
+        signed: f.signed,
+        issuer_verified: f.issuer_verified,
+        extra: f.extra.clone().into_iter().collect(),
+        accounts: f.accounts.iter().map(decoded_account).collect(),
+        batch_index,
+        batch_size,
+    }
+}
+
+/// The keys a source dictionary may hold.
+const SOURCE_KEYS: &str = "payload (s), image (ay), camera (i: the camera's number, -1 for \
+                           the first that opens), screen (b), or serial and activation_code (s)";
+
+fn value<T>(key: &str, v: &OwnedValue, want: &str) -> ServiceResult<T>
+where
+    T: TryFrom<OwnedValue>,
+{
+    T::try_from(
+        v.try_clone()
+            .map_err(|e| ServiceError::internal(e.to_string()))?,
+    )
+    .map_err(|_| {
+        ServiceError::invalid_argument(format!(
+            "source key {key:?} must be {want}, not {}",
+            v.value_signature()
+        ))
+    })
+}
+
+/// An activation source from a dictionary with one key (see [`SOURCE_KEYS`]).
+pub fn source(dict: &HashMap<String, OwnedValue>) -> ServiceResult<Source> {
+    let mut keys: Vec<_> = dict.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    match keys.as_slice() {
+        ["payload"] => Ok(Source::Text(value(
+            "payload",
+            &dict["payload"],
+            "a string (s)",
+        )?)),
+        ["image"] => Ok(Source::Image(value("image", &dict["image"], "bytes (ay)")?)),
+        ["camera"] => {
+            let n: i32 = value("camera", &dict["camera"], "an int32 (i)")?;
+            Ok(Source::Camera {
+                device: u32::try_from(n).ok(),
+            })
+        }
+        ["screen"] => Ok(Source::Screen),
+        ["activation_code", "serial"] => Ok(Source::Manual {
+            serial: value("serial", &dict["serial"], "a string (s)")?,
+            code: SecretString::new(value::<String>(
+                "activation_code",
+                &dict["activation_code"],
+                "a string (s)",
+            )?),
+        }),
+        [] => Err(ServiceError::invalid_argument(format!(
+            "the source is empty; give one of {SOURCE_KEYS}"
+        ))),
+        other => Err(ServiceError::invalid_argument(format!(
+            "the source has the keys {other:?}; give one of {SOURCE_KEYS}"
+        ))),
+    }
+}
+
+/// A scanner source (no text or manual entry).
+pub fn scan_source(dict: &HashMap<String, OwnedValue>) -> ServiceResult<ScanSource> {
+    match source(dict)? {
+        Source::Image(bytes) => Ok(ScanSource::Image(bytes)),
+        Source::Camera { device } => Ok(ScanSource::Camera { device }),
+        Source::Screen => Ok(ScanSource::Screen),
+        Source::Text(_) | Source::Manual { .. } => Err(ServiceError::invalid_argument(
+            "Scan takes image (ay), camera (i) or screen (b); payload texts are activated, \
+             not scanned",
+        )),
+    }
+}
+
+/// The events clients send, by name; `argument` is the PIN for `pin` and
+/// the payload text for `payload` (a new scan from `home`).
+pub const EVENTS: &str = "continue, pin, biometric, pin_only, allow, deny, cancel, \
+                          confirm_cancel, back, start_over, payload";
+
+pub fn event(name: &str, argument: String) -> ServiceResult<Event> {
+    Ok(match name {
+        "continue" => Event::Continue,
+        "pin" => Event::Pin(SecretString::new(argument)),
+        "biometric" => Event::Biometric,
+        "pin_only" => Event::PinOnly,
+        "allow" => Event::Allow,
+        "deny" => Event::Deny,
+        "cancel" => Event::Cancel,
+        "confirm_cancel" => Event::ConfirmCancel,
+        "back" => Event::Back,
+        "start_over" => Event::StartOver,
+        "payload" => Event::Scan(Source::Text(argument)),
+        other => {
+            return Err(ServiceError::invalid_argument(format!(
+                "unknown event {other:?}; events are {EVENTS}"
+            )));
+        }
+    })
+}

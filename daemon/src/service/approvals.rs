@@ -1,0 +1,250 @@
+//! Approvals through notifications: another program asks the user to
+//! approve a message for an account (`RequestApproval`); the daemon shows a
+//! notification with Approve and Deny and, once approved (and verified as
+//! policy says), answers with an OCRA response over the message's hash.
+//!
+//! The question is derived from the message (docs/protocol.md,
+//! "Approvals"): `H = SHA-256(message)`; for a numeric suite (`QNxx`) the
+//! question is `be64(H[0..8]) mod 10^n` in `n = min(xx, 19)` decimal digits,
+//! zero-padded; for `QHxx` and `QAxx` the first `xx` lower-case hex digits
+//! of `H`.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tessera_core::otp::{OcraSuite, QuestionFormat};
+
+use super::Service;
+use super::accounts::find;
+use crate::account::AccountInfo;
+use crate::config::ApprovalVerify;
+use crate::error::{ErrorCode, ServiceError, ServiceResult};
+use crate::notify::{Answer, Notifier};
+
+/// Longest message accepted, in characters: it has to fit a notification.
+pub const MAX_MESSAGE_CHARS: usize = 1000;
+
+/// The notification client, once the daemon is on a session bus.
+#[derive(Default)]
+pub struct Approvals {
+    notifier: OnceLock<Notifier>,
+}
+
+/// The result of a request: approved with a response, or not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Approval {
+    pub answer: Answer,
+    /// The OCRA response; only when approved.
+    pub response: Option<String>,
+    /// The suite and the question the response was computed with.
+    pub suite: String,
+    pub question: String,
+    pub account: AccountInfo,
+}
+
+impl Service {
+    /// Gives the service its notification client (the daemon's session
+    /// bus connection). Without one, approvals are unsupported.
+    pub fn set_notifier(&self, notifier: Notifier) {
+        let _ = self.inner.approvals.notifier.set(notifier);
+    }
+
+    /// The notification client, if the daemon is on a session bus.
+    pub fn notifier(&self) -> Option<&Notifier> {
+        self.inner.approvals.notifier.get()
+    }
+
+    /// Asks the user through a notification to approve `message` for
+    /// `reference`; waits up to `notifications.approval_timeout_seconds`.
+    pub async fn request_approval(
+        &self,
+        reference: &str,
+        message: &str,
+    ) -> ServiceResult<Approval> {
+        let config = self.config();
+        if !config.notifications.allowed {
+            return Err(ServiceError::new(
+                ErrorCode::PermissionDenied,
+                "approvals through notifications are turned off by policy \
+                 (notifications.allowed = false)",
+            ));
+        }
+        let message = message.trim();
+        if message.is_empty() {
+            return Err(ServiceError::invalid_argument(
+                "message: say what the user approves (it is shown in the notification)",
+            ));
+        }
+        if message.chars().count() > MAX_MESSAGE_CHARS {
+            return Err(ServiceError::invalid_argument(format!(
+                "message: at most {MAX_MESSAGE_CHARS} characters"
+            )));
+        }
+        if message.chars().any(|c| c.is_control() && c != '\n') {
+            return Err(ServiceError::invalid_argument(
+                "message: no control characters (line breaks are allowed)",
+            ));
+        }
+        self.ensure_unlocked().await?;
+        let (account, suite) = {
+            let vault = self.vault().lock().await;
+            self.touch();
+            let a = find(vault.accounts()?, reference)?;
+            let suite: OcraSuite = a
+                .ocra_suite
+                .parse()
+                .map_err(|e| ServiceError::internal(format!("account {}: {e}", a.id)))?;
+            (AccountInfo::from(a), suite)
+        };
+        if !account.notifications {
+            return Err(ServiceError::new(
+                ErrorCode::PermissionDenied,
+                format!(
+                    "the account {:?} does not allow approvals through notifications \
+                     (it was not allowed at the activation's notification step)",
+                    account.label
+                ),
+            ));
+        }
+        let notifier = self.notifier().ok_or_else(|| {
+            ServiceError::new(
+                ErrorCode::Unsupported,
+                "approvals need the desktop's notifications, and the daemon is not on a \
+                 session bus (DBUS_SESSION_BUS_ADDRESS)",
+            )
+        })?;
+        let question = question(&suite, message);
+        let summary = match &account.issuer {
+            Some(issuer) => format!("Approve for {} ({issuer})?", account.label),
+            None => format!("Approve for {}?", account.label),
+        };
+        let timeout = Duration::from_secs(u64::from(config.notifications.approval_timeout_seconds));
+        tracing::info!(account = %account.id, "approval requested");
+        let answer = notifier
+            .ask(&summary, message, timeout)
+            .await
+            .map_err(|e| ServiceError::new(ErrorCode::Unsupported, e))?;
+        tracing::info!(account = %account.id, answer = answer.name(), "approval answered");
+        let mut approval = Approval {
+            answer,
+            response: None,
+            suite: suite.to_string(),
+            question,
+            account,
+        };
+        if answer != Answer::Approved {
+            return Ok(approval);
+        }
+        match config.notifications.approval_verify {
+            ApprovalVerify::None => {}
+            ApprovalVerify::Biometrics => {
+                if !self.verify_biometric_for_approval().await? {
+                    tracing::info!(account = %approval.account.id, "approval not verified");
+                    approval.answer = Answer::NotVerified;
+                    return Ok(approval);
+                }
+            }
+        }
+        let id = approval.account.id.to_string();
+        let (response, _) = self.respond(&id, &approval.question).await?;
+        approval.response = Some(response);
+        Ok(approval)
+    }
+}
+
+impl Service {
+    /// `notifications.approval_verify = "biometrics"`: a verify with the
+    /// first loaded biometric plugin after Approve. `false` for a finger
+    /// that did not match; an error when biometrics cannot be used.
+    async fn verify_biometric_for_approval(&self) -> ServiceResult<bool> {
+        use tessera_plugin_host::PluginError;
+        let config = self.config();
+        let unusable = |why: String| {
+            ServiceError::new(
+                ErrorCode::Unsupported,
+                format!(
+                    "policy asks for a fingerprint after Approve \
+                     (notifications.approval_verify = \"biometrics\"), and {why}; \
+                     the request is not approved"
+                ),
+            )
+        };
+        if !config.biometrics.allowed {
+            return Err(unusable(
+                "biometrics are turned off by policy (biometrics.allowed = false)".into(),
+            ));
+        }
+        let plugin = self
+            .inner
+            .plugins
+            .biometrics()
+            .into_iter()
+            .next()
+            .ok_or_else(|| unusable("no biometric plugin is loaded (`tessera plugins`)".into()))?;
+        let (progress, _ignored) = tokio::sync::mpsc::unbounded_channel();
+        let timeout = Duration::from_secs(u64::from(config.biometrics.timeout_seconds));
+        match self
+            .inner
+            .plugins
+            .biometric_verify(&plugin.name, timeout, progress)
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(PluginError::NoMatch { .. }) => Ok(false),
+            Err(e @ PluginError::Unavailable { .. }) => Err(unusable(e.to_string())),
+            Err(
+                PluginError::SourceUnavailable { message, .. }
+                | PluginError::NoSample { message, .. }
+                | PluginError::Failed { message, .. },
+            ) => Err(unusable(format!("the fingerprint check failed: {message}"))),
+            Err(e) => Err(ServiceError::new(
+                ErrorCode::PluginFailed,
+                format!("the fingerprint check for the approval failed: {e}"),
+            )),
+        }
+    }
+}
+
+/// The OCRA question for `message` in the form `suite` expects.
+pub fn question(suite: &OcraSuite, message: &str) -> String {
+    let hash = Sha256::digest(message.as_bytes());
+    let len = suite.question_len();
+    match suite.question_format() {
+        QuestionFormat::Numeric => {
+            let digits = len.min(19);
+            let value = u64::from_be_bytes(hash[..8].try_into().expect("8 bytes"));
+            let modulus = 10u64.pow(digits as u32);
+            format!("{:0digits$}", value % modulus)
+        }
+        QuestionFormat::Hex | QuestionFormat::Alphanumeric => {
+            let mut hex = hex::encode(hash);
+            hex.truncate(len.min(64));
+            hex
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn questions_follow_the_suite() {
+        // SHA-256("abc") = ba7816bf8f01cfea…; be64 = 0xba7816bf8f01cfea.
+        let qn08: OcraSuite = "OCRA-1:HOTP-SHA256-8:QN08".parse().unwrap();
+        let value = 0xba78_16bf_8f01_cfea_u64;
+        assert_eq!(
+            question(&qn08, "abc"),
+            format!("{:08}", value % 100_000_000)
+        );
+        let qh10: OcraSuite = "OCRA-1:HOTP-SHA1-6:QH10".parse().unwrap();
+        assert_eq!(question(&qh10, "abc"), "ba7816bf8f");
+        let qa08: OcraSuite = "OCRA-1:HOTP-SHA1-6:QA08".parse().unwrap();
+        assert_eq!(question(&qa08, "abc"), "ba7816bf");
+        // The question is accepted by the suite.
+        let q = question(&qn08, "abc");
+        let input = tessera_core::otp::OcraInput::new(q.as_str());
+        assert!(qn08.respond(b"key", &input).is_ok());
+    }
+}

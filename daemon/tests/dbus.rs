@@ -1,0 +1,1052 @@
+//! The D-Bus interface end to end: the real `tesserad` on a private
+//! `dbus-daemon` of each test. Activation over D-Bus with its signals and
+//! property, the introspection XML against the running interface, gRPC and
+//! D-Bus giving the same results, the shells' search, approvals through a
+//! mock notification server, named errors, refused callers, and a second
+//! daemon that finds the name taken.
+
+mod common;
+mod dbus_bus;
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use common::*;
+use dbus_bus::*;
+use tessera_proto::v1 as pb;
+use tesserad::dbus::types::{Account, ApprovalResult, Code, Status, View};
+use tokio_stream::StreamExt;
+use zbus::zvariant::{OwnedValue, Value};
+
+const PIN: &str = "482915";
+const OTPAUTH: &str = "otpauth://totp/Example:alice@example.com?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Example";
+const HOTP: &str = "otpauth://hotp/Counter:bob?secret=JBSWY3DPEHPK3PXP&issuer=Counter&counter=5";
+const NOTIFY_CONFIG: &str = "[activation]\nnotifications = true\n";
+
+fn config(extra: &str) -> String {
+    format!("{FAST_CONFIG}{extra}")
+}
+
+fn payload(text: &str) -> HashMap<String, OwnedValue> {
+    HashMap::from([(
+        "payload".to_owned(),
+        OwnedValue::try_from(Value::from(text)).unwrap(),
+    )])
+}
+
+async fn call<R>(
+    p: &zbus::Proxy<'_>,
+    method: &str,
+    args: &(impl serde::Serialize + zbus::zvariant::DynamicType),
+) -> zbus::Result<R>
+where
+    R: for<'d> zbus::zvariant::DynamicDeserialize<'d>,
+{
+    p.call(method, args).await
+}
+
+async fn event(p: &zbus::Proxy<'_>, id: &str, name: &str, arg: &str) -> View {
+    call(p, "SendEvent", &(id, 0u64, name, arg)).await.unwrap()
+}
+
+/// Activates `text` over D-Bus with PIN steps (first vault) or the enter
+/// step; answers the notification question with `allow` when asked.
+async fn activate(p: &zbus::Proxy<'_>, text: &str, allow: bool) -> View {
+    let mut v: View = call(p, "StartActivation", &(payload(text),)).await.unwrap();
+    loop {
+        v = match v.state.as_str() {
+            "choose_pin" | "confirm_pin" | "enter_pin" => event(p, &v.id, "pin", PIN).await,
+            "finalize_code" | "device_code" => event(p, &v.id, "continue", "").await,
+            "notification_permission" => {
+                event(p, &v.id, if allow { "allow" } else { "deny" }, "").await
+            }
+            "activated" => return v,
+            other => panic!("unexpected state {other}: {v:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_activation_over_dbus_with_signals_and_the_property() {
+    let bus = PrivateBus::start();
+    let _d = daemon_on(&bus, &config(NOTIFY_CONFIG)).await;
+    let c = bus.connect().await;
+    let p = authenticator(&c).await;
+    let mut signals = p.receive_signal("ActivationChanged").await.unwrap();
+
+    let status: Status = call(&p, "Status", &()).await.unwrap();
+    assert!(!status.exists);
+    let e = call::<Vec<Account>>(&p, "ListAccounts", &())
+        .await
+        .unwrap_err();
+    assert_eq!(dbus_error(&e).0, "org.tessera.Authenticator1.Error.NoVault");
+
+    let first: View = call(&p, "StartActivation", &(payload(OTPAUTH),))
+        .await
+        .unwrap();
+    assert_eq!(first.state, "choose_pin");
+    assert_eq!(first.accounts[0].label, "alice@example.com");
+    let id = first.id.clone();
+    // The property lists it.
+    let running: HashMap<String, View> = p.get_property("Activations").await.unwrap();
+    assert_eq!(running[&id].state, "choose_pin");
+
+    let v = event(&p, &id, "pin", PIN).await;
+    assert_eq!(v.state, "confirm_pin");
+    // A stale revision is refused with the named error.
+    let e = call::<View>(&p, "SendEvent", &(id.as_str(), 1u64, "pin", PIN))
+        .await
+        .unwrap_err();
+    let (name, message) = dbus_error(&e);
+    assert_eq!(name, "org.tessera.Authenticator1.Error.InvalidEvent");
+    assert!(message.contains("revision"), "{message}");
+    let e = call::<View>(&p, "SendEvent", &(id.as_str(), 0u64, "jump", ""))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        dbus_error(&e).0,
+        "org.tessera.Authenticator1.Error.InvalidArgument"
+    );
+
+    let v = event(&p, &id, "pin", PIN).await;
+    assert_eq!(v.state, "finalize_code");
+    assert_eq!(v.code.len(), 6, "the current code is shown: {v:?}");
+    let v = event(&p, &id, "continue", "").await;
+    assert_eq!(v.state, "notification_permission");
+    let v = event(&p, &id, "allow", "").await;
+    assert_eq!(v.state, "activated");
+    assert!(v.accounts[0].notifications);
+    let got: View = call(&p, "GetActivation", &(id.as_str(),)).await.unwrap();
+    assert_eq!(got, v);
+
+    // Every step came as a signal, in order.
+    let mut states = Vec::new();
+    while states.last().map(String::as_str) != Some("activated") {
+        let s = tokio::time::timeout(Duration::from_secs(10), signals.next())
+            .await
+            .expect("an ActivationChanged signal")
+            .unwrap();
+        let (sid, view): (String, View) = s.body().deserialize().unwrap();
+        assert_eq!(sid, id);
+        states.push(view.state);
+    }
+    assert_eq!(
+        states,
+        [
+            "choose_pin",
+            "confirm_pin",
+            "finalize_code",
+            "notification_permission",
+            "activated"
+        ]
+    );
+
+    // The account is there, with codes.
+    let accounts: Vec<Account> = call(&p, "ListAccounts", &()).await.unwrap();
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(accounts[0].kind, "totp");
+    assert_eq!(accounts[0].issuer, "Example");
+    let code: Code = call(&p, "GetCode", &("alice",)).await.unwrap();
+    assert_eq!(code.code.len(), 6);
+    assert_eq!(code.valid_until_unix - code.valid_from_unix, 30);
+    let (response, suite): (String, String) =
+        call(&p, "Respond", &("alice", "12345678")).await.unwrap();
+    assert_eq!(suite, "OCRA-1:HOTP-SHA256-8:QN08");
+    assert_eq!(response.len(), 8);
+
+    // Lock: named errors; a wrong PIN; unlock.
+    let status: Status = call(&p, "Lock", &()).await.unwrap();
+    assert!(status.locked);
+    let e = call::<Code>(&p, "GetCode", &("alice",)).await.unwrap_err();
+    assert_eq!(
+        dbus_error(&e).0,
+        "org.tessera.Authenticator1.Error.VaultLocked"
+    );
+    let e = call::<Status>(&p, "Unlock", &("000000",))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        dbus_error(&e).0,
+        "org.tessera.Authenticator1.Error.WrongPin"
+    );
+    let status: Status = call(&p, "Unlock", &(PIN,)).await.unwrap();
+    assert!(!status.locked);
+    assert_eq!(status.account_count, 1);
+    assert_eq!(status.failed_attempts, 0);
+
+    let renamed: Account = call(&p, "RenameAccount", &("alice", "work")).await.unwrap();
+    assert_eq!(renamed.label, "work");
+    let e = call::<Account>(&p, "GetAccount", &("nobody",))
+        .await
+        .unwrap_err();
+    let (name, message) = dbus_error(&e);
+    assert_eq!(name, "org.tessera.Authenticator1.Error.NotFound");
+    assert!(message.contains("tessera list"), "{message}");
+    let deleted: Account = call(&p, "DeleteAccount", &("work",)).await.unwrap();
+    assert_eq!(deleted.id, renamed.id);
+
+    // Bad input: a clear error naming what was wrong; the daemon lives on.
+    let e = call::<View>(
+        &p,
+        "StartActivation",
+        &(HashMap::<String, OwnedValue>::new(),),
+    )
+    .await
+    .unwrap_err();
+    let (name, message) = dbus_error(&e);
+    assert_eq!(name, "org.tessera.Authenticator1.Error.InvalidArgument");
+    assert!(message.contains("payload (s)"), "{message}");
+    let bad = HashMap::from([(
+        "payload".to_owned(),
+        OwnedValue::try_from(Value::from(7u32)).unwrap(),
+    )]);
+    let e = call::<View>(&p, "StartActivation", &(bad,))
+        .await
+        .unwrap_err();
+    assert!(dbus_error(&e).1.contains("\"payload\" must be a string"));
+    // A bad payload fails the activation, naming the field.
+    let v: View = call(
+        &p,
+        "StartActivation",
+        &(payload("otpauth://totp/x?secret=!!"),),
+    )
+    .await
+    .unwrap();
+    assert_eq!(v.state, "failed");
+    assert_eq!(
+        v.error_name,
+        "org.tessera.Authenticator1.Error.InvalidPayload"
+    );
+    assert!(v.error_message.contains("secret"), "{v:?}");
+    call::<()>(&p, "Ping", &()).await.unwrap();
+}
+
+/// The repository's XML and the running interface have the same methods,
+/// arguments, signals and properties.
+#[tokio::test]
+async fn the_interface_matches_its_xml() {
+    let bus = PrivateBus::start();
+    let _d = daemon_on(&bus, FAST_CONFIG).await;
+    let c = bus.connect().await;
+    let introspectable = zbus::fdo::IntrospectableProxy::builder(&c)
+        .destination(tesserad::dbus::BUS_NAME)
+        .unwrap()
+        .path(tesserad::dbus::PATH)
+        .unwrap()
+        .build()
+        .await
+        .unwrap();
+    let live = introspectable.introspect().await.unwrap();
+    let live = normalized(&live);
+    let kept = normalized(tesserad::dbus::INTERFACE_XML);
+    assert!(!kept.is_empty() && kept.len() > 20, "{kept:#?}");
+    let missing: Vec<_> = live.iter().filter(|l| !kept.contains(l)).collect();
+    let extra: Vec<_> = kept.iter().filter(|l| !live.contains(l)).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "daemon/dbus/org.tessera.Authenticator1.xml and the daemon disagree.\n\
+         served but not in the XML: {missing:#?}\nin the XML but not served: {extra:#?}"
+    );
+}
+
+/// One line per method, argument, signal and property of
+/// org.tessera.Authenticator1, in order.
+fn normalized(xml: &str) -> Vec<String> {
+    let node = zbus_xml::Node::from_reader(xml.as_bytes()).expect("valid introspection XML");
+    let iface = node
+        .interfaces()
+        .iter()
+        .find(|i| i.name() == "org.tessera.Authenticator1")
+        .expect("the interface is there");
+    let arg = |a: &zbus_xml::Arg| {
+        format!(
+            "  {} {:?} {:?}",
+            a.name().unwrap_or("-"),
+            a.ty(),
+            a.direction()
+        )
+    };
+    let mut lines = Vec::new();
+    let mut methods: Vec<_> = iface.methods().iter().collect();
+    methods.sort_by_key(|m| m.name().to_string());
+    for m in methods {
+        lines.push(format!("method {}", m.name()));
+        lines.extend(m.args().iter().map(arg));
+    }
+    for s in iface.signals() {
+        lines.push(format!("signal {}", s.name()));
+        lines.extend(s.args().iter().map(arg));
+    }
+    for p in iface.properties() {
+        lines.push(format!(
+            "property {} {:?} {:?}",
+            p.name(),
+            p.ty(),
+            p.access()
+        ));
+    }
+    lines
+}
+
+/// One scenario over both interfaces of one daemon gives the same results.
+#[tokio::test]
+async fn grpc_and_dbus_give_the_same_results() {
+    let bus = PrivateBus::start();
+    let d = daemon_on(&bus, FAST_CONFIG).await;
+    let c = bus.connect().await;
+    let p = authenticator(&c).await;
+
+    // Activate a TOTP account over gRPC, an HOTP one over D-Bus.
+    let mut act = d.activation().await;
+    let mut v = act
+        .start(pb::StartActivationRequest {
+            source: Some(pb::start_activation_request::Source::Payload(
+                OTPAUTH.into(),
+            )),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    while state_name(&v) != "activated" {
+        let kind = match state_name(&v) {
+            "choose_pin" | "confirm_pin" | "enter_pin" => pb::event::Kind::Pin(PIN.into()),
+            _ => pb::event::Kind::Continue(pb::Empty {}),
+        };
+        v = act
+            .send_event(pb::SendEventRequest {
+                activation_id: v.id.clone(),
+                revision: 0,
+                event: common::event(kind),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+    }
+    activate(&p, HOTP, false).await;
+
+    // Accounts: the same fields both ways.
+    let grpc: Vec<Account> = d
+        .accounts()
+        .await
+        .list(pb::ListAccountsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .accounts
+        .iter()
+        .map(from_grpc)
+        .collect();
+    let dbus: Vec<Account> = call(&p, "ListAccounts", &()).await.unwrap();
+    assert_eq!(grpc.len(), 2);
+    assert_eq!(grpc, dbus);
+
+    // Codes: TOTP the same in the same window; HOTP continues the counter.
+    let mut accounts = d.accounts().await;
+    for _ in 0..3 {
+        let g = accounts
+            .code(pb::AccountRef {
+                account: "alice".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let b: Code = call(&p, "GetCode", &("alice",)).await.unwrap();
+        if g.valid_from_unix == b.valid_from_unix {
+            assert_eq!(g.code, b.code);
+            assert_eq!(g.valid_until_unix, b.valid_until_unix);
+            assert_eq!(from_grpc(g.account.as_ref().unwrap()), b.account);
+            break;
+        }
+    }
+    let g = accounts
+        .code(pb::AccountRef {
+            account: "bob".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let b: Code = call(&p, "GetCode", &("bob",)).await.unwrap();
+    assert_eq!((g.counter, b.counter), (5, 6));
+    // RFC 4226's test key "12345678901234567890" is not this one: the two
+    // codes differ, and each is the HOTP of its counter (checked in core).
+    assert_eq!(g.code.len(), b.code.len());
+
+    // OCRA responses.
+    let g = accounts
+        .respond(pb::RespondRequest {
+            account: "alice".into(),
+            challenge: "00001234".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let b: (String, String) = call(&p, "Respond", &("alice", "00001234")).await.unwrap();
+    assert_eq!((g.response, g.suite), b);
+
+    // Vault status.
+    let g = d
+        .vault()
+        .await
+        .status(pb::VaultStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let b: Status = call(&p, "Status", &()).await.unwrap();
+    assert_eq!(
+        (
+            g.exists,
+            g.locked,
+            g.account_count,
+            g.failed_attempts,
+            g.auto_lock_minutes
+        ),
+        (
+            b.exists,
+            b.locked,
+            b.account_count,
+            b.failed_attempts,
+            b.auto_lock_minutes
+        )
+    );
+    assert_eq!(
+        (g.protection(), b.protection.as_str()),
+        (pb::Protection::Pin, "pin")
+    );
+
+    // Errors: the same code and message.
+    let g = accounts
+        .get(pb::AccountRef {
+            account: "carol".into(),
+        })
+        .await
+        .unwrap_err();
+    let b = call::<Account>(&p, "GetAccount", &("carol",))
+        .await
+        .unwrap_err();
+    let (name, message) = dbus_error(&b);
+    assert_eq!(error_code(&g), "ERROR_CODE_NOT_FOUND");
+    assert_eq!(name, "org.tessera.Authenticator1.Error.NotFound");
+    assert_eq!(g.message(), message);
+
+    // Scanner sources and plugins.
+    let g = d.channel().await;
+    let sources = pb::scanner_client::ScannerClient::new(g.clone())
+        .sources(pb::ListSourcesRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .sources;
+    let b: Vec<tesserad::dbus::types::ScanSourceInfo> = call(&p, "ScanSources", &()).await.unwrap();
+    assert_eq!(
+        sources
+            .iter()
+            .map(|s| (
+                s.source.clone(),
+                s.available,
+                s.plugin.clone(),
+                s.reason.clone()
+            ))
+            .collect::<Vec<_>>(),
+        b.iter()
+            .map(|s| (
+                s.source.clone(),
+                s.available,
+                s.plugin.clone(),
+                s.reason.clone()
+            ))
+            .collect::<Vec<_>>()
+    );
+    let plugins = pb::plugins_client::PluginsClient::new(g)
+        .list(pb::ListPluginsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .plugins;
+    let b: Vec<tesserad::dbus::types::Plugin> = call(&p, "ListPlugins", &()).await.unwrap();
+    assert_eq!(
+        plugins
+            .iter()
+            .map(|p| (p.name.clone(), p.path.clone()))
+            .collect::<Vec<_>>(),
+        b.iter()
+            .map(|p| (p.name.clone(), p.path.clone()))
+            .collect::<Vec<_>>()
+    );
+
+    // Lock over gRPC: D-Bus sees it.
+    d.vault().await.lock(pb::LockRequest {}).await.unwrap();
+    let b: Status = call(&p, "Status", &()).await.unwrap();
+    assert!(b.locked);
+}
+
+fn from_grpc(a: &pb::Account) -> Account {
+    Account {
+        id: a.id.clone(),
+        label: a.label.clone(),
+        issuer: a.issuer.clone(),
+        kind: match a.kind() {
+            pb::AccountKind::Tessera => "tessera",
+            pb::AccountKind::Totp => "totp",
+            pb::AccountKind::Hotp => "hotp",
+            pb::AccountKind::Unspecified => "",
+        }
+        .into(),
+        otp_type: a.otp_type.clone(),
+        algorithm: a.algorithm.clone(),
+        digits: a.digits,
+        period: a.period,
+        counter: a.counter,
+        created_unix: a.created_unix,
+        serial: a.serial.clone(),
+        user_id: a.user_id.clone(),
+        ocra_suite: a.ocra_suite.clone(),
+        issuer_verified: false,
+        notifications: a.notifications,
+        extra: a.extra.clone().into_iter().collect(),
+    }
+}
+
+/// GNOME Shell's provider and KRunner: "Unlock Tessera" while locked; the
+/// account with its current code while unlocked; activating a result shows
+/// the code in a notification.
+#[tokio::test]
+async fn the_shells_search_finds_accounts_with_their_codes() {
+    let bus = PrivateBus::start();
+    let (_n, mock) = mock_notifications(&bus, Reply::Never).await;
+    let _d = daemon_on(&bus, FAST_CONFIG).await;
+    let c = bus.connect().await;
+    let p = authenticator(&c).await;
+    let gnome = zbus::Proxy::new(
+        &c,
+        tesserad::dbus::BUS_NAME,
+        tesserad::dbus::SEARCH_PATH,
+        "org.gnome.Shell.SearchProvider2",
+    )
+    .await
+    .unwrap();
+    let krunner = zbus::Proxy::new(
+        &c,
+        tesserad::dbus::BUS_NAME,
+        tesserad::dbus::KRUNNER_PATH,
+        "org.kde.krunner1",
+    )
+    .await
+    .unwrap();
+    let terms = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+
+    // No vault yet: nothing.
+    let ids: Vec<String> = call(&gnome, "GetInitialResultSet", &(terms(&["ali"]),))
+        .await
+        .unwrap();
+    assert!(ids.is_empty());
+
+    activate(&p, OTPAUTH, false).await;
+    activate(&p, HOTP, false).await;
+
+    let ids: Vec<String> = call(&gnome, "GetInitialResultSet", &(terms(&["ALI"]),))
+        .await
+        .unwrap();
+    let alice: Account = call(&p, "GetAccount", &("alice",)).await.unwrap();
+    assert_eq!(ids, [format!("account:{}", alice.id)]);
+    let ids: Vec<String> = call(
+        &gnome,
+        "GetInitialResultSet",
+        &(terms(&["example", "alice"]),),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ids.len(), 1, "terms match label or issuer, all of them");
+    let none: Vec<String> = call(
+        &gnome,
+        "GetSubsearchResultSet",
+        &(ids.clone(), terms(&["alice", "zzz"])),
+    )
+    .await
+    .unwrap();
+    assert!(none.is_empty());
+
+    let metas: Vec<HashMap<String, OwnedValue>> = call(&gnome, "GetResultMetas", &(ids.clone(),))
+        .await
+        .unwrap();
+    let text = |m: &HashMap<String, OwnedValue>, k: &str| {
+        String::try_from(m[k].try_clone().unwrap()).unwrap()
+    };
+    assert_eq!(text(&metas[0], "name"), "alice@example.com");
+    let description = text(&metas[0], "description");
+    let code: Code = call(&p, "GetCode", &("alice",)).await.unwrap();
+    let grouped = format!("{} {}", &code.code[..3], &code.code[3..]);
+    // The window may turn between the two calls; then the next one matches.
+    if !description.starts_with(&grouped) {
+        let again: Vec<HashMap<String, OwnedValue>> =
+            call(&gnome, "GetResultMetas", &(ids.clone(),))
+                .await
+                .unwrap();
+        let code: Code = call(&p, "GetCode", &("alice",)).await.unwrap();
+        assert!(
+            text(&again[0], "description").starts_with(&format!(
+                "{} {}",
+                &code.code[..3],
+                &code.code[3..]
+            )),
+            "{description}"
+        );
+    }
+    assert!(description.ends_with("· Example"), "{description}");
+
+    // HOTP: no code is used up by searching.
+    let bob: Vec<String> = call(&gnome, "GetInitialResultSet", &(terms(&["bob"]),))
+        .await
+        .unwrap();
+    let metas: Vec<HashMap<String, OwnedValue>> = call(&gnome, "GetResultMetas", &(bob.clone(),))
+        .await
+        .unwrap();
+    assert!(text(&metas[0], "description").starts_with("press Enter"));
+    let bob_account: Account = call(&p, "GetAccount", &("bob",)).await.unwrap();
+    assert_eq!(bob_account.counter, 5);
+
+    // KRunner: the same results.
+    type Match = (
+        String,
+        String,
+        String,
+        i32,
+        f64,
+        HashMap<String, OwnedValue>,
+    );
+    let matches: Vec<Match> = call(&krunner, "Match", &("alice@example.com",))
+        .await
+        .unwrap();
+    assert_eq!(matches.len(), 1);
+    assert_eq!(matches[0].0, ids[0]);
+    assert_eq!(matches[0].1, "alice@example.com");
+    assert_eq!(matches[0].3, 100, "an exact label is an exact match");
+    let actions: Vec<(String, String, String)> = call(&krunner, "Actions", &()).await.unwrap();
+    assert_eq!(actions[0].0, "show");
+
+    // Activating a result shows the code (HOTP: the next one).
+    call::<()>(
+        &gnome,
+        "ActivateResult",
+        &(bob[0].as_str(), terms(&["bob"]), 0u32),
+    )
+    .await
+    .unwrap();
+    call::<()>(&krunner, "Run", &(ids[0].as_str(), "show"))
+        .await
+        .unwrap();
+    {
+        let shown = mock.shown.lock().unwrap();
+        assert_eq!(shown.len(), 2);
+        assert_eq!(shown[0].summary, "bob");
+        assert_eq!(
+            shown[0].body.len(),
+            7,
+            "6 digits grouped: {:?}",
+            shown[0].body
+        );
+        assert_eq!(shown[1].summary, "alice@example.com");
+        assert!(shown[1].body.contains("valid for"), "{:?}", shown[1].body);
+    }
+    let bob_account: Account = call(&p, "GetAccount", &("bob",)).await.unwrap();
+    assert_eq!(bob_account.counter, 6, "the shown HOTP code used counter 5");
+
+    // Locked: one result, "Unlock Tessera".
+    call::<Status>(&p, "Lock", &()).await.unwrap();
+    let ids: Vec<String> = call(&gnome, "GetInitialResultSet", &(terms(&["ali"]),))
+        .await
+        .unwrap();
+    assert_eq!(ids, ["unlock"]);
+    let metas: Vec<HashMap<String, OwnedValue>> =
+        call(&gnome, "GetResultMetas", &(ids,)).await.unwrap();
+    assert_eq!(text(&metas[0], "name"), "Unlock Tessera");
+    let matches: Vec<Match> = call(&krunner, "Match", &("ali",)).await.unwrap();
+    assert_eq!(matches.len(), 1);
+    assert_eq!(matches[0].1, "Unlock Tessera");
+    let e = call::<()>(&gnome, "ActivateResult", &("bogus", terms(&[]), 0u32))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        dbus_error(&e).0,
+        "org.tessera.Authenticator1.Error.InvalidArgument"
+    );
+}
+
+/// RequestApproval: a notification with Approve and Deny on a mock
+/// notification server; approved → the OCRA response over the message's
+/// question; denied, dismissed; refused without permission.
+#[tokio::test]
+async fn approvals_through_a_notification_server() {
+    let bus = PrivateBus::start();
+    let (_n, mock) = mock_notifications(&bus, Reply::Action("approve")).await;
+    let d = daemon_on(&bus, &config(NOTIFY_CONFIG)).await;
+    let c = bus.connect().await;
+    let p = authenticator(&c).await;
+    activate(&p, OTPAUTH, true).await;
+    activate(&p, HOTP, false).await;
+
+    let message = "Sign in to vpn.example.com from 192.0.2.7?";
+    let r: ApprovalResult = call(&p, "RequestApproval", &("alice", message))
+        .await
+        .unwrap();
+    assert!(r.approved, "{r:?}");
+    assert_eq!(r.answer, "approved");
+    assert_eq!(r.suite, "OCRA-1:HOTP-SHA256-8:QN08");
+    assert_eq!(r.question.len(), 8);
+    // The response is the account's OCRA response to the derived question.
+    let (expected, _): (String, String) = call(&p, "Respond", &("alice", r.question.as_str()))
+        .await
+        .unwrap();
+    assert_eq!(r.response, expected);
+    {
+        let shown = mock.shown.lock().unwrap();
+        let n = shown.last().unwrap();
+        assert_eq!(n.body, message);
+        assert_eq!(n.summary, "Approve for alice@example.com (Example)?");
+        assert_eq!(n.actions, ["approve", "Approve", "deny", "Deny"]);
+        assert_eq!(n.expire_timeout, 60_000);
+    }
+
+    // Over gRPC too; the user denies this time.
+    *mock.reply.lock().unwrap() = Reply::Action("deny");
+    let g = d
+        .accounts()
+        .await
+        .request_approval(pb::RequestApprovalRequest {
+            account: "alice".into(),
+            message: message.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!g.approved);
+    assert_eq!(g.answer, "denied");
+    assert!(g.response.is_empty());
+    assert_eq!(
+        g.question, r.question,
+        "the same message, the same question"
+    );
+    // Dismissed.
+    *mock.reply.lock().unwrap() = Reply::Dismiss;
+    let r: ApprovalResult = call(&p, "RequestApproval", &("alice", message))
+        .await
+        .unwrap();
+    assert_eq!((r.approved, r.answer.as_str()), (false, "dismissed"));
+
+    // The HOTP account's activation denied notifications.
+    let e = call::<ApprovalResult>(&p, "RequestApproval", &("bob", message))
+        .await
+        .unwrap_err();
+    let (name, text) = dbus_error(&e);
+    assert_eq!(name, "org.tessera.Authenticator1.Error.PermissionDenied");
+    assert!(text.contains("does not allow approvals"), "{text}");
+    // Bad messages.
+    let e = call::<ApprovalResult>(&p, "RequestApproval", &("alice", " "))
+        .await
+        .unwrap_err();
+    assert!(dbus_error(&e).1.starts_with("message:"));
+    let e = call::<ApprovalResult>(&p, "RequestApproval", &("alice", "a\u{7}b"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        dbus_error(&e).0,
+        "org.tessera.Authenticator1.Error.InvalidArgument"
+    );
+    // Locked: no approval.
+    call::<Status>(&p, "Lock", &()).await.unwrap();
+    let e = call::<ApprovalResult>(&p, "RequestApproval", &("alice", message))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        dbus_error(&e).0,
+        "org.tessera.Authenticator1.Error.VaultLocked"
+    );
+    assert_eq!(
+        mock.shown.lock().unwrap().len(),
+        3,
+        "no notification for refusals"
+    );
+}
+
+#[tokio::test]
+async fn approvals_time_out_and_policy_can_turn_them_off() {
+    let bus = PrivateBus::start();
+    let (_n, mock) = mock_notifications(&bus, Reply::Never).await;
+    let d = daemon_on(
+        &bus,
+        &config(
+            "[activation]\nnotifications = true\n[notifications]\napproval_timeout_seconds = 5\n",
+        ),
+    )
+    .await;
+    let c = bus.connect().await;
+    let p = authenticator(&c).await;
+    activate(&p, OTPAUTH, true).await;
+    let waiting = {
+        let p = p.clone();
+        tokio::spawn(async move {
+            call::<ApprovalResult>(&p, "RequestApproval", &("alice", "ok?")).await
+        })
+    };
+    // Other calls are served while an approval waits for the user.
+    while mock.shown.lock().unwrap().is_empty() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let code: Code = call(&p, "GetCode", &("alice",)).await.unwrap();
+    assert_eq!(code.code.len(), 6);
+    assert!(!waiting.is_finished(), "the approval waits for an answer");
+    let r = waiting.await.unwrap().unwrap();
+    assert_eq!((r.approved, r.answer.as_str()), (false, "timed-out"));
+    assert_eq!(
+        *mock.closed.lock().unwrap(),
+        [1],
+        "the notification is withdrawn"
+    );
+    drop(d);
+
+    // notifications.allowed = false: refused, and the activation never asks.
+    let bus = PrivateBus::start();
+    let (_n, mock) = mock_notifications(&bus, Reply::Action("approve")).await;
+    let _d = daemon_on(
+        &bus,
+        &config("[activation]\nnotifications = true\n[notifications]\nallowed = false\n"),
+    )
+    .await;
+    let c = bus.connect().await;
+    let p = authenticator(&c).await;
+    let v = activate(&p, OTPAUTH, true).await;
+    assert!(!v.accounts[0].notifications);
+    let e = call::<ApprovalResult>(&p, "RequestApproval", &("alice", "ok?"))
+        .await
+        .unwrap_err();
+    let (name, text) = dbus_error(&e);
+    assert_eq!(name, "org.tessera.Authenticator1.Error.PermissionDenied");
+    assert!(text.contains("notifications.allowed = false"), "{text}");
+    assert!(mock.shown.lock().unwrap().is_empty());
+}
+
+/// Without a notification server an approval says so.
+#[tokio::test]
+async fn approvals_without_a_notification_server_say_so() {
+    let bus = PrivateBus::start();
+    let _d = daemon_on(&bus, &config(NOTIFY_CONFIG)).await;
+    let c = bus.connect().await;
+    let p = authenticator(&c).await;
+    activate(&p, OTPAUTH, true).await;
+    let e = call::<ApprovalResult>(&p, "RequestApproval", &("alice", "ok?"))
+        .await
+        .unwrap_err();
+    let (name, text) = dbus_error(&e);
+    assert_eq!(name, "org.tessera.Authenticator1.Error.Unsupported");
+    assert!(text.contains("org.freedesktop.Notifications"), "{text}");
+}
+
+/// A second daemon on a bus whose name is taken serves gRPC and keeps
+/// running; the first keeps the name.
+#[tokio::test]
+async fn a_second_daemon_finds_the_name_taken_and_serves_grpc() {
+    let bus = PrivateBus::start();
+    let first = daemon_on(&bus, FAST_CONFIG).await;
+    let mut second = spawn_on(&bus, FAST_CONFIG);
+    let status = second
+        .vault()
+        .await
+        .status(pb::VaultStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!status.exists);
+    assert!(second.child.as_mut().unwrap().try_wait().unwrap().is_none());
+    // The name's owner is still the first daemon.
+    let c = bus.connect().await;
+    let dbus = zbus::fdo::DBusProxy::new(&c).await.unwrap();
+    let owner = dbus
+        .get_connection_unix_process_id(tesserad::dbus::BUS_NAME.try_into().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(owner, first.child.as_ref().unwrap().id());
+}
+
+/// Callers of another uid are refused over D-Bus as over gRPC: the daemon
+/// runs as nobody, root calls it through the bus.
+#[tokio::test]
+async fn a_bus_caller_of_another_uid_is_refused() {
+    use std::os::unix::fs::{PermissionsExt, chown};
+    use std::os::unix::process::CommandExt;
+    const NOBODY: u32 = 65534;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: needs root to run the daemon as another user (CI runs as root)");
+        return;
+    }
+    let bus = PrivateBus::start();
+    let mut d = Daemon {
+        dir: tempfile::tempdir().unwrap(),
+        child: None,
+    };
+    std::fs::set_permissions(d.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(d.config_path(), FAST_CONFIG).unwrap();
+    std::fs::set_permissions(d.config_path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    for dir in [d.data_dir(), d.runtime_dir()] {
+        std::fs::create_dir(&dir).unwrap();
+        chown(&dir, Some(NOBODY), Some(NOBODY)).unwrap();
+    }
+    let mut cmd = d.command();
+    cmd.uid(NOBODY)
+        .gid(NOBODY)
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address);
+    d.child = Some(cmd.spawn().unwrap());
+    wait_for_socket(&d.socket(), d.child.as_mut().unwrap());
+    wait_for_name(&bus, tesserad::dbus::BUS_NAME).await;
+
+    let c = bus.connect().await;
+    let p = authenticator(&c).await;
+    for method in ["Ping", "Status", "ListAccounts"] {
+        let e = p.call_method(method, &()).await.unwrap_err();
+        let (name, text) = dbus_error(&e);
+        assert_eq!(name, "org.tessera.Authenticator1.Error.PermissionDenied");
+        assert!(text.contains("serves only uid 65534"), "{text}");
+    }
+    let gnome = zbus::Proxy::new(
+        &c,
+        tesserad::dbus::BUS_NAME,
+        tesserad::dbus::SEARCH_PATH,
+        "org.gnome.Shell.SearchProvider2",
+    )
+    .await
+    .unwrap();
+    let e = gnome
+        .call_method("GetInitialResultSet", &(vec!["a"],))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        dbus_error(&e).0,
+        "org.tessera.Authenticator1.Error.PermissionDenied"
+    );
+    let e = p
+        .get_property::<HashMap<String, View>>("Activations")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("AccessDenied"), "{e}");
+    assert!(d.child.as_mut().unwrap().try_wait().unwrap().is_none());
+}
+
+#[allow(dead_code)]
+fn sorted<K: Ord, V>(m: HashMap<K, V>) -> BTreeMap<K, V> {
+    m.into_iter().collect()
+}
+
+/// The built `biometric-mock` plugin (a dev-dependency).
+fn biometric_mock() -> std::path::PathBuf {
+    let name = "libtessera_plugin_biometric_mock.so";
+    let exe = std::env::current_exe().unwrap();
+    let out = exe.parent().and_then(std::path::Path::parent).unwrap();
+    [out.join("deps").join(name), out.join(name)]
+        .into_iter()
+        .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
+        .max()
+        .map(|(_, p)| p)
+        .expect("cargo built libtessera_plugin_biometric_mock.so (a dev-dependency)")
+}
+
+/// `notifications.approval_verify = "biometrics"`: after Approve a finger
+/// is verified (the scripted `biometric-mock` plugin): a match gives the
+/// response, a no-match `not-verified`; without a plugin, a clear error.
+#[tokio::test]
+async fn approvals_with_a_fingerprint_after_approve() {
+    use std::os::unix::fs::PermissionsExt;
+    let bus = PrivateBus::start();
+    let (_n, _mock) = mock_notifications(&bus, Reply::Action("approve")).await;
+    let plugins = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(plugins.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::copy(
+        biometric_mock(),
+        plugins.path().join("libtessera_plugin_biometric_mock.so"),
+    )
+    .unwrap();
+    let script = plugins.path().join("script");
+    std::fs::write(&script, "verify match\n").unwrap();
+    let mut d = Daemon {
+        dir: tempfile::tempdir().unwrap(),
+        child: None,
+    };
+    std::fs::write(
+        d.config_path(),
+        format!(
+            "{}[plugins]\nfolders = [{:?}]\n[notifications]\napproval_verify = \"biometrics\"\n",
+            config(NOTIFY_CONFIG),
+            plugins.path().to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    d.child = Some(
+        d.command()
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+            .env("TESSERA_BIOMETRIC_MOCK", &script)
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_socket(&d.socket(), d.child.as_mut().unwrap());
+    wait_for_name(&bus, tesserad::dbus::BUS_NAME).await;
+    let c = bus.connect().await;
+    let p = authenticator(&c).await;
+    activate(&p, OTPAUTH, true).await;
+
+    // The vault's biometric calls are on D-Bus too, with gRPC's answers.
+    let b: tesserad::dbus::types::BiometricStatus = call(&p, "BiometricStatus", &()).await.unwrap();
+    let g = d
+        .vault()
+        .await
+        .biometric_status(pb::BiometricStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(b.plugin, "biometric-mock");
+    assert_eq!(
+        (
+            g.allowed,
+            g.enabled,
+            g.available,
+            g.plugin,
+            g.enrolled,
+            g.max_failures
+        ),
+        (
+            b.allowed,
+            b.enabled,
+            b.available,
+            b.plugin,
+            b.enrolled,
+            b.max_failures
+        )
+    );
+    let e = call::<Status>(&p, "UnlockWith", &("iris", ""))
+        .await
+        .unwrap_err();
+    let (name, text) = dbus_error(&e);
+    assert_eq!(name, "org.tessera.Authenticator1.Error.InvalidArgument");
+    assert!(text.contains("auto, pin and biometric"), "{text}");
+    let s: Status = call(&p, "UnlockWith", &("pin", PIN)).await.unwrap();
+    assert!(!s.locked);
+
+    let r: ApprovalResult = call(&p, "RequestApproval", &("alice", "ok?"))
+        .await
+        .unwrap();
+    assert!(r.approved, "{r:?}");
+    assert_eq!(r.response.len(), 8);
+    std::fs::write(&script, "verify no-match\n").unwrap();
+    let r: ApprovalResult = call(&p, "RequestApproval", &("alice", "ok?"))
+        .await
+        .unwrap();
+    assert_eq!((r.approved, r.answer.as_str()), (false, "not-verified"));
+    assert!(r.response.is_empty());
+    std::fs::write(&script, "verify fail the sensor broke\n").unwrap();
+    let e = call::<ApprovalResult>(&p, "RequestApproval", &("alice", "ok?"))
+        .await
+        .unwrap_err();
+    let (name, text) = dbus_error(&e);
+    assert_eq!(name, "org.tessera.Authenticator1.Error.Unsupported");
+    assert!(
+        text.contains("approval_verify") && text.contains("the sensor broke"),
+        "{text}"
+    );
+}

@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "tessera/v1/activation.proto",
         "tessera/v1/plugins.proto",
         "tessera/v1/scanner.proto",
+        "tessera/v1/config.proto",
     ];
     for f in files {
         println!("cargo:rerun-if-changed={f}");

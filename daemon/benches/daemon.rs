@@ -466,6 +466,7 @@ fn bench_account(i: usize) -> Account {
         ocra_suite: String::new(),
         created_unix: 1_700_000_000 + i as i64,
         extra: vec![],
+        notifications: false,
     }
 }
 

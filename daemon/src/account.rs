@@ -63,6 +63,9 @@ pub struct Account {
     pub created_unix: i64,
     /// Unknown payload fields, kept as given.
     pub extra: Vec<(String, String)>,
+    /// The user allowed approvals through notifications for this account
+    /// (the activation's notification step; `RequestApproval`).
+    pub notifications: bool,
 }
 
 impl Account {
@@ -83,6 +86,7 @@ pub struct AccountInfo {
     pub ocra_suite: String,
     pub created_unix: i64,
     pub extra: Vec<(String, String)>,
+    pub notifications: bool,
 }
 
 impl From<&Account> for AccountInfo {
@@ -96,6 +100,7 @@ impl From<&Account> for AccountInfo {
             ocra_suite: a.ocra_suite.clone(),
             created_unix: a.created_unix,
             extra: a.extra.clone(),
+            notifications: a.notifications,
         }
     }
 }

@@ -26,6 +26,8 @@ pub enum ErrorCode {
     Internal,
     /// A plugin failed or was disabled; `tessera plugins` says why.
     PluginFailed,
+    /// Fleet policy does not allow it; the message names the policy key.
+    Policy,
 }
 
 /// An error from the service layer: a code and a message for the user.

@@ -53,6 +53,16 @@ impl KeyStore {
         Self
     }
 
+    /// Whether the login keyring can be used now: a Secret Service with an
+    /// unlocked default collection.
+    pub async fn check(&self) -> Result<(), KeyringError> {
+        bounded("reach", async {
+            let service = connect().await?;
+            default_collection(&service).await.map(drop)
+        })
+        .await
+    }
+
     /// Stores `key` for the vault `vault_id`'s slot `kind`, replacing an
     /// item that has the same attributes.
     pub async fn store(

@@ -3,9 +3,11 @@
 pub mod account;
 pub mod activation;
 pub mod config;
+pub mod dbus;
 pub mod error;
 pub mod grpc;
 pub mod keyring;
+pub mod notify;
 pub mod peer;
 pub mod service;
 pub mod vault;

@@ -9,7 +9,7 @@ use clap::Parser;
 use tokio::net::UnixListener;
 
 use tessera_plugin_host::PluginHost;
-use tesserad::config::Config;
+use tesserad::config::{Config, Paths, PluginsConfigExt, watch};
 use tesserad::service::Service;
 use tesserad::vault::Vault;
 
@@ -18,9 +18,14 @@ use tesserad::vault::Vault;
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Args {
-    /// Settings file (TOML); built-in defaults when absent.
-    #[arg(long, value_name = "FILE")]
+    /// Read exactly this settings file (TOML) as the only layer, instead of
+    /// the vendor, admin and user files (docs/admin.md).
+    #[arg(long, value_name = "FILE", conflicts_with = "config_root")]
     config: Option<PathBuf>,
+    /// Look for the vendor and admin files under DIR/usr/share/tessera and
+    /// DIR/etc/tessera [default: $TESSERA_CONFIG_ROOT, else /].
+    #[arg(long, value_name = "DIR")]
+    config_root: Option<PathBuf>,
     /// Where the vault lives [default: $XDG_DATA_HOME/tessera].
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
@@ -117,6 +122,30 @@ fn private_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The gRPC socket: the one systemd passed (socket activation,
+/// `LISTEN_FDS`; `true`), or `path` bound here (`false`).
+fn listen(path: &Path) -> anyhow::Result<(UnixListener, bool)> {
+    let mut fds = listenfd::ListenFd::from_env();
+    if fds.len() > 0 {
+        let listener = fds
+            .take_unix_listener(0)
+            .context("the socket passed by systemd (LISTEN_FDS) cannot be used")?
+            .context(
+                "the first socket passed by systemd (LISTEN_FDS) is not a Unix stream socket",
+            )?;
+        listener
+            .set_nonblocking(true)
+            .context("cannot make the passed socket non-blocking")?;
+        let local = listener
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_pathname().map(Path::to_path_buf));
+        tracing::info!(socket = ?local, "serving the socket passed by systemd");
+        return Ok((UnixListener::from_std(listener)?, true));
+    }
+    Ok((bind_socket(path)?, false))
+}
+
 /// Binds the socket 0600, replacing a stale one that nobody listens on.
 fn bind_socket(path: &Path) -> anyhow::Result<UnixListener> {
     if path.exists() {
@@ -137,10 +166,18 @@ async fn run(args: Args, ready: Option<detach::ReadyPipe>) -> anyhow::Result<()>
     // Listen for signals before the socket exists, so a SIGTERM sent as soon
     // as it accepts is neither lost nor fatal before clean-up is possible.
     let signals = Signals::new().context("cannot install the signal handlers")?;
-    let config = match &args.config {
-        Some(path) => Config::load(path)?,
-        None => Config::default(),
+    // The layered settings (docs/admin.md): an invalid vendor or admin file
+    // stops the start; an invalid user file is ignored with a warning.
+    let config_paths = match &args.config {
+        Some(path) => Paths::single(path),
+        None => Paths::standard(args.config_root.as_deref()),
     };
+    let config = watch::load(&config_paths)
+        .map_err(|e| anyhow::anyhow!("invalid configuration, not starting: {e}"))?;
+    watch::log_warnings(&config);
+    // Before serving: a SIGHUP must never find its default action (exit).
+    let reloader =
+        watch::Reloader::new(config_paths).context("cannot install the SIGHUP handler")?;
     let data_dir = args
         .data_dir
         .or_else(|| {
@@ -166,12 +203,25 @@ async fn run(args: Args, ready: Option<detach::ReadyPipe>) -> anyhow::Result<()>
     let plugins = load_plugins(&config).await?;
     let vault = Vault::open(&data_dir)?;
     let socket = runtime_dir.join("tessera.sock");
-    let listener = bind_socket(&socket)?;
+    let (listener, socket_activated) = listen(&socket)?;
     let service = Service::new(vault, config, plugins);
+    service.mark_config_started();
+    service.log_compliance().await;
+    tokio::spawn(reloader.run(service.clone()));
     tokio::spawn(service.clone().auto_lock_loop());
+    // The session bus: org.tessera.Authenticator1, the shells' search, and
+    // the notification client. Without one, gRPC only.
+    let bus = tesserad::dbus::connect(&service).await;
+    if let Some(bus) = &bus {
+        service.set_notifier(tesserad::notify::Notifier::new(bus.connection.clone()));
+    }
     tracing::info!(socket = %socket.display(), vault = %data_dir.display(), "tesserad ready");
     if let Some(pipe) = ready {
         pipe.ready(&socket);
+    }
+    // Type=notify under systemd; nothing happens without NOTIFY_SOCKET.
+    if let Err(e) = sd_notify::notify(&[sd_notify::NotifyState::Ready]) {
+        tracing::warn!("cannot tell systemd the daemon is ready: {e}");
     }
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -187,7 +237,11 @@ async fn run(args: Args, ready: Option<detach::ReadyPipe>) -> anyhow::Result<()>
         Err(_) => tracing::info!("clients still connected after the grace period; closing"),
     }
     service.lock().await;
-    let _ = std::fs::remove_file(&socket);
+    drop(bus);
+    // A socket from systemd stays: systemd listens on it for the next start.
+    if !socket_activated {
+        let _ = std::fs::remove_file(&socket);
+    }
     tracing::info!("tesserad stopped; vault locked");
     Ok(())
 }

@@ -1,5 +1,7 @@
 //! The one place that decides whether a caller may talk to the daemon: only
-//! processes of the user the daemon runs as. Both IPC adapters ask here.
+//! processes of the user the daemon runs as. Both IPC adapters ask here:
+//! gRPC with the socket's `SO_PEERCRED`, D-Bus with the uid the bus reports
+//! for the sender (`GetConnectionUnixUser`).
 
 use crate::error::{ErrorCode, ServiceError};
 
@@ -9,7 +11,8 @@ pub fn own_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
-/// Admits a caller with `peer_uid` (from SO_PEERCRED), or says why not.
+/// Admits a caller with `peer_uid` (from SO_PEERCRED or the bus), or says
+/// why not.
 pub fn admit(peer_uid: Option<u32>) -> Result<(), ServiceError> {
     let own = own_uid();
     match peer_uid {
@@ -23,7 +26,8 @@ pub fn admit(peer_uid: Option<u32>) -> Result<(), ServiceError> {
         }
         None => Err(ServiceError::new(
             ErrorCode::PermissionDenied,
-            "the caller's credentials are unknown; connect over the daemon's Unix socket",
+            "the caller's credentials are unknown; connect over the daemon's Unix socket \
+             or through the session bus",
         )),
     }
 }

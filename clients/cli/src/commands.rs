@@ -240,10 +240,24 @@ fn pin_from(
     }
 }
 
-pub async fn unlock(ch: Channel, mode: Mode, pin_file: Option<PathBuf>) -> Result<()> {
+pub async fn unlock(
+    ch: Channel,
+    mode: Mode,
+    pin_file: Option<PathBuf>,
+    force_pin: bool,
+) -> Result<()> {
     let mut vault = VaultClient::new(ch);
+    // Biometrics when enabled, unless the PIN is asked for or given.
+    if !force_pin
+        && pin_file.is_none()
+        && let Some(s) = crate::biometrics::try_unlock(&mut vault, mode).await?
+    {
+        print_unlocked(&s, mode);
+        return Ok(());
+    }
     // A vault protected by the login keyring opens without a PIN.
-    let keyring = pin_file.is_none()
+    let keyring = !force_pin
+        && pin_file.is_none()
         && vault
             .status(VaultStatusRequest {})
             .await?
@@ -267,8 +281,13 @@ pub async fn unlock(ch: Channel, mode: Mode, pin_file: Option<PathBuf>) -> Resul
         })
         .await?
         .into_inner();
+    print_unlocked(&s, mode);
+    Ok(())
+}
+
+fn print_unlocked(s: &tessera_proto::v1::VaultStatus, mode: Mode) {
     if mode.json {
-        print_json(&render::status_json(&s));
+        print_json(&render::status_json(s));
     } else {
         outln!(
             "Vault unlocked, {} account{}.",
@@ -276,7 +295,6 @@ pub async fn unlock(ch: Channel, mode: Mode, pin_file: Option<PathBuf>) -> Resul
             if s.account_count == 1 { "" } else { "s" }
         );
     }
-    Ok(())
 }
 
 /// Both PINs from standard input: the old on the first line, the new on the

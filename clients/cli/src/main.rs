@@ -8,7 +8,9 @@
 //! other commands), `error.rs` (error codes and exit codes), `out.rs`
 //! (`outln!`/`errln!`: output lines; a closed stdout pipe exits quietly).
 
+mod biometrics;
 mod commands;
+mod config_cmd;
 mod connect;
 mod error;
 mod flow;
@@ -118,11 +120,23 @@ For scripts:
     },
     /// Lock the vault
     Lock,
-    /// Unlock the vault with the PIN
+    /// Unlock the vault: with a finger when biometrics are on, else the PIN
+    #[command(after_help = "\
+With biometrics on, the fingerprint reader is asked first; after too many
+no-matches in a row (policy biometrics.max_failures), or when biometrics
+cannot be used, the PIN is asked instead.")]
     Unlock {
         /// Read the PIN from the first line of FILE (`-`: standard input)
         #[arg(long, value_name = "FILE")]
         pin_file: Option<PathBuf>,
+        /// Use the PIN, not biometrics
+        #[arg(long)]
+        pin: bool,
+    },
+    /// Biometric unlock (a fingerprint reader through fprintd): on, off, status
+    Biometrics {
+        #[command(subcommand)]
+        action: BiometricsCmd,
     },
     /// Show the vault's status
     Status,
@@ -135,6 +149,9 @@ newline (it holds the activation code or secret: handle it with care).")]
     Scan(ScanArgs),
     /// List the plugins tesserad found, loaded or failed (with the reason)
     Plugins,
+    /// Show the settings in force and where each came from; check settings files
+    #[command(subcommand)]
+    Config(config_cmd::ConfigCmd),
     /// Change the vault PIN
     ChangePin {
         /// Read the current PIN from FILE (`-`: standard input)
@@ -145,6 +162,24 @@ newline (it holds the activation code or secret: handle it with care).")]
         #[arg(long, value_name = "FILE")]
         new_pin_file: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum BiometricsCmd {
+    /// Turn biometrics on: enrolls a finger when none is, else checks one
+    Enable {
+        /// Read the PIN from FILE when the vault is locked (`-`: standard input)
+        #[arg(long, value_name = "FILE")]
+        pin_file: Option<PathBuf>,
+    },
+    /// Turn biometrics off and remove the key from the login keyring
+    Disable {
+        /// Read the PIN from FILE when the vault is locked (`-`: standard input)
+        #[arg(long, value_name = "FILE")]
+        pin_file: Option<PathBuf>,
+    },
+    /// Whether biometrics are on and can be used, and why not
+    Status,
 }
 
 #[derive(Debug, Args)]
@@ -340,16 +375,28 @@ async fn run(cli: Cli) -> Result<()> {
     if let Cmd::Activate(args) = command {
         return activate(args, &socket, cli.json, cli.no_input).await;
     }
+    if let Cmd::Config(cmd) = command {
+        return config_cmd::run(cmd, &socket, mode).await;
+    }
     let ch = connect::connect(&socket).await?;
     match command {
-        Cmd::Activate(_) => unreachable!("handled above"),
+        Cmd::Activate(_) | Cmd::Config(_) => unreachable!("handled above"),
         Cmd::List => commands::list(ch, mode).await,
         Cmd::Code { name, copy } => commands::code(ch, mode, name, copy).await,
         Cmd::Respond { name, challenge } => commands::respond(ch, mode, name, challenge).await,
         Cmd::Rename { name, label } => commands::rename(ch, mode, name, label).await,
         Cmd::Delete { name, yes } => commands::delete(ch, mode, name, yes).await,
         Cmd::Lock => commands::lock(ch, mode).await,
-        Cmd::Unlock { pin_file } => commands::unlock(ch, mode, pin_file).await,
+        Cmd::Unlock { pin_file, pin } => commands::unlock(ch, mode, pin_file, pin).await,
+        Cmd::Biometrics { action } => {
+            use biometrics::Action;
+            let (action, pin_file) = match action {
+                BiometricsCmd::Enable { pin_file } => (Action::Enable, pin_file),
+                BiometricsCmd::Disable { pin_file } => (Action::Disable, pin_file),
+                BiometricsCmd::Status => (Action::Status, None),
+            };
+            biometrics::run(ch, mode, action, pin_file).await
+        }
         Cmd::Status => commands::status(ch, mode).await,
         Cmd::Plugins => commands::plugins(ch, mode).await,
         Cmd::Scan(args) => {

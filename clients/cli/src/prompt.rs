@@ -301,6 +301,11 @@ impl Prompter for TerminalPrompter {
                 },
             ),
             Question::Permission(Permission::Biometric) => {
+                errln!(
+                    "Tessera asks the system's fingerprint service (fprintd) to check your \
+                     finger; fprintd lets your user verify (and enroll) fingerprints on this \
+                     computer. The key that your finger releases stays in your login keyring."
+                );
                 yes_no("Allow Tessera to use your fingerprint reader? [Y/n] ", true)
             }
             Question::Permission(Permission::Notifications) => yes_no(

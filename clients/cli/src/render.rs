@@ -763,6 +763,7 @@ mod tests {
             revision: 3,
             state: Some(ActivationState { kind: Some(state) }),
             accounts: vec![],
+            biometric_unavailable_reason: String::new(),
         }
     }
 

@@ -45,6 +45,7 @@ fn codes(code: ErrorCode) -> (tonic::Code, pb::ErrorCode) {
         ErrorCode::Unsupported => (Code::Unimplemented, pb::ErrorCode::Unsupported),
         ErrorCode::Internal => (Code::Internal, pb::ErrorCode::Internal),
         ErrorCode::PluginFailed => (Code::Internal, pb::ErrorCode::PluginFailed),
+        ErrorCode::Policy => (Code::PermissionDenied, pb::ErrorCode::Policy),
     }
 }
 
@@ -87,6 +88,18 @@ pub fn account(a: &AccountInfo) -> pb::Account {
         user_id,
         extra: a.extra.iter().cloned().collect(),
         ocra_suite: a.ocra_suite.clone(),
+        notifications: a.notifications,
+    }
+}
+
+pub fn approval(a: &crate::service::approvals::Approval) -> pb::RequestApprovalResponse {
+    pb::RequestApprovalResponse {
+        approved: a.response.is_some(),
+        answer: a.answer.name().into(),
+        response: a.response.clone().unwrap_or_default(),
+        suite: a.suite.clone(),
+        question: a.question.clone(),
+        account: Some(account(&a.account)),
     }
 }
 
@@ -164,7 +177,9 @@ fn state(s: &State, view: &ActivationView) -> pb::ActivationState {
                 if view.biometric_available {
                     String::new()
                 } else {
-                    "no biometric device is available".into()
+                    view.biometric_unavailable_reason
+                        .clone()
+                        .unwrap_or_else(|| "no biometric device is available".into())
                 }
             }),
         }),
@@ -210,6 +225,30 @@ pub fn view(v: &ActivationView) -> pb::ActivationView {
         revision: v.revision,
         state: Some(state(&v.state, v)),
         accounts: v.accounts.iter().map(pending).collect(),
+        biometric_unavailable_reason: v.biometric_unavailable_reason.clone().unwrap_or_default(),
+    }
+}
+
+pub fn unlock_method(m: pb::UnlockMethod) -> crate::service::UnlockMethod {
+    use crate::service::UnlockMethod as M;
+    match m {
+        pb::UnlockMethod::Auto => M::Auto,
+        pb::UnlockMethod::Pin => M::Pin,
+        pb::UnlockMethod::Biometric => M::Biometric,
+    }
+}
+
+pub fn biometric_status(s: crate::service::BiometricStatus) -> pb::BiometricStatusResponse {
+    pb::BiometricStatusResponse {
+        allowed: s.allowed,
+        enabled: s.enabled,
+        available: s.available,
+        unavailable_reason: s.reason.unwrap_or_default(),
+        plugin: s.plugin.unwrap_or_default(),
+        device: s.device.unwrap_or_default(),
+        enrolled: s.enrolled,
+        failures: s.failures,
+        max_failures: s.max_failures,
     }
 }
 

@@ -80,6 +80,19 @@ impl pb::accounts_server::Accounts for Handlers {
             .map_err(status)?;
         Ok(Response::new(pb::RespondResponse { response, suite }))
     }
+
+    async fn request_approval(
+        &self,
+        r: Request<pb::RequestApprovalRequest>,
+    ) -> Reply<pb::RequestApprovalResponse> {
+        let r = r.into_inner();
+        let a = self
+            .service
+            .request_approval(&r.account, &r.message)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::approval(&a)))
+    }
 }
 
 #[tonic::async_trait]
@@ -98,8 +111,50 @@ impl pb::vault_server::Vault for Handlers {
 
     async fn unlock(&self, r: Request<pb::UnlockRequest>) -> Reply<pb::VaultStatus> {
         let pin = SecretString::new(r.into_inner().pin);
-        let s = self.service.unlock(pin).await.map_err(status)?;
+        let s = self
+            .service
+            .unlock_with(crate::service::UnlockMethod::Auto, pin)
+            .await
+            .map_err(status)?;
         Ok(Response::new(convert::vault_status(s)))
+    }
+
+    async fn unlock_with(&self, r: Request<pb::UnlockWithRequest>) -> Reply<pb::VaultStatus> {
+        let r = r.into_inner();
+        let method = convert::unlock_method(r.method());
+        let pin = SecretString::new(r.pin);
+        let s = self
+            .service
+            .unlock_with(method, pin)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::vault_status(s)))
+    }
+
+    async fn biometric_status(
+        &self,
+        _: Request<pb::BiometricStatusRequest>,
+    ) -> Reply<pb::BiometricStatusResponse> {
+        let s = self.service.biometric_status().await;
+        Ok(Response::new(convert::biometric_status(s)))
+    }
+
+    async fn enable_biometrics(
+        &self,
+        r: Request<pb::EnableBiometricsRequest>,
+    ) -> Reply<pb::BiometricStatusResponse> {
+        let pin = Some(SecretString::new(r.into_inner().pin)).filter(|p| !p.expose().is_empty());
+        let s = self.service.enable_biometrics(pin).await.map_err(status)?;
+        Ok(Response::new(convert::biometric_status(s)))
+    }
+
+    async fn disable_biometrics(
+        &self,
+        r: Request<pb::DisableBiometricsRequest>,
+    ) -> Reply<pb::BiometricStatusResponse> {
+        let pin = Some(SecretString::new(r.into_inner().pin)).filter(|p| !p.expose().is_empty());
+        let s = self.service.disable_biometrics(pin).await.map_err(status)?;
+        Ok(Response::new(convert::biometric_status(s)))
     }
 
     async fn change_pin(&self, r: Request<pb::ChangePinRequest>) -> Reply<pb::VaultStatus> {

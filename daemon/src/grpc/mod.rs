@@ -2,6 +2,7 @@
 //! translates (see [`convert`]); every decision is in [`crate::service`],
 //! and callers are admitted by [`crate::peer`].
 
+mod config;
 mod convert;
 mod handlers;
 
@@ -15,6 +16,7 @@ use tonic::{Request, Status};
 
 use tessera_proto::v1::accounts_server::AccountsServer;
 use tessera_proto::v1::activation_server::ActivationServer;
+use tessera_proto::v1::config_server::ConfigServer;
 use tessera_proto::v1::plugins_server::PluginsServer;
 use tessera_proto::v1::scanner_server::ScannerServer;
 use tessera_proto::v1::vault_server::VaultServer;
@@ -42,6 +44,7 @@ pub async fn serve(
     listener: UnixListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error> {
+    let config_handler = config::ConfigHandler::new(service.clone());
     let handlers = handlers::Handlers::new(service);
     // Room for the largest image accepted, plus the message framing.
     let max_message = MAX_IMAGE_BYTES + 64 * 1024;
@@ -49,6 +52,7 @@ pub async fn serve(
         .add_service(AccountsServer::with_interceptor(handlers.clone(), admit))
         .add_service(VaultServer::with_interceptor(handlers.clone(), admit))
         .add_service(PluginsServer::with_interceptor(handlers.clone(), admit))
+        .add_service(ConfigServer::with_interceptor(config_handler, admit))
         .add_service(tonic::service::interceptor::InterceptedService::new(
             ScannerServer::new(handlers.clone()).max_decoding_message_size(max_message),
             admit,

@@ -227,6 +227,7 @@ mod tests {
             ocra_suite: String::new(),
             created_unix: 0,
             extra: vec![],
+            notifications: false,
         }
     }
 

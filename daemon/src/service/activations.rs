@@ -9,7 +9,7 @@ use std::time::Duration;
 use tessera_core::activation::{ActivationCode, DeviceCode, Serial};
 use tessera_core::otp::Code;
 use tessera_core::payload::{self, Payload, TesseraPayload};
-use tokio::sync::{Mutex, watch};
+use tokio::sync::{Mutex, broadcast, watch};
 use tokio::time::Instant;
 
 use super::plan::{Plan, SignaturePolicy};
@@ -17,7 +17,7 @@ use super::scanning::ScanSource;
 use super::{Service, unix_now};
 use crate::account::{AccountInfo, AccountKind};
 use crate::activation::{Effect, Event, Machine, PinStep, Setup, Source, State};
-use crate::config::ProtectionConfig;
+use crate::config::{PinConfigExt, ProtectionConfig, VaultConfigExt};
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::vault::Protection;
 
@@ -34,14 +34,27 @@ pub struct ActivationView {
     pub finalize_code: Option<Code>,
     pub pin_min_length: u32,
     pub biometric_available: bool,
+    /// Why biometrics are not offered, when they are not.
+    pub biometric_unavailable_reason: Option<String>,
     /// The accounts this activation will store (or stored).
     pub accounts: Vec<AccountInfo>,
 }
 
 /// The running activations, by id.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Activations {
     map: Arc<std::sync::Mutex<HashMap<String, Arc<Session>>>>,
+    /// Every view of every activation as it changes (the D-Bus signals).
+    updates: broadcast::Sender<ActivationView>,
+}
+
+impl Default for Activations {
+    fn default() -> Self {
+        Self {
+            map: Arc::default(),
+            updates: broadcast::channel(64).0,
+        }
+    }
 }
 
 struct Session {
@@ -120,6 +133,29 @@ impl Service {
         self.apply(&session, revision, event).await
     }
 
+    /// Every change of every activation from now on (a slow receiver
+    /// misses views: it gets `Lagged` and may read the current ones with
+    /// [`Service::activation_views`]).
+    pub fn activation_updates(&self) -> broadcast::Receiver<ActivationView> {
+        self.inner.activations.updates.subscribe()
+    }
+
+    /// The current view of each activation the daemon still knows, by id.
+    pub fn activation_views(&self) -> Vec<ActivationView> {
+        let sessions: Vec<_> = self
+            .inner
+            .activations
+            .map
+            .lock()
+            .expect("activation map poisoned")
+            .values()
+            .cloned()
+            .collect();
+        let mut views: Vec<_> = sessions.iter().map(|s| s.views.borrow().clone()).collect();
+        views.sort_by(|a, b| a.id.cmp(&b.id));
+        views
+    }
+
     /// The current view, then every change.
     pub fn watch_activation(&self, id: &str) -> ServiceResult<watch::Receiver<ActivationView>> {
         Ok(self.inner.activations.get(id)?.views.subscribe())
@@ -186,6 +222,8 @@ impl Service {
         }
         let view = self.view(&session.id, &st);
         session.views.send_replace(view.clone());
+        // No receiver is not an error: nobody listens for signals.
+        let _ = self.inner.activations.updates.send(view.clone());
         if let State::Activated = view.state {
             tracing::info!(activation = %session.id, accounts = view.accounts.len(), "activation complete");
         }
@@ -226,11 +264,19 @@ impl Service {
                 .await
                 .and_then(|r| r.map_err(ServiceError::from)),
             )),
-            Effect::StartEnroll => Some(Event::EnrollDone(Err(
-                "no biometric device is available; continue with the PIN".into(),
-            ))),
-            Effect::CancelEnroll => None,
-            Effect::Store { new_pin, method: _ } => {
+            // The plugin asks for a finger for as long as the user needs:
+            // progress and the result arrive as events (service/biometrics.rs).
+            Effect::StartEnroll => {
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                self.activation_enroll(&session.id, tx);
+                tokio::spawn(self.clone().feed(session.clone(), rx));
+                None
+            }
+            Effect::CancelEnroll => {
+                self.cancel_activation_enroll(&session.id);
+                None
+            }
+            Effect::Store { new_pin, method } => {
                 let Some(plan) = st.plan.take() else {
                     return Some(Event::Stored(Err(ServiceError::internal(
                         "nothing to store: the activation has no decoded payload",
@@ -239,25 +285,50 @@ impl Service {
                 let infos = plan.account_infos();
                 let kdf = self.config().vault.kdf();
                 let accounts = plan.accounts.clone();
-                let result = self
-                    .with_vault(move |v| store_accounts(v, accounts, new_pin, kdf))
-                    .await
-                    .and_then(|r| r);
+                let result = match self.check_account_limit(accounts.len(), true).await {
+                    Err(e) => Err(e),
+                    Ok(()) => self
+                        .with_vault(move |v| store_accounts(v, accounts, new_pin, kdf))
+                        .await
+                        .and_then(|r| r),
+                };
                 match result {
                     Ok(()) => {
                         for a in &infos {
                             tracing::info!(id = %a.id, "account stored");
                         }
                         st.stored = infos;
+                        if method == crate::activation::Method::Biometric {
+                            self.add_biometric_slot_after_store().await;
+                        }
                     }
                     Err(_) => st.plan = Some(plan),
                 }
                 Some(Event::Stored(result))
             }
             Effect::SetNotifications(allowed) => {
-                // Approvals arrive with the notifications work; the answer is
-                // recorded in the log until then.
-                tracing::info!(allowed, "notification permission answered");
+                // Kept on the stored accounts: `RequestApproval` asks it.
+                let ids: Vec<_> = st.stored.iter().map(|a| a.id.clone()).collect();
+                let result = self
+                    .with_vault(move |v| {
+                        v.update(|accounts| {
+                            for a in accounts.iter_mut().filter(|a| ids.contains(&a.id)) {
+                                a.notifications = allowed;
+                            }
+                            Ok(())
+                        })
+                    })
+                    .await;
+                match result {
+                    Ok(Ok(())) => {
+                        for a in &mut st.stored {
+                            a.notifications = allowed;
+                        }
+                        tracing::info!(allowed, "notification permission stored");
+                    }
+                    Ok(Err(e)) => tracing::error!("cannot store the notification permission: {e}"),
+                    Err(e) => tracing::error!("cannot store the notification permission: {e}"),
+                }
                 None
             }
             Effect::Discard => {
@@ -281,6 +352,22 @@ impl Service {
             };
             if let Err(e) = self.apply_with_plan(&session, 0, event, plan).await {
                 tracing::info!(activation = %session.id, "capture result dropped: {e}");
+            }
+        })
+    }
+
+    /// Feeds events from background work (biometric enrollment) to the
+    /// activation. Boxed: it steps the machine, whose effects may start more.
+    fn feed(
+        self,
+        session: Arc<Session>,
+        mut events: tokio::sync::mpsc::UnboundedReceiver<Event>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        Box::pin(async move {
+            while let Some(event) = events.recv().await {
+                if let Err(e) = self.apply(&session, 0, event).await {
+                    tracing::info!(activation = %session.id, "biometric result dropped: {e}");
+                }
             }
         })
     }
@@ -310,6 +397,9 @@ impl Service {
             require_signature: config.issuers.require_signature,
         };
         let plan = Plan::new(payload, rand::random(), &policy)?;
+        // Fleet policy: otpauth, algorithms, the most accounts (service/config_ops.rs).
+        super::config_ops::check_plan(&config, &plan)?;
+        self.check_account_limit(plan.accounts.len(), false).await?;
         let protection = self.vault().lock().await.protection();
         let pin = match (protection, config.vault.protection) {
             (Some(Protection::Pin), _) => PinStep::Enter,
@@ -321,8 +411,10 @@ impl Service {
             device_code: plan.device_code.is_some(),
             pin,
             pin_rules: config.pin.rules(),
-            biometrics: false,
-            notifications: config.activation.notifications,
+            biometrics: self
+                .offer_biometrics(matches!(pin, PinStep::Choose | PinStep::Enter))
+                .await,
+            notifications: config.activation.notifications && config.notifications.allowed,
         };
         Ok((plan, setup))
     }
@@ -345,7 +437,12 @@ impl Service {
                 .and_then(|p| p.finalize_code(unix_now())),
             state,
             pin_min_length: self.config().pin.min_length,
-            biometric_available: false,
+            biometric_available: st.machine.setup().is_some_and(|s| s.biometrics),
+            biometric_unavailable_reason: st
+                .machine
+                .setup()
+                .filter(|s| !s.biometrics)
+                .and_then(|_| self.biometric_unavailable_reason()),
             accounts: plan.map_or_else(|| st.stored.clone(), Plan::account_infos),
         }
     }

@@ -5,14 +5,22 @@
 //! - [`accounts`]: list, get, rename, delete, codes, OCRA responses.
 //! - [`vault_ops`]: status, lock, unlock, change PIN, auto-lock.
 //! - [`activations`]: running activations driving the state machine.
+//! - [`config_ops`]: reloaded settings, policy checks, `config show`.
+//! - [`biometrics`]: biometric slot, enable/disable, unlock by finger.
+//! - [`approvals`]: approvals through notifications (`RequestApproval`).
+//! - [`search`]: accounts for the desktop shells' search.
 //! - [`plan`]: what a decoded payload will store.
 //! - [`scanning`]: sources through the scanner plugins; plugins and
 //!   decoded codes as clients see them.
 
 pub mod accounts;
 pub mod activations;
+pub mod approvals;
+pub mod biometrics;
+pub mod config_ops;
 pub mod plan;
 pub mod scanning;
+pub mod search;
 pub mod vault_ops;
 
 use std::sync::Arc;
@@ -22,12 +30,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tessera_plugin_host::PluginHost;
 use tokio::sync::Mutex;
 
-use crate::config::Config;
+use crate::config::{Config, PinConfigExt};
 use crate::error::{ErrorCode, ServiceError};
 use crate::vault::{Vault, VaultError};
 
 pub use accounts::CodeInfo;
 pub use activations::{ActivationView, Activations};
+pub use biometrics::{BiometricStatus, UnlockMethod};
 pub use scanning::{DecodedCode, ScanSource, SourceInfo};
 pub use vault_ops::VaultStatus;
 
@@ -46,6 +55,8 @@ struct Inner {
     /// process, and there is no camera or screen).
     plugins: Arc<PluginHost>,
     activations: Activations,
+    approvals: approvals::Approvals,
+    biometrics: biometrics::BiometricState,
     started: Instant,
     /// Milliseconds since `started` of the last use of the vault.
     last_use_ms: AtomicU64,
@@ -63,6 +74,8 @@ impl Service {
                 config: std::sync::RwLock::new(Arc::new(config)),
                 plugins,
                 activations: Activations::default(),
+                approvals: approvals::Approvals::default(),
+                biometrics: biometrics::BiometricState::default(),
                 started: Instant::now(),
                 last_use_ms: AtomicU64::new(0),
             }),
@@ -71,7 +84,11 @@ impl Service {
 
     /// A snapshot of the effective settings.
     pub fn config(&self) -> Arc<Config> {
-        self.inner.config.read().expect("config lock poisoned").clone()
+        self.inner
+            .config
+            .read()
+            .expect("config lock poisoned")
+            .clone()
     }
 
     /// Puts new settings in force (reload). Calls already running keep the

@@ -101,6 +101,7 @@ impl Plan {
                 .iter()
                 .map(|(n, v)| (n.to_owned(), v.to_owned()))
                 .collect(),
+            notifications: false,
         };
         Ok(Plan {
             accounts: vec![account],
@@ -123,6 +124,7 @@ impl Plan {
                 ocra_suite: OCRA_DEFAULT_SUITE.to_owned(),
                 created_unix: created,
                 extra: Vec::new(),
+                notifications: false,
             })
             .collect();
         Plan {

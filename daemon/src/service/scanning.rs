@@ -142,7 +142,16 @@ impl Service {
                 reason: Some(not_installed(source)),
             },
         };
-        vec![image, capture(CAMERA_PLUGIN), capture(SCREEN_PLUGIN)]
+        let config = self.config();
+        let mut sources = vec![image, capture(CAMERA_PLUGIN), capture(SCREEN_PLUGIN)];
+        for s in sources
+            .iter_mut()
+            .filter(|s| !config.scanner.allows(s.source))
+        {
+            s.available = false;
+            s.reason = Some(source_refused(s.source));
+        }
+        sources
     }
 
     /// Decodes every code of `source` and says what each is.
@@ -161,6 +170,9 @@ impl Service {
         let plugins = self.plugins();
         let what = source.name();
         let config = self.config();
+        if !config.scanner.allows(what) {
+            return Err(ServiceError::new(ErrorCode::Policy, source_refused(what)));
+        }
         let config = &config.plugins;
         let (image, timeout) = match source {
             ScanSource::Image(bytes) => {
@@ -219,6 +231,13 @@ pub fn capture_request(device: Option<u32>) -> Vec<u8> {
         Some(device) => format!("device={device}\n").into_bytes(),
         None => Vec::new(),
     }
+}
+
+/// Why policy refuses a scanner source (`scanner.sources`).
+fn source_refused(source: &str) -> String {
+    format!(
+        "scanning from the {source} is turned off by policy (scanner.sources); ask your administrator"
+    )
 }
 
 /// The loaded-at-start-up scanner called `name` (usable now or disabled

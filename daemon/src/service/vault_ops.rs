@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 use tessera_core::SecretString;
 
 use super::Service;
+use crate::config::{PinConfigExt, VaultConfigExt};
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::keyring::{KeyStore, KeyringError};
 use crate::vault::{Protection, SlotKind, Vault, VaultError};
@@ -104,14 +105,17 @@ impl Service {
     }
 
     /// Locks the vault after the configured idle time. Runs until the
-    /// service is dropped.
+    /// service is dropped; reads `vault.auto_lock_minutes` again at least
+    /// every minute, so a reload takes effect.
     pub async fn auto_lock_loop(self) {
-        let minutes = self.config().vault.auto_lock_minutes;
-        if minutes == 0 {
-            return;
-        }
-        let limit = Duration::from_secs(u64::from(minutes) * 60);
+        const RECHECK: Duration = Duration::from_secs(60);
         loop {
+            let minutes = self.config().vault.auto_lock_minutes;
+            if minutes == 0 {
+                tokio::time::sleep(RECHECK).await;
+                continue;
+            }
+            let limit = Duration::from_secs(u64::from(minutes) * 60);
             let idle = self.idle_for();
             if idle >= limit {
                 let mut vault = self.vault().lock().await;
@@ -120,9 +124,9 @@ impl Service {
                     tracing::info!(minutes, "vault locked after inactivity");
                 }
                 drop(vault);
-                tokio::time::sleep(limit).await;
+                tokio::time::sleep(limit.min(RECHECK)).await;
             } else {
-                tokio::time::sleep(limit - idle).await;
+                tokio::time::sleep((limit - idle).min(RECHECK)).await;
             }
         }
     }

@@ -9,7 +9,9 @@
 //! ```
 //!
 //! `kind` is `{"type":"otpauth"}` for plain otpauth accounts; an HOTP account
-//! adds `"counter":N` (the next counter). This JSON only ever exists in
+//! adds `"counter":N` (the next counter); an account that allows approvals
+//! through notifications adds `"notifications":true` (absent means false,
+//! as in vaults written before approvals existed). This JSON only ever exists in
 //! zeroizing buffers: serialization writes into one that wipes each buffer it
 //! outgrows, and secrets are decoded straight into `SecretBytes`.
 
@@ -48,6 +50,13 @@ struct AccountOut<'a> {
     ocra_suite: &'a str,
     created_unix: i64,
     extra: &'a [(String, String)],
+    /// Written only when set, so bodies without approvals stay as before.
+    #[serde(skip_serializing_if = "is_false")]
+    notifications: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Deserialize)]
@@ -71,6 +80,9 @@ struct AccountIn {
     created_unix: i64,
     #[serde(default)]
     extra: Vec<(String, String)>,
+    /// Absent in vaults written before approvals existed.
+    #[serde(default)]
+    notifications: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -185,6 +197,7 @@ impl<'a> From<&'a Account> for AccountOut<'a> {
             ocra_suite: &a.ocra_suite,
             created_unix: a.created_unix,
             extra: &a.extra,
+            notifications: a.notifications,
         }
     }
 }
@@ -222,6 +235,7 @@ impl AccountIn {
             ocra_suite: self.ocra_suite,
             created_unix: self.created_unix,
             extra: self.extra,
+            notifications: self.notifications,
         })
     }
 }
@@ -285,6 +299,18 @@ mod tests {
         }
         assert_eq!(w.0.len(), 4000);
         assert_eq!(&w.0[4..8], &1u32.to_le_bytes());
+    }
+
+    #[test]
+    fn notifications_default_to_off_and_round_trip() {
+        let old = br#"{"accounts":[{"id":"0123456789abcdef0123456789abcdef","label":"a","kind":{"type":"otpauth"},
+            "secret":"MTIz","otp":"totp:SHA1:6:30","ocra_suite":"","created_unix":0}]}"#;
+        let mut accounts = decode(Path::new("vault"), old).unwrap();
+        assert!(!accounts[0].notifications, "a body from before approvals");
+        assert!(!String::from_utf8_lossy(&encode(&accounts).unwrap()).contains("notifications"));
+        accounts[0].notifications = true;
+        let again = decode(Path::new("vault"), &encode(&accounts).unwrap()).unwrap();
+        assert!(again[0].notifications);
     }
 
     #[test]

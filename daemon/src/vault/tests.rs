@@ -47,6 +47,7 @@ fn otp_account(label: &str, params: &str, counter: Option<u64>) -> Account {
         ocra_suite: String::new(),
         created_unix: 1_700_000_000,
         extra: vec![("period".into(), "30".into())],
+        notifications: false,
     }
 }
 
@@ -66,6 +67,7 @@ fn tessera_account() -> Account {
         ocra_suite: "OCRA-1:HOTP-SHA1-6:QN08".into(),
         created_unix: -5,
         extra: vec![],
+        notifications: true,
     }
 }
 

@@ -12,6 +12,7 @@
 //!
 //! See `docs/plugins.md` for the ABI and the rules.
 
+mod biometric;
 mod call;
 mod load;
 mod trust;
@@ -26,7 +27,9 @@ use sha2::{Digest, Sha256};
 use tessera_plugin_api::abi::*;
 use tokio::sync::Semaphore;
 
-use crate::load::ScanFn;
+use crate::load::{BiometricFns, ScanFn};
+
+pub use biometric::{BiometricAvailability, BiometricProgress, ProgressKind};
 
 pub use tessera_plugin_api::abi::TESSERA_PLUGIN_ABI_VERSION as ABI_VERSION;
 
@@ -94,10 +97,13 @@ pub fn default_folders(development: bool) -> Vec<PluginFolder> {
 }
 
 /// Fleet policy's allow-list: when given, only files whose SHA-256 is listed
-/// are loaded, and each must carry the name listed with its hash.
+/// are loaded, and each must carry the name listed with its hash. A
+/// name-only entry ([`AllowList::allow_name`]) admits any file that declares
+/// that name (the file is loaded to learn its name).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AllowList {
     entries: Vec<(String, [u8; 32])>,
+    names: Vec<String>,
 }
 
 impl AllowList {
@@ -112,6 +118,12 @@ impl AllowList {
             .map_err(|_| format!("{sha256_hex:?} is not a SHA-256 in hex (64 digits)"))?;
         self.entries.push((name.to_owned(), hash));
         Ok(self)
+    }
+
+    /// Allows the plugin `name` whatever its file's SHA-256.
+    pub fn allow_name(mut self, name: &str) -> Self {
+        self.names.push(name.to_owned());
+        self
     }
 
     fn name_for(&self, hash: &[u8; 32]) -> Option<&str> {
@@ -207,6 +219,8 @@ pub enum PluginError {
     NotFound(String),
     #[error("plugin {0} is not a scanner")]
     NotAScanner(String),
+    #[error("plugin {0} is not a biometric plugin")]
+    NotABiometric(String),
     #[error("plugin {name} is not available: {reason}")]
     Unavailable { name: String, reason: String },
     #[error("plugin {name} is busy; try again")]
@@ -223,12 +237,22 @@ pub enum PluginError {
     SourceUnavailable { name: String, message: String },
     #[error("plugin {name} failed: {message}")]
     Failed { name: String, message: String },
+    /// A biometric verify read a sample that does not match.
+    #[error("{message}")]
+    NoMatch { name: String, message: String },
+    /// A biometric call stopped because it was cancelled.
+    #[error("plugin {name}: cancelled")]
+    Cancelled { name: String },
+    /// A biometric call got no sample from the user in time.
+    #[error("{message}")]
+    NoSample { name: String, message: String },
 }
 
 struct Slot {
     info: PluginInfo,
     status: Mutex<PluginStatus>,
     scan: Option<ScanFn>,
+    biometric: Option<BiometricFns>,
     /// One call at a time per plugin; closed when the plugin is disabled.
     gate: Arc<Semaphore>,
 }
@@ -342,6 +366,7 @@ impl PluginHost {
             },
             status: Mutex::new(PluginStatus::Failed(reason)),
             scan: None,
+            biometric: None,
             gate: Arc::new(Semaphore::new(0)),
         };
         let refused = |why: String| failed(format!("refused {}: {why}", file.display()));
@@ -357,6 +382,8 @@ impl PluginHost {
                 Err(why) => return refused(why),
                 Ok(hash) => match list.name_for(&hash) {
                     Some(name) => Some(name.to_owned()),
+                    // Name-only entries: the name is checked once loaded.
+                    None if !list.names.is_empty() => None,
                     None => {
                         return refused(format!(
                             "its SHA-256 {} is not in the plugin allow-list",
@@ -370,6 +397,15 @@ impl PluginHost {
             Ok(loaded) => loaded,
             Err(why) => return failed(format!("{}: {why}", file.display())),
         };
+        if let Some(list) = allow
+            && allowed_name.is_none()
+            && !list.names.contains(&loaded.name)
+        {
+            return refused(format!(
+                "neither its name {:?} nor its SHA-256 is in the plugin allow-list",
+                loaded.name
+            ));
+        }
         if let Some(allowed) = allowed_name
             && allowed != loaded.name
         {
@@ -393,7 +429,7 @@ impl PluginHost {
         if let Some(first) = self
             .slots
             .iter()
-            .find(|s| s.info.name == loaded.name && s.scan.is_some())
+            .find(|s| s.info.name == loaded.name && (s.scan.is_some() || s.biometric.is_some()))
         {
             let reason = format!(
                 "{}: a plugin named {:?} is already loaded from {}",
@@ -406,6 +442,7 @@ impl PluginHost {
                 info,
                 status: Mutex::new(PluginStatus::Failed(reason)),
                 scan: None,
+                biometric: None,
                 gate: Arc::new(Semaphore::new(0)),
             };
         }
@@ -413,6 +450,7 @@ impl PluginHost {
             info,
             status: Mutex::new(PluginStatus::Loaded),
             scan,
+            biometric: loaded.biometric,
             gate: Arc::new(Semaphore::new(1)),
         }
     }

@@ -28,6 +28,10 @@ pub enum ErrorCode {
     PluginFailed,
     /// Fleet policy does not allow it; the message names the policy key.
     Policy,
+    /// The finger did not match: try again.
+    NoMatch,
+    /// Biometrics cannot be used now; the message says why (the PIN works).
+    BiometricsUnavailable,
 }
 
 /// An error from the service layer: a code and a message for the user.

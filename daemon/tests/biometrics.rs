@@ -201,7 +201,7 @@ impl Bio {
         self.d
             .vault()
             .await
-            .unlock_with(pb::UnlockWithRequest {
+            .unlock(pb::UnlockRequest {
                 pin: pin.into(),
                 method: method.into(),
             })
@@ -378,20 +378,20 @@ async fn no_match_then_the_pin_still_works() {
 
     b.lock().await;
     let e = b.unlock(pb::UnlockMethod::Biometric, "").await.unwrap_err();
-    assert_eq!(code_of(&e), "ERROR_CODE_WRONG_PIN");
+    assert_eq!(code_of(&e), "ERROR_CODE_NO_MATCH");
     assert_eq!(
         e.message(),
         "the fingerprint did not match (1 of 2 tries); try again"
     );
     let e = b.unlock(pb::UnlockMethod::Biometric, "").await.unwrap_err();
-    assert_eq!(code_of(&e), "ERROR_CODE_UNSUPPORTED");
+    assert_eq!(code_of(&e), "ERROR_CODE_BIOMETRICS_UNAVAILABLE");
     assert_eq!(
         e.message(),
         "the fingerprint did not match (2 of 2 tries): unlock with the PIN"
     );
     let asked = b.log().len();
     let e = b.unlock(pb::UnlockMethod::Biometric, "").await.unwrap_err();
-    assert_eq!(code_of(&e), "ERROR_CODE_UNSUPPORTED");
+    assert_eq!(code_of(&e), "ERROR_CODE_BIOMETRICS_UNAVAILABLE");
     assert_eq!(
         e.message(),
         "2 fingerprints in a row did not match: unlock with the PIN"
@@ -470,7 +470,7 @@ async fn without_a_secret_service_biometrics_are_unavailable_and_the_pin_works()
             .enable_biometrics(pb::EnableBiometricsRequest { pin: String::new() })
             .await
             .unwrap_err();
-    assert_eq!(code_of(&e), "ERROR_CODE_UNSUPPORTED");
+    assert_eq!(code_of(&e), "ERROR_CODE_BIOMETRICS_UNAVAILABLE");
     assert!(e.message().contains("Secret Service"), "{}", e.message());
 
     b.lock().await;
@@ -506,7 +506,7 @@ async fn a_keyring_item_that_does_not_open_this_vault() {
 
     b.lock().await;
     let e = b.unlock(pb::UnlockMethod::Biometric, "").await.unwrap_err();
-    assert_eq!(code_of(&e), "ERROR_CODE_UNSUPPORTED");
+    assert_eq!(code_of(&e), "ERROR_CODE_BIOMETRICS_UNAVAILABLE");
     assert!(
         e.message()
             .starts_with("the fingerprint matched, but the biometric key in the login keyring")
@@ -578,7 +578,7 @@ async fn enable_later_and_disable_removes_the_keyring_item() {
     );
     b.lock().await;
     let e = b.unlock(pb::UnlockMethod::Biometric, "").await.unwrap_err();
-    assert_eq!(code_of(&e), "ERROR_CODE_UNSUPPORTED");
+    assert_eq!(code_of(&e), "ERROR_CODE_BIOMETRICS_UNAVAILABLE");
     assert!(
         e.message().starts_with("biometrics are not enabled"),
         "{}",

@@ -473,6 +473,39 @@ async fn grpc_and_dbus_give_the_same_results() {
             .collect::<Vec<_>>()
     );
 
+    let shown = pb::config_client::ConfigClient::new(d.channel().await)
+        .show(pb::ShowConfigRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let b: tesserad::dbus::types::ConfigReport = call(&p, "ShowConfig", &()).await.unwrap();
+    assert!(shown.entries.iter().any(|e| e.key == "pin.min_length"));
+    assert_eq!(
+        shown
+            .entries
+            .iter()
+            .map(|e| (
+                e.key.clone(),
+                e.value.clone(),
+                e.layer.clone(),
+                e.file.clone()
+            ))
+            .collect::<Vec<_>>(),
+        b.entries
+            .iter()
+            .map(|e| (
+                e.key.clone(),
+                e.value.clone(),
+                e.layer.clone(),
+                e.file.clone()
+            ))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        (shown.noncompliant, shown.accounts_checked),
+        (b.noncompliant, b.accounts_checked)
+    );
+
     // Lock over gRPC: D-Bus sees it.
     d.vault().await.lock(pb::LockRequest {}).await.unwrap();
     let b: Status = call(&p, "Status", &()).await.unwrap();
@@ -1044,7 +1077,10 @@ async fn approvals_with_a_fingerprint_after_approve() {
         .await
         .unwrap_err();
     let (name, text) = dbus_error(&e);
-    assert_eq!(name, "org.tessera.Authenticator1.Error.Unsupported");
+    assert_eq!(
+        name,
+        "org.tessera.Authenticator1.Error.BiometricsUnavailable"
+    );
     assert!(
         text.contains("approval_verify") && text.contains("the sensor broke"),
         "{text}"

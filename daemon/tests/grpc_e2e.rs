@@ -138,6 +138,7 @@ async fn tessera_activation_then_codes_lock_unlock_and_restart() {
     let e = vault
         .unlock(pb::UnlockRequest {
             pin: "000000".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -163,7 +164,10 @@ async fn tessera_activation_then_codes_lock_unlock_and_restart() {
     assert_eq!(status.failed_attempts, 1);
     assert_eq!(status.protection, pb::Protection::Pin as i32);
     let status = vault
-        .unlock(pb::UnlockRequest { pin: PIN.into() })
+        .unlock(pb::UnlockRequest {
+            pin: PIN.into(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -419,7 +423,10 @@ async fn bad_input_gets_typed_errors_and_the_daemon_lives_on() {
     let e = d
         .vault()
         .await
-        .unlock(pb::UnlockRequest { pin: PIN.into() })
+        .unlock(pb::UnlockRequest {
+            pin: PIN.into(),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(error_code(&e), "ERROR_CODE_NO_VAULT");
@@ -498,13 +505,17 @@ async fn change_pin_and_account_management() {
     vault.lock(pb::LockRequest {}).await.unwrap();
     assert!(
         vault
-            .unlock(pb::UnlockRequest { pin: PIN.into() })
+            .unlock(pb::UnlockRequest {
+                pin: PIN.into(),
+                ..Default::default()
+            })
             .await
             .is_err()
     );
     vault
         .unlock(pb::UnlockRequest {
             pin: "735190".into(),
+            ..Default::default()
         })
         .await
         .unwrap();

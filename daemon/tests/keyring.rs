@@ -180,7 +180,10 @@ async fn a_keyring_vault_opens_without_a_pin_and_survives_restarts() {
     let s = d
         .vault()
         .await
-        .unlock(pb::UnlockRequest { pin: String::new() })
+        .unlock(pb::UnlockRequest {
+            pin: String::new(),
+            ..Default::default()
+        })
         .await
         .expect("unlock without a PIN")
         .into_inner();
@@ -235,7 +238,10 @@ async fn a_keyring_vault_opens_without_a_pin_and_survives_restarts() {
     let e = d
         .vault()
         .await
-        .unlock(pb::UnlockRequest { pin: String::new() })
+        .unlock(pb::UnlockRequest {
+            pin: String::new(),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert!(e.message().contains("login keyring"), "{}", e.message());

@@ -346,7 +346,10 @@ async fn wrong_pins_are_delayed_then_locked_out_per_policy() {
     activate_otpauth(&l.d, OTPAUTH_SHA1).await;
     let mut vault = l.d.vault().await;
     vault.lock(pb::LockRequest {}).await.unwrap();
-    let unlock = |pin: &str| pb::UnlockRequest { pin: pin.into() };
+    let unlock = |pin: &str| pb::UnlockRequest {
+        pin: pin.into(),
+        ..Default::default()
+    };
     let e = vault.unlock(unlock("000000")).await.unwrap_err();
     assert_eq!(error_code(&e), "ERROR_CODE_WRONG_PIN");
     // One free wrong PIN, then the 600 s delay: even the right PIN waits.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde_json::json;
 use tessera_proto::v1::{
     BiometricStatusRequest, BiometricStatusResponse, DisableBiometricsRequest,
-    EnableBiometricsRequest, UnlockMethod, UnlockWithRequest, VaultStatus, VaultStatusRequest,
+    EnableBiometricsRequest, UnlockMethod, UnlockRequest, VaultStatus, VaultStatusRequest,
     vault_client::VaultClient,
 };
 use tonic::transport::Channel;
@@ -174,7 +174,7 @@ pub async fn try_unlock(
             );
         }
         let answer = vault
-            .unlock_with(UnlockWithRequest {
+            .unlock(UnlockRequest {
                 pin: String::new(),
                 method: UnlockMethod::Biometric.into(),
             })
@@ -185,9 +185,9 @@ pub async fn try_unlock(
                 let e = CliError::from_status(&status);
                 match e.code.as_str() {
                     // No match: try again (the daemon counts).
-                    "ERROR_CODE_WRONG_PIN" => errln!("{}", e.message),
+                    "ERROR_CODE_NO_MATCH" => errln!("{}", e.message),
                     // Biometrics cannot be used now: the PIN.
-                    "ERROR_CODE_UNSUPPORTED" => {
+                    "ERROR_CODE_BIOMETRICS_UNAVAILABLE" => {
                         errln!("{}", e.message);
                         return Ok(None);
                     }

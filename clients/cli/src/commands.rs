@@ -278,6 +278,7 @@ pub async fn unlock(
     let s = vault
         .unlock(UnlockRequest {
             pin: pin.as_str().to_owned(),
+            ..Default::default()
         })
         .await?
         .into_inner();

@@ -319,6 +319,16 @@ impl Authenticator {
         Ok(self.service.plugins().iter().map(types::plugin).collect())
     }
 
+    #[zbus(out_args("report"))]
+    async fn show_config(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+    ) -> Result<types::ConfigReport> {
+        self.peers.admit(c, &h).await?;
+        Ok(types::config_report(self.service.config_report().await))
+    }
+
     /// The running activations by id (invalidated on every change).
     #[zbus(property(emits_changed_signal = "invalidates"))]
     async fn activations(

@@ -30,10 +30,12 @@ pub enum Error {
     Internal(String),
     PluginFailed(String),
     Policy(String),
+    NoMatch(String),
+    BiometricsUnavailable(String),
 }
 
 /// Every code, for the tests that check names against the XML.
-pub const ALL_CODES: [ErrorCode; 17] = [
+pub const ALL_CODES: [ErrorCode; 19] = [
     ErrorCode::InvalidArgument,
     ErrorCode::InvalidPayload,
     ErrorCode::InvalidImage,
@@ -51,6 +53,8 @@ pub const ALL_CODES: [ErrorCode; 17] = [
     ErrorCode::Internal,
     ErrorCode::PluginFailed,
     ErrorCode::Policy,
+    ErrorCode::NoMatch,
+    ErrorCode::BiometricsUnavailable,
 ];
 
 /// The last part of the error name of `code`.
@@ -73,6 +77,8 @@ pub fn short_name(code: ErrorCode) -> &'static str {
         ErrorCode::Internal => "Internal",
         ErrorCode::PluginFailed => "PluginFailed",
         ErrorCode::Policy => "Policy",
+        ErrorCode::NoMatch => "NoMatch",
+        ErrorCode::BiometricsUnavailable => "BiometricsUnavailable",
     }
 }
 
@@ -101,6 +107,8 @@ pub(crate) fn from_service(e: ServiceError) -> Error {
         ErrorCode::Internal => Error::Internal(m),
         ErrorCode::PluginFailed => Error::PluginFailed(m),
         ErrorCode::Policy => Error::Policy(m),
+        ErrorCode::NoMatch => Error::NoMatch(m),
+        ErrorCode::BiometricsUnavailable => Error::BiometricsUnavailable(m),
     }
 }
 

@@ -359,6 +359,72 @@ pub fn source_info(s: &SourceInfo) -> ScanSourceInfo {
     }
 }
 
+/// One effective setting (`tessera config show`).
+#[derive(
+    Clone, Debug, Default, PartialEq, SerializeDict, DeserializeDict, Type, Value, OwnedValue,
+)]
+#[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]
+pub struct ConfigEntry {
+    /// `section.key`.
+    pub key: String,
+    /// The value as TOML text; empty when unset (`is_set` false).
+    pub value: String,
+    pub is_set: bool,
+    /// "default", "vendor", "admin" or "user".
+    pub layer: String,
+    /// The file and line it came from; empty and 0 for a built-in default.
+    pub file: String,
+    pub line: u32,
+    /// `file:line` of the lock, when an administrator locked the key.
+    pub locked_by: String,
+    pub restart_required: bool,
+    /// A restart-only key changed since start: the value still in force.
+    pub restart_pending: bool,
+    pub running_value: String,
+}
+
+/// The settings in force and what is not in order (`Config.Show`).
+#[derive(Clone, Debug, Default, PartialEq, SerializeDict, DeserializeDict, Type)]
+#[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]
+pub struct ConfigReport {
+    pub entries: Vec<ConfigEntry>,
+    /// The files read, in order, as "layer:path".
+    pub files: Vec<String>,
+    pub warnings: Vec<String>,
+    /// Accounts or vault settings that the policy in force refuses.
+    pub noncompliant: Vec<String>,
+    pub accounts_checked: bool,
+}
+
+pub fn config_report(r: crate::service::config_ops::ConfigReport) -> ConfigReport {
+    ConfigReport {
+        entries: r
+            .entries
+            .into_iter()
+            .map(|e| ConfigEntry {
+                key: e.key,
+                is_set: e.value.is_some(),
+                value: e.value.unwrap_or_default(),
+                layer: e.layer.name().to_owned(),
+                file: e.file.unwrap_or_default(),
+                line: u32::try_from(e.line).unwrap_or(u32::MAX),
+                locked_by: e.locked_by.unwrap_or_default(),
+                restart_required: e.restart_required,
+                restart_pending: e.running.is_some(),
+                running_value: e.running.flatten().unwrap_or_default(),
+            })
+            .collect(),
+        files: r
+            .files
+            .into_iter()
+            .map(|(layer, path)| format!("{}:{path}", layer.name()))
+            .collect(),
+        warnings: r.warnings,
+        noncompliant: r.compliance.problems,
+        accounts_checked: r.compliance.accounts_checked,
+    }
+}
+
 pub fn plugin(p: &tessera_plugin_host::PluginInfo) -> Plugin {
     use tessera_plugin_host::{PluginKind, PluginStatus, ScannerInput};
     let (status, reason) = match &p.status {

@@ -46,6 +46,11 @@ fn codes(code: ErrorCode) -> (tonic::Code, pb::ErrorCode) {
         ErrorCode::Internal => (Code::Internal, pb::ErrorCode::Internal),
         ErrorCode::PluginFailed => (Code::Internal, pb::ErrorCode::PluginFailed),
         ErrorCode::Policy => (Code::PermissionDenied, pb::ErrorCode::Policy),
+        ErrorCode::NoMatch => (Code::Unauthenticated, pb::ErrorCode::NoMatch),
+        ErrorCode::BiometricsUnavailable => (
+            Code::FailedPrecondition,
+            pb::ErrorCode::BiometricsUnavailable,
+        ),
     }
 }
 

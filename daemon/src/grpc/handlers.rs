@@ -110,16 +110,6 @@ impl pb::vault_server::Vault for Handlers {
     }
 
     async fn unlock(&self, r: Request<pb::UnlockRequest>) -> Reply<pb::VaultStatus> {
-        let pin = SecretString::new(r.into_inner().pin);
-        let s = self
-            .service
-            .unlock_with(crate::service::UnlockMethod::Auto, pin)
-            .await
-            .map_err(status)?;
-        Ok(Response::new(convert::vault_status(s)))
-    }
-
-    async fn unlock_with(&self, r: Request<pb::UnlockWithRequest>) -> Reply<pb::VaultStatus> {
         let r = r.into_inner();
         let method = convert::unlock_method(r.method());
         let pin = SecretString::new(r.pin);

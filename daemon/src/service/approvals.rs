@@ -17,6 +17,7 @@ use tessera_core::otp::{OcraSuite, QuestionFormat};
 
 use super::Service;
 use super::accounts::find;
+use super::biometrics::Verify;
 use crate::account::AccountInfo;
 use crate::config::ApprovalVerify;
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
@@ -154,53 +155,21 @@ impl Service {
 }
 
 impl Service {
-    /// `notifications.approval_verify = "biometrics"`: a verify with the
-    /// first loaded biometric plugin after Approve. `false` for a finger
-    /// that did not match; an error when biometrics cannot be used.
+    /// `notifications.approval_verify = "biometrics"`: one verify after
+    /// Approve. `false` for a finger that did not match; an error when
+    /// biometrics cannot be used.
     async fn verify_biometric_for_approval(&self) -> ServiceResult<bool> {
-        use tessera_plugin_host::PluginError;
-        let config = self.config();
-        let unusable = |why: String| {
-            ServiceError::new(
-                ErrorCode::Unsupported,
+        match self.verify_finger().await {
+            Ok(Verify::Match) => Ok(true),
+            Ok(Verify::NoMatch(_)) => Ok(false),
+            Err(e) => Err(ServiceError::new(
+                e.code,
                 format!(
                     "policy asks for a fingerprint after Approve \
-                     (notifications.approval_verify = \"biometrics\"), and {why}; \
-                     the request is not approved"
+                     (notifications.approval_verify = \"biometrics\"), and {}; \
+                     the request is not approved",
+                    e.message
                 ),
-            )
-        };
-        if !config.biometrics.allowed {
-            return Err(unusable(
-                "biometrics are turned off by policy (biometrics.allowed = false)".into(),
-            ));
-        }
-        let plugin = self
-            .inner
-            .plugins
-            .biometrics()
-            .into_iter()
-            .next()
-            .ok_or_else(|| unusable("no biometric plugin is loaded (`tessera plugins`)".into()))?;
-        let (progress, _ignored) = tokio::sync::mpsc::unbounded_channel();
-        let timeout = Duration::from_secs(u64::from(config.biometrics.timeout_seconds));
-        match self
-            .inner
-            .plugins
-            .biometric_verify(&plugin.name, timeout, progress)
-            .await
-        {
-            Ok(()) => Ok(true),
-            Err(PluginError::NoMatch { .. }) => Ok(false),
-            Err(e @ PluginError::Unavailable { .. }) => Err(unusable(e.to_string())),
-            Err(
-                PluginError::SourceUnavailable { message, .. }
-                | PluginError::NoSample { message, .. }
-                | PluginError::Failed { message, .. },
-            ) => Err(unusable(format!("the fingerprint check failed: {message}"))),
-            Err(e) => Err(ServiceError::new(
-                ErrorCode::PluginFailed,
-                format!("the fingerprint check for the approval failed: {e}"),
             )),
         }
     }

@@ -82,10 +82,17 @@ struct Ready {
     availability: BiometricAvailability,
 }
 
-/// Biometrics cannot be used now: `Unsupported`, whose message says why
-/// and to use the PIN. (A no-match is `WrongPin`: try again.)
+/// Biometrics cannot be used now: the message says why and to use the
+/// PIN. (A no-match is `NoMatch`: try again.)
 fn unavailable(message: impl std::fmt::Display) -> ServiceError {
-    ServiceError::new(ErrorCode::Unsupported, message)
+    ServiceError::new(ErrorCode::BiometricsUnavailable, message)
+}
+
+/// The answer of one biometric verify ([`Service::verify_finger`]).
+pub(crate) enum Verify {
+    Match,
+    /// The plugin's words for it.
+    NoMatch(String),
 }
 
 impl Service {
@@ -104,22 +111,50 @@ impl Service {
         result
     }
 
-    async fn check_biometrics(&self) -> Result<Ready, String> {
-        if !self.config().biometrics.allowed {
-            return Err("biometrics are turned off by policy (biometrics.allowed = false)".into());
-        }
-        let plugin = self
-            .inner
+    /// The biometric plugin to use: the first one loaded.
+    fn biometric_plugin(&self) -> Option<String> {
+        self.inner
             .plugins
             .biometrics()
             .into_iter()
             .next()
             .map(|p| p.name)
-            .ok_or_else(|| {
-                "no biometric plugin is loaded (install biometric-fprintd for a fingerprint \
+    }
+
+    /// One verify with the biometric plugin, when policy allows biometrics.
+    /// `BiometricsUnavailable` when they cannot be used (the message says
+    /// why), `PluginFailed` when the plugin misbehaved.
+    pub(crate) async fn verify_finger(&self) -> ServiceResult<Verify> {
+        if !self.config().biometrics.allowed {
+            return Err(unavailable(
+                "biometrics are turned off by policy (biometrics.allowed = false)",
+            ));
+        }
+        let plugin = self
+            .biometric_plugin()
+            .ok_or_else(|| unavailable("no biometric plugin is loaded (`tessera plugins`)"))?;
+        let (tx, _rx) = mpsc::unbounded_channel();
+        match self
+            .inner
+            .plugins
+            .biometric_verify(&plugin, self.biometric_timeout(), tx)
+            .await
+        {
+            Ok(()) => Ok(Verify::Match),
+            Err(PluginError::NoMatch { message, .. }) => Ok(Verify::NoMatch(message)),
+            Err(e) => Err(biometric_error(&plugin, e)),
+        }
+    }
+
+    async fn check_biometrics(&self) -> Result<Ready, String> {
+        if !self.config().biometrics.allowed {
+            return Err("biometrics are turned off by policy (biometrics.allowed = false)".into());
+        }
+        let plugin = self.biometric_plugin().ok_or_else(|| {
+            "no biometric plugin is loaded (install biometric-fprintd for a fingerprint \
                  reader; `tessera plugins` lists what was found)"
-                    .to_owned()
-            })?;
+                .to_owned()
+        })?;
         let availability = self
             .inner
             .plugins
@@ -387,50 +422,22 @@ impl Service {
                 "{failures} fingerprints in a row did not match: unlock with the PIN"
             )));
         }
-        if !self.config().biometrics.allowed {
-            return Err(unavailable(
-                "biometrics are turned off by policy (biometrics.allowed = false); unlock with \
-                 the PIN",
-            ));
-        }
-        let plugin = self
-            .inner
-            .plugins
-            .biometrics()
-            .into_iter()
-            .next()
-            .map(|p| p.name)
-            .ok_or_else(|| {
-                unavailable(
-                    "no biometric plugin is loaded (`tessera plugins`); unlock with the PIN",
+        let verified = self.verify_finger().await.map_err(|e| {
+            ServiceError::new(e.code, format!("{}; unlock with the PIN", e.message))
+        })?;
+        if let Verify::NoMatch(message) = verified {
+            let failures = self.bio().failures.fetch_add(1, Ordering::Relaxed) + 1;
+            tracing::info!(failures, max, "biometric no-match");
+            return Err(if failures >= max {
+                unavailable(format!(
+                    "{message} ({failures} of {max} tries): unlock with the PIN"
+                ))
+            } else {
+                ServiceError::new(
+                    ErrorCode::NoMatch,
+                    format!("{message} ({failures} of {max} tries); try again"),
                 )
-            })?;
-        let (tx, _rx) = mpsc::unbounded_channel();
-        match self
-            .inner
-            .plugins
-            .biometric_verify(&plugin, self.biometric_timeout(), tx)
-            .await
-        {
-            Ok(()) => {}
-            Err(PluginError::NoMatch { message, .. }) => {
-                let failures = self.bio().failures.fetch_add(1, Ordering::Relaxed) + 1;
-                tracing::info!(failures, max, "biometric no-match");
-                return Err(if failures >= max {
-                    unavailable(format!(
-                        "{message} ({failures} of {max} tries): unlock with the PIN"
-                    ))
-                } else {
-                    ServiceError::new(
-                        ErrorCode::WrongPin,
-                        format!("{message} ({failures} of {max} tries); try again"),
-                    )
-                });
-            }
-            Err(e) => {
-                let e = biometric_error(&plugin, e);
-                return Err(unavailable(format!("{}; unlock with the PIN", e.message)));
-            }
+            });
         }
         self.with_vault(unlock_from_biometric_slot).await??;
         self.bio().failures.store(0, Ordering::Relaxed);
@@ -527,7 +534,7 @@ impl Service {
 /// How a plugin's answer looks to clients.
 fn biometric_error(plugin: &str, e: PluginError) -> ServiceError {
     match e {
-        PluginError::NoMatch { message, .. } => ServiceError::new(ErrorCode::WrongPin, message),
+        PluginError::NoMatch { message, .. } => ServiceError::new(ErrorCode::NoMatch, message),
         PluginError::SourceUnavailable { message, .. }
         | PluginError::NoSample { message, .. }
         | PluginError::Failed { message, .. } => unavailable(message),

@@ -7,9 +7,8 @@
 
 use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 use tessera_plugin_api::abi::*;
@@ -17,7 +16,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::call::clean_message;
 use crate::load::BiometricFns;
-use crate::{PluginError, PluginHost, PluginInfo, PluginKind, PluginStatus, Slot};
+use crate::{PluginError, PluginHost, PluginInfo, PluginKind, PluginStatus, Slot, Turn};
 
 /// How long a plugin may take to answer after `cancel` (at a timeout)
 /// before it is disabled.
@@ -166,30 +165,18 @@ impl PluginHost {
         op: Op,
         progress: Option<UnboundedSender<BiometricProgress>>,
     ) -> Result<(Outcome, ()), PluginError> {
-        let slot: Arc<Slot> = self
-            .slots
-            .iter()
-            .filter(|s| s.info.name == plugin)
-            .find(|s| s.biometric.is_some())
-            .or_else(|| self.slots.iter().find(|s| s.info.name == plugin))
-            .ok_or_else(|| PluginError::NotFound(plugin.to_owned()))?
-            .clone();
-        slot.usable()?;
+        let (
+            Turn {
+                slot,
+                permit,
+                remaining,
+                timeout_ms,
+            },
+            fns,
+        ) = self
+            .turn(plugin, timeout, |s| s.biometric, PluginError::NotABiometric)
+            .await?;
         let name = slot.info.name.clone();
-        let fns = slot
-            .biometric
-            .ok_or_else(|| PluginError::NotABiometric(name.clone()))?;
-        let deadline = Instant::now() + timeout;
-        let permit = match tokio::time::timeout(timeout, slot.gate.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => permit,
-            Ok(Err(_closed)) => {
-                return Err(slot.usable().err().unwrap_or(PluginError::Busy { name }));
-            }
-            Err(_elapsed) => return Err(PluginError::Busy { name }),
-        };
-        slot.usable()?;
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let timeout_ms = u32::try_from(remaining.as_millis()).unwrap_or(u32::MAX);
         let call_id = NEXT_CALL.fetch_add(1, Ordering::Relaxed);
         let (tx, mut rx) = tokio::sync::oneshot::channel();
         std::thread::Builder::new()

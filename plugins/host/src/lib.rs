@@ -488,30 +488,18 @@ impl PluginHost {
         image: Vec<u8>,
         timeout: Duration,
     ) -> Result<Vec<String>, PluginError> {
-        let slot = self
-            .slots
-            .iter()
-            .filter(|s| s.info.name == plugin)
-            .find(|s| s.scan.is_some())
-            .or_else(|| self.slots.iter().find(|s| s.info.name == plugin))
-            .ok_or_else(|| PluginError::NotFound(plugin.to_owned()))?
-            .clone();
-        slot.usable()?;
+        let (
+            Turn {
+                slot,
+                permit,
+                remaining,
+                timeout_ms,
+            },
+            scan,
+        ) = self
+            .turn(plugin, timeout, |s| s.scan, PluginError::NotAScanner)
+            .await?;
         let name = slot.info.name.clone();
-        let scan = slot
-            .scan
-            .ok_or_else(|| PluginError::NotAScanner(name.clone()))?;
-        let deadline = Instant::now() + timeout;
-        let permit = match tokio::time::timeout(timeout, slot.gate.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => permit,
-            Ok(Err(_closed)) => {
-                return Err(slot.usable().err().unwrap_or(PluginError::Busy { name }));
-            }
-            Err(_elapsed) => return Err(PluginError::Busy { name }),
-        };
-        slot.usable()?;
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let timeout_ms = u32::try_from(remaining.as_millis()).unwrap_or(u32::MAX);
         let (tx, rx) = tokio::sync::oneshot::channel();
         std::thread::Builder::new()
             .name(format!("tessera-plugin-{name}"))
@@ -543,6 +531,58 @@ impl PluginHost {
             }
         };
         judge(&slot, outcome)
+    }
+}
+
+/// A call's turn at a plugin: the plugin, the permit that keeps its other
+/// calls out until this one ends, and what is left of the call's timeout.
+struct Turn {
+    slot: Arc<Slot>,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    remaining: Duration,
+    timeout_ms: u32,
+}
+
+impl PluginHost {
+    /// Finds the plugin named `plugin` with the entry points `pick` takes
+    /// (`wrong_kind` when the plugin of that name has none) and waits,
+    /// within `timeout`, for its turn: plugins take one call at a time.
+    async fn turn<T>(
+        &self,
+        plugin: &str,
+        timeout: Duration,
+        pick: impl Fn(&Slot) -> Option<T>,
+        wrong_kind: fn(String) -> PluginError,
+    ) -> Result<(Turn, T), PluginError> {
+        let deadline = Instant::now() + timeout;
+        let slot = self
+            .slots
+            .iter()
+            .filter(|s| s.info.name == plugin)
+            .find(|s| pick(s).is_some())
+            .or_else(|| self.slots.iter().find(|s| s.info.name == plugin))
+            .ok_or_else(|| PluginError::NotFound(plugin.to_owned()))?
+            .clone();
+        slot.usable()?;
+        let name = slot.info.name.clone();
+        let entry = pick(&slot).ok_or_else(|| wrong_kind(name.clone()))?;
+        let permit = match tokio::time::timeout(timeout, slot.gate.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_closed)) => {
+                return Err(slot.usable().err().unwrap_or(PluginError::Busy { name }));
+            }
+            Err(_elapsed) => return Err(PluginError::Busy { name }),
+        };
+        slot.usable()?;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let timeout_ms = u32::try_from(remaining.as_millis()).unwrap_or(u32::MAX);
+        let turn = Turn {
+            slot,
+            permit,
+            remaining,
+            timeout_ms,
+        };
+        Ok((turn, entry))
     }
 }
 

@@ -33,9 +33,10 @@ use std::time::{Duration, Instant};
 use tessera_core::SecretBytes;
 use tessera_core::otp::OtpParams;
 use tessera_proto::v1 as pb;
+use tessera_testkit::daemon::connect;
 use tesserad::account::{Account, AccountId, AccountKind};
 use tesserad::vault::{KdfParams, SecretString, Vault};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 const LATENCY_CALLS: usize = 5000;
 const LATENCY_WARMUP: usize = 500;
@@ -270,22 +271,6 @@ fn cpu_time(pid: u32) -> Duration {
         .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
         .sum();
     Duration::from_nanos(ns)
-}
-
-async fn connect(socket: &Path) -> Channel {
-    let socket = socket.to_owned();
-    Endpoint::try_from("http://[::]:50051")
-        .expect("a valid endpoint")
-        .connect_with_connector(tower::service_fn(move |_| {
-            let socket = socket.clone();
-            async move {
-                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
-                    tokio::net::UnixStream::connect(socket).await?,
-                ))
-            }
-        }))
-        .await
-        .expect("connects to tesserad")
 }
 
 /// Activates the otpauth TOTP account as a first activation (choose and

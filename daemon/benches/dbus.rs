@@ -16,11 +16,12 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use tessera_testkit::bus::PrivateBus;
+use tessera_testkit::daemon::Tesserad;
 use tesserad::dbus::types::{Code, View};
 use zbus::zvariant::{OwnedValue, Value};
 
@@ -36,14 +37,17 @@ const END_MARK: &str = "<!-- dbus-bench:end -->";
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let (calls, warmup) = if full { (CALLS, WARMUP) } else { (200, 20) };
-    let bus = Bus::start();
-    let daemon = Tesserad::start(&bus.address);
+    let bus = PrivateBus::start();
+    let mut daemon = Tesserad::new(env!("CARGO_BIN_EXE_tesserad"))
+        .with_env("DBUS_SESSION_BUS_ADDRESS", bus.address());
+    daemon.write_config(FAST_CONFIG);
+    daemon.restart();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let (ping, code) = runtime.block_on(measure(&bus.address, calls, warmup));
-    drop(daemon);
+    let (ping, code) = runtime.block_on(measure(&bus, calls, warmup));
+    daemon.stop();
     let report = markdown(&ping, &code, calls);
     print!("{report}");
     if full {
@@ -53,25 +57,9 @@ fn main() {
     }
 }
 
-async fn measure(address: &str, calls: usize, warmup: usize) -> (Vec<Duration>, Vec<Duration>) {
-    let c = zbus::connection::Builder::address(address)
-        .unwrap()
-        .build()
-        .await
-        .unwrap();
-    let dbus = zbus::fdo::DBusProxy::new(&c).await.unwrap();
-    let start = Instant::now();
-    while !dbus
-        .name_has_owner(tesserad::dbus::BUS_NAME.try_into().unwrap())
-        .await
-        .unwrap()
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "tesserad never owned its name"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+async fn measure(bus: &PrivateBus, calls: usize, warmup: usize) -> (Vec<Duration>, Vec<Duration>) {
+    bus.wait_for_name(tesserad::dbus::BUS_NAME).await;
+    let c = bus.connect().await;
     let p = zbus::Proxy::new(
         &c,
         tesserad::dbus::BUS_NAME,
@@ -188,91 +176,5 @@ fn write_section(report: &str) {
     match std::fs::write(&path, new) {
         Ok(()) => eprintln!("wrote {}", path.display()),
         Err(e) => eprintln!("cannot write {}: {e}", path.display()),
-    }
-}
-
-struct Bus {
-    child: Child,
-    address: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Bus {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("bus.conf");
-        std::fs::write(
-            &config,
-            format!(
-                "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n \
-                 \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n<busconfig>\n  \
-                 <type>session</type>\n  <listen>unix:dir={}</listen>\n  <auth>EXTERNAL</auth>\n  \
-                 <policy context=\"default\">\n    <allow user=\"*\"/>\n    \
-                 <allow send_destination=\"*\" eavesdrop=\"true\"/>\n    \
-                 <allow eavesdrop=\"true\"/>\n    <allow own=\"*\"/>\n  </policy>\n</busconfig>\n",
-                dir.path().display()
-            ),
-        )
-        .unwrap();
-        let mut child = Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", config.display()))
-            .args(["--nofork", "--print-address=1"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dbus-daemon runs");
-        let mut address = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut address)
-            .unwrap();
-        Bus {
-            child,
-            address: address.trim().to_owned(),
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Bus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct Tesserad {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Tesserad {
-    fn start(bus: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("tessera.toml");
-        std::fs::write(&config, FAST_CONFIG).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_tesserad"))
-            .arg("--foreground")
-            .arg("--config")
-            .arg(&config)
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .arg("--runtime-dir")
-            .arg(dir.path().join("run"))
-            .env("RUST_LOG", "warn")
-            .env("DBUS_SESSION_BUS_ADDRESS", bus)
-            .env_remove("JOURNAL_STREAM")
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("tesserad starts");
-        Tesserad { child, _dir: dir }
-    }
-}
-
-impl Drop for Tesserad {
-    fn drop(&mut self) {
-        // SAFETY: kill on our own child's pid.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let _ = self.child.wait();
     }
 }

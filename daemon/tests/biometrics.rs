@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use tessera_proto::v1 as pb;
+use tessera_testkit::bus::PrivateBus;
 use tokio_stream::StreamExt;
 
 const PIN: &str = "482915";
@@ -151,7 +152,7 @@ impl Bio {
         );
         let script_path = dir.path().join("script");
         std::fs::write(&script_path, script).unwrap();
-        let d = Daemon { dir, child: None };
+        let d = Daemon::in_dir(dir);
         std::fs::write(
             d.config_path(),
             format!(
@@ -178,8 +179,7 @@ impl Bio {
         if let Some(bus) = &self.bus {
             command.env("DBUS_SESSION_BUS_ADDRESS", bus);
         }
-        self.d.child = Some(command.spawn().expect("tesserad starts"));
-        wait_for_socket(&self.d.socket(), self.d.child.as_mut().unwrap());
+        self.d.spawn(command);
     }
 
     /// What the plugin was asked, one call a line.
@@ -423,23 +423,11 @@ async fn no_match_then_the_pin_still_works() {
 async fn without_a_secret_service_biometrics_are_unavailable_and_the_pin_works() {
     use pb::event::Kind as E;
     // A private bus with no keyring on it.
-    let mut bus = Command::new("dbus-daemon")
-        .args(["--session", "--nofork", "--print-address=1"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("dbus-daemon runs");
-    let mut address = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(bus.stdout.take().unwrap()),
-        &mut address,
-    )
-    .unwrap();
+    let bus = PrivateBus::start();
     let b = Bio::start_on(
         "enrolled 1\nverify match\n",
         "",
-        Some(address.trim().to_owned()),
+        Some(bus.address().to_owned()),
     );
 
     let (mut c, v) = start_with_pin(&b.d, "carol").await;
@@ -475,8 +463,7 @@ async fn without_a_secret_service_biometrics_are_unavailable_and_the_pin_works()
 
     b.lock().await;
     assert!(!b.unlock(pb::UnlockMethod::Pin, PIN).await.unwrap().locked);
-    let _ = bus.kill();
-    let _ = bus.wait();
+    drop(bus);
 }
 
 /// A keyring item whose key does not open this vault: a clear error after
@@ -631,4 +618,62 @@ async fn cancelling_the_enrollment_cancels_the_plugin_call() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(!b.d.data_dir().join("vault").exists(), "nothing was stored");
+}
+
+/// Policy `biometrics.allowed = false`: an activation does not offer
+/// biometrics, they cannot be turned on, and a vault that already has a
+/// biometric slot is not opened by a finger (the plugin is not even asked);
+/// the PIN still works.
+#[tokio::test]
+async fn policy_turns_biometrics_off() {
+    use pb::event::Kind as E;
+    // A first activation under the policy: straight from the PIN to the
+    // finalize code, saying why.
+    let b = Bio::start("enrolled 1\nverify match\n", "allowed = false\n");
+    let (mut c, v) = start_with_pin(&b.d, "grace").await;
+    assert_eq!(state_name(&v), "finalize_code", "{v:?}");
+    assert!(
+        v.biometric_unavailable_reason
+            .contains("biometrics.allowed = false"),
+        "{}",
+        v.biometric_unavailable_reason
+    );
+    send(&mut c, &v, E::Continue(pb::Empty {})).await;
+    let e =
+        b.d.vault()
+            .await
+            .enable_biometrics(pb::EnableBiometricsRequest { pin: PIN.into() })
+            .await
+            .unwrap_err();
+    assert_eq!(code_of(&e), "ERROR_CODE_POLICY");
+    let s = b.bio_status().await;
+    assert!(!s.allowed && !s.available && !s.enabled, "{s:?}");
+    assert!(b.log().is_empty(), "the plugin was asked: {:?}", b.log());
+
+    // Biometrics on, then the administrator turns them off.
+    let mut b = Bio::start(
+        "enrolled 1\nverify match\nverify match\n",
+        "allowed = true\n",
+    );
+    let (mut c, v) = start_with_pin(&b.d, "heidi").await;
+    choose_biometrics(&mut c, v).await;
+    assert!(b.bio_status().await.enabled);
+    let config = std::fs::read_to_string(b.d.config_path()).unwrap();
+    std::fs::write(
+        b.d.config_path(),
+        config.replace("allowed = true", "allowed = false"),
+    )
+    .unwrap();
+    b.restart();
+    let asked = b.log().len();
+    let e = b.unlock(pb::UnlockMethod::Biometric, "").await.unwrap_err();
+    assert_eq!(code_of(&e), "ERROR_CODE_BIOMETRICS_UNAVAILABLE");
+    assert!(
+        e.message().contains("biometrics.allowed = false"),
+        "{}",
+        e.message()
+    );
+    assert!(b.unlock(pb::UnlockMethod::Auto, "").await.is_err());
+    assert_eq!(b.log().len(), asked, "no finger asked: {:?}", b.log());
+    assert!(!b.unlock(pb::UnlockMethod::Pin, PIN).await.unwrap().locked);
 }

@@ -912,10 +912,7 @@ async fn a_bus_caller_of_another_uid_is_refused() {
         return;
     }
     let bus = PrivateBus::start();
-    let mut d = Daemon {
-        dir: tempfile::tempdir().unwrap(),
-        child: None,
-    };
+    let mut d = Daemon::unstarted();
     std::fs::set_permissions(d.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::write(d.config_path(), FAST_CONFIG).unwrap();
     std::fs::set_permissions(d.config_path(), std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -926,10 +923,9 @@ async fn a_bus_caller_of_another_uid_is_refused() {
     let mut cmd = d.command();
     cmd.uid(NOBODY)
         .gid(NOBODY)
-        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address);
-    d.child = Some(cmd.spawn().unwrap());
-    wait_for_socket(&d.socket(), d.child.as_mut().unwrap());
-    wait_for_name(&bus, tesserad::dbus::BUS_NAME).await;
+        .env("DBUS_SESSION_BUS_ADDRESS", bus.address());
+    d.spawn(cmd);
+    bus.wait_for_name(tesserad::dbus::BUS_NAME).await;
 
     let c = bus.connect().await;
     let p = authenticator(&c).await;
@@ -998,10 +994,7 @@ async fn approvals_with_a_fingerprint_after_approve() {
     .unwrap();
     let script = plugins.path().join("script");
     std::fs::write(&script, "verify match\n").unwrap();
-    let mut d = Daemon {
-        dir: tempfile::tempdir().unwrap(),
-        child: None,
-    };
+    let mut d = Daemon::unstarted();
     std::fs::write(
         d.config_path(),
         format!(
@@ -1011,15 +1004,11 @@ async fn approvals_with_a_fingerprint_after_approve() {
         ),
     )
     .unwrap();
-    d.child = Some(
-        d.command()
-            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
-            .env("TESSERA_BIOMETRIC_MOCK", &script)
-            .spawn()
-            .unwrap(),
-    );
-    wait_for_socket(&d.socket(), d.child.as_mut().unwrap());
-    wait_for_name(&bus, tesserad::dbus::BUS_NAME).await;
+    let mut cmd = d.command();
+    cmd.env("DBUS_SESSION_BUS_ADDRESS", bus.address())
+        .env("TESSERA_BIOMETRIC_MOCK", &script);
+    d.spawn(cmd);
+    bus.wait_for_name(tesserad::dbus::BUS_NAME).await;
     let c = bus.connect().await;
     let p = authenticator(&c).await;
     activate(&p, OTPAUTH, true).await;

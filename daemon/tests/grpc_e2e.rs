@@ -580,10 +580,7 @@ fn a_second_daemon_on_the_same_vault_is_refused_clearly() {
 
 #[test]
 fn an_invalid_config_file_stops_start_up_with_file_and_line() {
-    let d = Daemon {
-        dir: tempfile::tempdir().unwrap(),
-        child: None,
-    };
+    let d = Daemon::unstarted();
     std::fs::write(d.config_path(), "[vault]\nauto_lock = 5\n").unwrap();
     let out = d.command().output().unwrap();
     assert!(!out.status.success());

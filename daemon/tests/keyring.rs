@@ -310,7 +310,7 @@ async fn without_a_secret_service_nothing_is_created() {
     require_secret_service();
     use pb::event::Kind as E;
     let dir = tempfile::tempdir().unwrap();
-    let mut d = Daemon { dir, child: None };
+    let mut d = Daemon::in_dir(dir);
     std::fs::write(d.config_path(), KEYRING_CONFIG).unwrap();
     let nowhere = d.dir.path().join("no-bus");
     let child = d
@@ -323,7 +323,7 @@ async fn without_a_secret_service_nothing_is_created() {
         .spawn()
         .unwrap();
     d.child = Some(child);
-    wait_for_socket(&d.socket(), d.child.as_mut().unwrap());
+    d.wait_for_socket();
 
     let mut c = d.activation().await;
     let uri = format!("otpauth://totp/Example:carol?secret={TOTP_SECRET_B32}&issuer=Example");

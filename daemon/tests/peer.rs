@@ -18,10 +18,7 @@ async fn a_caller_of_another_uid_is_refused() {
         eprintln!("SKIPPED: needs root to run the daemon as another user (CI runs as root)");
         return;
     }
-    let mut d = Daemon {
-        dir: tempfile::tempdir().unwrap(),
-        child: None,
-    };
+    let mut d = Daemon::unstarted();
     std::fs::set_permissions(d.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::write(d.config_path(), FAST_CONFIG).unwrap();
     std::fs::set_permissions(d.config_path(), std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -31,8 +28,7 @@ async fn a_caller_of_another_uid_is_refused() {
     }
     let mut cmd = d.command();
     cmd.uid(NOBODY).gid(NOBODY);
-    d.child = Some(cmd.spawn().unwrap());
-    wait_for_socket(&d.socket(), d.child.as_mut().unwrap());
+    d.spawn(cmd);
 
     let e = d
         .vault()

@@ -40,10 +40,7 @@ impl Layered {
     /// Writes `files` (paths relative to the temporary folder; the vendor
     /// file carries the fast Argon2 settings unless given) and starts.
     fn start(files: &[(&str, &str)]) -> Layered {
-        let d = Daemon {
-            dir: tempfile::tempdir().unwrap(),
-            child: None,
-        };
+        let d = Daemon::unstarted();
         if !files.iter().any(|(f, _)| *f == VENDOR) {
             write(&d, VENDOR, FAST_CONFIG);
         }
@@ -68,7 +65,7 @@ impl Layered {
             }
         });
         l.d.child = Some(child);
-        wait_for_socket(&l.d.socket(), l.d.child.as_mut().unwrap());
+        l.d.wait_for_socket();
         l
     }
 
@@ -698,10 +695,7 @@ async fn accounts_that_no_longer_comply_are_reported_not_deleted() {
 
 #[test]
 fn an_invalid_admin_file_stops_start_up_and_says_where() {
-    let d = Daemon {
-        dir: tempfile::tempdir().unwrap(),
-        child: None,
-    };
+    let d = Daemon::unstarted();
     write(&d, ADMIN, "[pin]\nmin_length = 6\n");
     write(&d, DROP_IN, "[accounts]\nalgorithms = [\"MD5\"]\n");
     let out = layered_command(&d).output().unwrap();

@@ -37,10 +37,7 @@ async fn socket_activation_serves_the_passed_socket() {
         eprintln!("SKIPPED: systemd-socket-activate (package systemd) is not installed");
         return;
     }
-    let d = Daemon {
-        dir: tempfile::tempdir().unwrap(),
-        child: None,
-    };
+    let d = Daemon::unstarted();
     std::fs::write(d.config_path(), FAST_CONFIG).unwrap();
     std::fs::create_dir(d.runtime_dir()).unwrap();
     std::fs::set_permissions(d.runtime_dir(), std::fs::Permissions::from_mode(0o700)).unwrap();

@@ -180,7 +180,7 @@ fn activate_with_a_finger_unlock_with_it_and_fall_back_to_the_pin() {
 
 fn tessera_pty(d: &Daemon, args: &[&str]) -> common::pty::Pty {
     let mut cmd = std::process::Command::new(tessera_bin());
-    cmd.arg("--socket").arg(&d.socket).args(args);
+    cmd.arg("--socket").arg(d.socket()).args(args);
     cmd.env_remove("TESSERA_SOCKET");
     common::pty::Pty::spawn(cmd)
 }

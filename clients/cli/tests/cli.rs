@@ -62,7 +62,7 @@ fn default_socket_is_under_xdg_runtime_dir() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(json_lines(&out)[0]["exists"], false);
-    assert!(d.socket.starts_with(&xdg));
+    assert!(d.socket().starts_with(&xdg));
 }
 
 #[test]

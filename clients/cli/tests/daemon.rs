@@ -186,7 +186,7 @@ fn interactive_activation_and_cancel() {
     let d = Daemon::start();
     let mut cmd = Command::new(tessera_bin());
     cmd.arg("--socket")
-        .arg(&d.socket)
+        .arg(d.socket())
         .args(["activate", "--uri", URI]);
     let mut t = Pty::spawn(cmd);
     t.expect("New PIN: ");
@@ -210,7 +210,7 @@ fn interactive_activation_and_cancel() {
     // Cancelled for good: nothing stored.
     let mut cmd = Command::new(tessera_bin());
     cmd.arg("--socket")
-        .arg(&d.socket)
+        .arg(d.socket())
         .args(["activate", "--uri", URI2]);
     let mut t = Pty::spawn(cmd);
     t.expect("Vault PIN: ");

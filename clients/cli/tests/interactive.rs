@@ -14,7 +14,7 @@ use common::{
 
 fn tessera(d: &Daemon, args: &[&str]) -> Pty {
     let mut cmd = Command::new(common::tessera_bin());
-    cmd.arg("--socket").arg(&d.socket).args(args);
+    cmd.arg("--socket").arg(d.socket()).args(args);
     cmd.env_remove("TESSERA_SOCKET");
     Pty::spawn(cmd)
 }

@@ -3,83 +3,47 @@
 
 #![allow(dead_code)] // each test file uses a different part
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::ops::{Deref, DerefMut};
 
 use tessera_proto::v1 as pb;
-use tonic::transport::{Channel, Endpoint};
+pub use tessera_testkit::daemon::Tesserad;
+use tonic::transport::Channel;
 
 /// Fast Argon2 so tests do not spend seconds per PIN.
 pub const FAST_CONFIG: &str = "[vault]\nargon2_memory_kib = 64\nargon2_iterations = 1\n";
 
-pub struct Daemon {
-    pub dir: tempfile::TempDir,
-    pub child: Option<Child>,
+/// A `tesserad` of this package in a temporary folder ([`Tesserad`]: its
+/// paths, `command()`, `restart()`, `stop()`, `channel()`), with the gRPC
+/// clients of these tests.
+pub struct Daemon(pub Tesserad);
+
+impl Deref for Daemon {
+    type Target = Tesserad;
+    fn deref(&self) -> &Tesserad {
+        &self.0
+    }
+}
+
+impl DerefMut for Daemon {
+    fn deref_mut(&mut self) -> &mut Tesserad {
+        &mut self.0
+    }
 }
 
 impl Daemon {
-    pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
+    /// A daemon in a new temporary folder, not started, no settings file.
+    pub fn unstarted() -> Daemon {
+        Daemon(Tesserad::new(env!("CARGO_BIN_EXE_tesserad")))
     }
 
-    pub fn runtime_dir(&self) -> PathBuf {
-        self.dir.path().join("run")
-    }
-
-    pub fn socket(&self) -> PathBuf {
-        self.runtime_dir().join("tessera.sock")
-    }
-
-    pub fn config_path(&self) -> PathBuf {
-        self.dir.path().join("tessera.toml")
+    /// As [`Daemon::unstarted`], in `dir`.
+    pub fn in_dir(dir: tempfile::TempDir) -> Daemon {
+        Daemon(Tesserad::in_dir(env!("CARGO_BIN_EXE_tesserad"), dir))
     }
 
     /// Starts a daemon with `config` and waits until its socket accepts.
     pub fn start(config: &str) -> Daemon {
-        let dir = tempfile::tempdir().unwrap();
-        let mut d = Daemon { dir, child: None };
-        std::fs::write(d.config_path(), config).unwrap();
-        d.restart();
-        d
-    }
-
-    /// The command line of this daemon (for tests that run it themselves).
-    pub fn command(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_tesserad"));
-        c.arg("--foreground")
-            .arg("--config")
-            .arg(self.config_path())
-            .arg("--data-dir")
-            .arg(self.data_dir())
-            .arg("--runtime-dir")
-            .arg(self.runtime_dir())
-            .env("RUST_LOG", "warn")
-            .env_remove("JOURNAL_STREAM");
-        c
-    }
-
-    pub fn restart(&mut self) {
-        self.stop();
-        let child = self
-            .command()
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("tesserad starts");
-        self.child = Some(child);
-        wait_for_socket(&self.socket(), self.child.as_mut().unwrap());
-    }
-
-    /// SIGTERM, then waits; returns the exit status.
-    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
-        let mut child = self.child.take()?;
-        // SAFETY: kill on our own child's pid.
-        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-        Some(child.wait().unwrap())
-    }
-
-    pub async fn channel(&self) -> Channel {
-        connect(&self.socket()).await
+        Daemon(Tesserad::start(env!("CARGO_BIN_EXE_tesserad"), config))
     }
 
     pub async fn accounts(&self) -> pb::accounts_client::AccountsClient<Channel> {
@@ -94,45 +58,6 @@ impl Daemon {
         pb::activation_client::ActivationClient::new(self.channel().await)
             .max_encoding_message_size(32 << 20)
     }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-pub fn wait_for_socket(socket: &Path, child: &mut Child) {
-    let start = Instant::now();
-    while std::os::unix::net::UnixStream::connect(socket).is_err() {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("tesserad exited before serving: {status}");
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "tesserad did not start"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-pub async fn connect(socket: &Path) -> Channel {
-    let socket = socket.to_owned();
-    Endpoint::try_from("http://[::]:50051")
-        .unwrap()
-        .connect_with_connector(tower::service_fn(move |_| {
-            let socket = socket.clone();
-            async move {
-                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
-                    tokio::net::UnixStream::connect(socket).await?,
-                ))
-            }
-        }))
-        .await
-        .expect("connects to tesserad")
 }
 
 /// The typed error code of a failed call.

@@ -5,128 +5,34 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::os::unix::fs::PermissionsExt;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use zbus::object_server::SignalEmitter;
 use zbus::zvariant::OwnedValue;
 use zbus::{Connection, interface};
 
-use crate::common::{Daemon, wait_for_socket};
+pub use tessera_testkit::bus::PrivateBus;
 
-/// A `dbus-daemon --session` of the test's own; ended when dropped.
-pub struct PrivateBus {
-    child: Child,
-    pub address: String,
-    _dir: tempfile::TempDir,
-}
-
-impl PrivateBus {
-    pub fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        // Other users may connect (the peer test runs the daemon as nobody):
-        // the daemon's own check must refuse them.
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let config = dir.path().join("bus.conf");
-        std::fs::write(
-            &config,
-            format!(
-                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:dir={}</listen>
-  <auth>EXTERNAL</auth>
-  <allow_anonymous/>
-  <policy context="default">
-    <allow user="*"/>
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"#,
-                dir.path().display()
-            ),
-        )
-        .unwrap();
-        let mut child = Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", config.display()))
-            .args(["--nofork", "--print-address=1"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dbus-daemon (Debian package `dbus-daemon`) runs");
-        let mut address = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut address)
-            .unwrap();
-        let address = address.trim().to_owned();
-        assert!(!address.is_empty(), "dbus-daemon printed no address");
-        PrivateBus {
-            child,
-            address,
-            _dir: dir,
-        }
-    }
-
-    pub async fn connect(&self) -> Connection {
-        zbus::connection::Builder::address(self.address.as_str())
-            .unwrap()
-            .build()
-            .await
-            .unwrap()
-    }
-}
-
-impl Drop for PrivateBus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::common::{Daemon, Tesserad};
 
 /// A daemon on `bus` with `config`: waits for its socket and (when
 /// `owns_name`) for it to own org.tessera.Authenticator1.
 pub async fn daemon_on(bus: &PrivateBus, config: &str) -> Daemon {
     let d = spawn_on(bus, config);
-    wait_for_name(bus, tesserad::dbus::BUS_NAME).await;
+    bus.wait_for_name(tesserad::dbus::BUS_NAME).await;
     d
 }
 
 /// Starts a daemon on `bus` and waits for its socket only.
 pub fn spawn_on(bus: &PrivateBus, config: &str) -> Daemon {
-    let mut d = Daemon {
-        dir: tempfile::tempdir().unwrap(),
-        child: None,
-    };
-    std::fs::write(d.config_path(), config).unwrap();
-    let child = d
-        .command()
-        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("tesserad starts");
-    d.child = Some(child);
-    wait_for_socket(&d.socket(), d.child.as_mut().unwrap());
+    let mut d = Daemon(
+        Tesserad::new(env!("CARGO_BIN_EXE_tesserad"))
+            .with_env("DBUS_SESSION_BUS_ADDRESS", bus.address()),
+    );
+    d.write_config(config);
+    d.restart();
     d
-}
-
-pub async fn wait_for_name(bus: &PrivateBus, name: &str) {
-    let c = bus.connect().await;
-    let dbus = zbus::fdo::DBusProxy::new(&c).await.unwrap();
-    let start = Instant::now();
-    while !dbus.name_has_owner(name.try_into().unwrap()).await.unwrap() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "{name} never appeared on the bus"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 /// How the mock notification server answers an approval notification.
@@ -246,7 +152,7 @@ pub async fn mock_notifications(bus: &PrivateBus, reply: Reply) -> (Connection, 
         shown: Arc::default(),
         closed: Arc::default(),
     };
-    let c = zbus::connection::Builder::address(bus.address.as_str())
+    let c = zbus::connection::Builder::address(bus.address())
         .unwrap()
         .name("org.freedesktop.Notifications")
         .unwrap()

@@ -9,9 +9,7 @@
 //! The bus address is process-wide, so the scenarios share one bus and one
 //! mock and run one at a time (`serial()`).
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
@@ -19,6 +17,7 @@ use std::time::Duration;
 use tessera_plugin_host::{
     PluginError, PluginFolder, PluginHost, PluginKind, PluginStatus, ProgressKind,
 };
+use tessera_testkit::bus::PrivateBus;
 use zbus::object_server::SignalEmitter;
 use zbus::zvariant::OwnedObjectPath;
 use zbus::{Connection, interface};
@@ -272,7 +271,7 @@ impl Device {
 
 /// A private bus (ended at exit), the mock on it, and a runtime serving it.
 struct World {
-    _bus: Child,
+    _bus: PrivateBus,
     _runtime: tokio::runtime::Runtime,
     _connection: Connection,
     mock: Mock,
@@ -295,19 +294,8 @@ fn built_library() -> PathBuf {
 fn world() -> &'static World {
     static WORLD: OnceLock<World> = OnceLock::new();
     WORLD.get_or_init(|| {
-        let mut bus = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--print-address=1"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dbus-daemon (Debian package dbus-daemon) runs");
-        let mut address = String::new();
-        BufReader::new(bus.stdout.take().unwrap())
-            .read_line(&mut address)
-            .unwrap();
-        let address = address.trim().to_owned();
-        assert!(!address.is_empty(), "dbus-daemon printed no address");
+        let bus = PrivateBus::start();
+        let address = bus.address().to_owned();
         // SAFETY: set once, before the plugin (the only reader) is loaded;
         // the tests of this file run their scenarios one at a time.
         unsafe { std::env::set_var("DBUS_SYSTEM_BUS_ADDRESS", &address) };

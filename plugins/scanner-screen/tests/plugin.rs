@@ -73,9 +73,9 @@ fn the_plugin_scans_through_the_session_bus() {
     let uri = "otpauth://totp/Screen:bob?secret=JBSWY3DPEHPK3PXP";
     let png = screenshot_png(dir.path(), "shot.png", Some(uri));
     let bus = PrivateBus::start();
-    set_session_bus(&bus.address);
+    set_session_bus(bus.address());
     let _portal = MockPortalService::start(
-        &bus.address,
+        bus.address(),
         Answer::Respond {
             code: 0,
             uri: Some(file_uri(&png)),

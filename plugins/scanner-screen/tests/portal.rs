@@ -30,9 +30,9 @@ fn a_screenshot_with_a_code() {
     let bus = PrivateBus::start();
     // The answer comes before the method's reply: only a client that
     // subscribed first sees it.
-    let portal = MockPortalService::start(&bus.address, respond(0, Some(file_uri(&png))));
+    let portal = MockPortalService::start(bus.address(), respond(0, Some(file_uri(&png))));
     assert_eq!(
-        scan_screen(Bus::Address(&bus.address), soon()),
+        scan_screen(Bus::Address(bus.address()), soon()),
         Ok(vec![URI.to_owned()])
     );
     assert_eq!(portal.seen.calls.load(Ordering::SeqCst), 1);
@@ -47,7 +47,7 @@ fn an_answer_after_the_user_took_a_while() {
     let png = screenshot_png(dir.path(), "shot.png", Some("tessera://a?b=c"));
     let bus = PrivateBus::start();
     let _portal = MockPortalService::start(
-        &bus.address,
+        bus.address(),
         Answer::Respond {
             code: 0,
             uri: Some(file_uri(&png)),
@@ -55,7 +55,7 @@ fn an_answer_after_the_user_took_a_while() {
         },
     );
     assert_eq!(
-        scan_screen(Bus::Address(&bus.address), soon()),
+        scan_screen(Bus::Address(bus.address()), soon()),
         Ok(vec!["tessera://a?b=c".to_owned()])
     );
 }
@@ -63,8 +63,8 @@ fn an_answer_after_the_user_took_a_while() {
 #[test]
 fn the_user_cancels() {
     let bus = PrivateBus::start();
-    let _portal = MockPortalService::start(&bus.address, respond(1, None));
-    let err = scan_screen(Bus::Address(&bus.address), soon()).unwrap_err();
+    let _portal = MockPortalService::start(bus.address(), respond(1, None));
+    let err = scan_screen(Bus::Address(bus.address()), soon()).unwrap_err();
     assert_eq!(err, ScreenError::Cancelled);
     assert_eq!(err.to_string(), "screen: the screenshot was cancelled");
 }
@@ -72,9 +72,9 @@ fn the_user_cancels() {
 #[test]
 fn the_portal_ends_the_request_otherwise() {
     let bus = PrivateBus::start();
-    let _portal = MockPortalService::start(&bus.address, respond(2, None));
+    let _portal = MockPortalService::start(bus.address(), respond(2, None));
     assert_eq!(
-        scan_screen(Bus::Address(&bus.address), soon()),
+        scan_screen(Bus::Address(bus.address()), soon()),
         Err(ScreenError::Ended(2))
     );
 }
@@ -84,8 +84,8 @@ fn a_screenshot_without_a_code() {
     let dir = tempfile::tempdir().unwrap();
     let png = screenshot_png(dir.path(), "empty.png", None);
     let bus = PrivateBus::start();
-    let _portal = MockPortalService::start(&bus.address, respond(0, Some(file_uri(&png))));
-    let err = scan_screen(Bus::Address(&bus.address), soon()).unwrap_err();
+    let _portal = MockPortalService::start(bus.address(), respond(0, Some(file_uri(&png))));
+    let err = scan_screen(Bus::Address(bus.address()), soon()).unwrap_err();
     assert_eq!(err, ScreenError::NoCode);
     assert!(matches!(
         err.failure(),
@@ -97,11 +97,11 @@ fn a_screenshot_without_a_code() {
 fn a_uri_that_is_not_a_local_file() {
     let bus = PrivateBus::start();
     let _portal = MockPortalService::start(
-        &bus.address,
+        bus.address(),
         respond(0, Some("https://example.com/shot.png".into())),
     );
     assert!(matches!(
-        scan_screen(Bus::Address(&bus.address), soon()),
+        scan_screen(Bus::Address(bus.address()), soon()),
         Err(ScreenError::BadUri(_))
     ));
 }
@@ -112,8 +112,8 @@ fn a_file_that_is_not_an_image() {
     let path = dir.path().join("shot.png");
     std::fs::write(&path, b"not a picture").unwrap();
     let bus = PrivateBus::start();
-    let _portal = MockPortalService::start(&bus.address, respond(0, Some(file_uri(&path))));
-    let err = scan_screen(Bus::Address(&bus.address), soon()).unwrap_err();
+    let _portal = MockPortalService::start(bus.address(), respond(0, Some(file_uri(&path))));
+    let err = scan_screen(Bus::Address(bus.address()), soon()).unwrap_err();
     assert!(
         matches!(err.clone().failure(), ScanFailure::BadInput(_)),
         "{err}"
@@ -138,7 +138,7 @@ fn no_bus() {
 #[test]
 fn a_bus_without_the_portal() {
     let bus = PrivateBus::start();
-    let err = scan_screen(Bus::Address(&bus.address), soon()).unwrap_err();
+    let err = scan_screen(Bus::Address(bus.address()), soon()).unwrap_err();
     assert!(matches!(err, ScreenError::NoPortal(_)), "{err:?}");
     assert!(
         err.to_string().contains("install xdg-desktop-portal"),
@@ -150,10 +150,10 @@ fn a_bus_without_the_portal() {
 #[test]
 fn no_answer_in_time_closes_the_request() {
     let bus = PrivateBus::start();
-    let portal = MockPortalService::start(&bus.address, Answer::Never);
+    let portal = MockPortalService::start(bus.address(), Answer::Never);
     let started = Instant::now();
     let deadline = started + Duration::from_millis(700);
-    let err = scan_screen(Bus::Address(&bus.address), deadline).unwrap_err();
+    let err = scan_screen(Bus::Address(bus.address()), deadline).unwrap_err();
     assert_eq!(err, ScreenError::TimedOut(Duration::from_secs(1)));
     assert_eq!(
         err.to_string(),

@@ -9,12 +9,14 @@
 
 pub mod pty;
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use tessera_core::activation::{ActivationCode, ActivationKey, Serial};
 use tessera_core::payload::{Form, TesseraPayload};
+pub use tessera_testkit::daemon::Tesserad;
 
 /// Fast Argon2, so that a PIN costs milliseconds; auto-lock after 15 min.
 pub const FAST_CONFIG: &str =
@@ -66,12 +68,16 @@ pub fn tesserad_bin() -> PathBuf {
     path
 }
 
-/// A running `tesserad` with its own data, runtime and config in a temporary
-/// folder; stopped (SIGTERM) when dropped.
-pub struct Daemon {
-    pub dir: tempfile::TempDir,
-    pub socket: PathBuf,
-    child: Child,
+/// A running `tesserad` ([`Tesserad`]: `dir`, `socket()`, `log()`, …) with
+/// its own data, runtime and config in a temporary folder; stopped
+/// (SIGTERM) when dropped.
+pub struct Daemon(Tesserad);
+
+impl Deref for Daemon {
+    type Target = Tesserad;
+    fn deref(&self) -> &Tesserad {
+        &self.0
+    }
 }
 
 impl Daemon {
@@ -91,52 +97,12 @@ impl Daemon {
 
     /// As [`Daemon::start_with`], serving `runtime/tessera.sock`.
     pub fn start_in(dir: tempfile::TempDir, runtime: PathBuf, config: &str) -> Daemon {
-        let config_path = dir.path().join("tesserad.toml");
-        std::fs::write(&config_path, config).unwrap();
-        let log = std::fs::File::create(dir.path().join("tesserad.log")).unwrap();
-        let child = Command::new(tesserad_bin())
-            .arg("--foreground")
-            .arg("--config")
-            .arg(&config_path)
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .arg("--runtime-dir")
-            .arg(&runtime)
-            .env("RUST_LOG", "warn")
-            .env_remove("JOURNAL_STREAM")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("tesserad starts");
-        let mut daemon = Daemon {
-            socket: runtime.join("tessera.sock"),
-            dir,
-            child,
-        };
-        daemon.wait_for_socket();
-        daemon
-    }
-
-    fn wait_for_socket(&mut self) {
-        let start = Instant::now();
-        while std::os::unix::net::UnixStream::connect(&self.socket).is_err() {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("tesserad exited before serving ({status}):\n{}", self.log());
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "tesserad did not open {} in 30 s:\n{}",
-                self.socket.display(),
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// What the daemon wrote on stderr (warnings and errors).
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("tesserad.log")).unwrap_or_default()
+        let mut d = Tesserad::in_dir(tesserad_bin(), dir)
+            .with_runtime_dir(runtime)
+            .with_config_name("tesserad.toml");
+        d.write_config(config);
+        d.restart();
+        Daemon(d)
     }
 
     /// A daemon whose vault has the PIN [`PIN`] and two accounts, unlocked:
@@ -167,7 +133,7 @@ impl Daemon {
     /// `tessera --socket SOCKET ARGS…` without a terminal (stdin is null).
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(tessera_bin());
-        c.arg("--socket").arg(&self.socket).args(args);
+        c.arg("--socket").arg(self.socket()).args(args);
         c.env_remove("TESSERA_SOCKET");
         c.stdin(Stdio::null());
         c
@@ -235,19 +201,7 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe {
-            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while let Ok(None) = self.child.try_wait() {
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.wait();
+        self.0.stop_within(Duration::from_secs(5));
     }
 }
 

@@ -3,9 +3,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -13,71 +11,11 @@ use std::time::Duration;
 use image::Luma;
 use qrcode::QrCode;
 use tessera_scanner_screen::{PORTAL_NAME, PORTAL_PATH, REQUEST_INTERFACE};
+pub use tessera_testkit::bus::PrivateBus;
 use zbus::message::Header;
 use zbus::names::BusName;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue, Value};
 use zbus::{Connection, interface};
-
-/// A `dbus-daemon` of the test's own, with no services to start: ended
-/// when dropped.
-pub struct PrivateBus {
-    child: Child,
-    pub address: String,
-    _dir: tempfile::TempDir,
-}
-
-impl PrivateBus {
-    pub fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("bus.conf");
-        std::fs::write(
-            &config,
-            format!(
-                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:dir={}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"#,
-                dir.path().display()
-            ),
-        )
-        .unwrap();
-        let mut child = Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", config.display()))
-            .args(["--nofork", "--print-address=1"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dbus-daemon (Debian package `dbus-daemon`) runs");
-        let mut address = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut address)
-            .unwrap();
-        let address = address.trim().to_owned();
-        assert!(!address.is_empty(), "dbus-daemon printed no address");
-        PrivateBus {
-            child,
-            address,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for PrivateBus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// How the mock portal answers `Screenshot`.
 #[derive(Debug, Clone)]

@@ -1,0 +1,11 @@
+//! Test infrastructure shared by Tessera's test suites and benchmarks; a
+//! dev-dependency only, never linked into a shipped binary.
+//!
+//! - [`bus`]: a private `dbus-daemon` per test ([`bus::PrivateBus`]).
+//! - [`daemon`]: the real `tesserad` on a socket in a temporary folder
+//!   ([`daemon::Tesserad`]) and a gRPC channel to it ([`daemon::connect`]).
+//!
+//! Everything here runs the real programs: nothing is mocked.
+
+pub mod bus;
+pub mod daemon;

@@ -24,6 +24,8 @@ DBUS_INTERFACEDIR ?= $(DATADIR)/dbus-1/interfaces
 APPLICATIONSDIR ?= $(DATADIR)/applications
 SEARCH_PROVIDERDIR ?= $(DATADIR)/gnome-shell/search-providers
 KRUNNERDIR ?= $(DATADIR)/krunner/dbusplugins
+DOCDIR ?= $(DATADIR)/doc/tessera
+DOCS = README.md ARCHITECTURE.md docs/admin.md docs/api.md docs/dbus.md docs/plugins.md docs/protocol.md docs/security.md
 
 TARGET_DIR ?= target/$(PROFILE)
 BINARIES = tesserad tessera tessera-issuer
@@ -51,7 +53,7 @@ install: build
 	$(INSTALL) -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(PLUGINDIR) \
 		$(DESTDIR)$(SYSTEMD_USER_UNITDIR) $(DESTDIR)$(DBUS_SERVICEDIR) \
 		$(DESTDIR)$(APPLICATIONSDIR) $(DESTDIR)$(SEARCH_PROVIDERDIR) \
-		$(DESTDIR)$(KRUNNERDIR) $(DESTDIR)$(DBUS_INTERFACEDIR)
+		$(DESTDIR)$(KRUNNERDIR) $(DESTDIR)$(DBUS_INTERFACEDIR) $(DESTDIR)$(DOCDIR)
 	for b in $(BINARIES); do \
 		$(INSTALL) -m 0755 $(TARGET_DIR)/$$b $(DESTDIR)$(BINDIR)/$$b || exit 1; \
 	done
@@ -60,14 +62,16 @@ install: build
 			$(INSTALL) -m 0644 $(TARGET_DIR)/lib$$p.so $(DESTDIR)$(PLUGINDIR)/lib$$p.so || exit 1; \
 		fi; \
 	done
-	sed 's|/usr/local/bin/|$(BINDIR)/|g' systemd/tesserad.service > $(DESTDIR)$(SYSTEMD_USER_UNITDIR)/tesserad.service
-	$(INSTALL) -m 0644 systemd/tesserad.socket $(DESTDIR)$(SYSTEMD_USER_UNITDIR)/tesserad.socket
+	sed 's|/usr/local/bin/|$(BINDIR)/|g; s|/usr/local/share/doc/tessera/|$(DOCDIR)/|g' systemd/tesserad.service > $(DESTDIR)$(SYSTEMD_USER_UNITDIR)/tesserad.service
+	sed 's|/usr/local/share/doc/tessera/|$(DOCDIR)/|g' systemd/tesserad.socket > $(DESTDIR)$(SYSTEMD_USER_UNITDIR)/tesserad.socket
+	$(INSTALL) -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
 	sed 's|/usr/local/bin/|$(BINDIR)/|g' systemd/org.tessera.Authenticator1.service > $(DESTDIR)$(DBUS_SERVICEDIR)/org.tessera.Authenticator1.service
 	sed 's|/usr/local/bin/|$(BINDIR)/|g' systemd/org.tessera.Authenticator.desktop > $(DESTDIR)$(APPLICATIONSDIR)/org.tessera.Authenticator.desktop
 	$(INSTALL) -m 0644 systemd/org.tessera.Authenticator.search-provider.ini $(DESTDIR)$(SEARCH_PROVIDERDIR)/org.tessera.Authenticator.search-provider.ini
 	$(INSTALL) -m 0644 systemd/org.tessera.Authenticator.krunner.desktop $(DESTDIR)$(KRUNNERDIR)/org.tessera.Authenticator.krunner.desktop
 	$(INSTALL) -m 0644 daemon/dbus/org.tessera.Authenticator1.xml $(DESTDIR)$(DBUS_INTERFACEDIR)/org.tessera.Authenticator1.xml
 	chmod 0644 $(DESTDIR)$(SYSTEMD_USER_UNITDIR)/tesserad.service \
+		$(DESTDIR)$(SYSTEMD_USER_UNITDIR)/tesserad.socket \
 		$(DESTDIR)$(DBUS_SERVICEDIR)/org.tessera.Authenticator1.service \
 		$(DESTDIR)$(APPLICATIONSDIR)/org.tessera.Authenticator.desktop
 
@@ -88,6 +92,7 @@ uninstall:
 		$(DESTDIR)$(SEARCH_PROVIDERDIR)/org.tessera.Authenticator.search-provider.ini \
 		$(DESTDIR)$(KRUNNERDIR)/org.tessera.Authenticator.krunner.desktop \
 		$(DESTDIR)$(DBUS_INTERFACEDIR)/org.tessera.Authenticator1.xml
+	rm -rf $(DESTDIR)$(DOCDIR)
 
 uninstall-user:
 	$(MAKE) uninstall $(USER_FLAGS)

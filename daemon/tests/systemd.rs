@@ -170,6 +170,8 @@ fn make_install_puts_everything_in_place() {
         "/usr/share/gnome-shell/search-providers/org.tessera.Authenticator.search-provider.ini",
         "/usr/share/krunner/dbusplugins/org.tessera.Authenticator.krunner.desktop",
         "/usr/share/dbus-1/interfaces/org.tessera.Authenticator1.xml",
+        "/usr/share/doc/tessera/admin.md",
+        "/usr/share/doc/tessera/dbus.md",
     ] {
         assert_eq!(mode(&at(file)), 0o644, "{file}");
     }
@@ -185,6 +187,10 @@ fn make_install_puts_everything_in_place() {
     let unit = std::fs::read_to_string(at("/usr/lib/systemd/user/tesserad.service")).unwrap();
     assert!(
         unit.contains("ExecStart=/usr/bin/tesserad --foreground"),
+        "{unit}"
+    );
+    assert!(
+        unit.contains("Documentation=file:///usr/share/doc/tessera/admin.md"),
         "{unit}"
     );
     let bus = std::fs::read_to_string(at(
@@ -206,6 +212,7 @@ fn make_install_puts_everything_in_place() {
     make(&args);
     assert!(!at("/usr/bin/tesserad").exists());
     assert!(!at("/usr/lib/systemd/user/tesserad.service").exists());
+    assert!(!at("/usr/share/doc/tessera").exists());
 }
 
 /// The units pass `systemd-analyze verify` as installed, and the service's

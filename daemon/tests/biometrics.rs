@@ -11,9 +11,10 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::keyring::*;
 use common::*;
 use tessera_proto::v1 as pb;
 use tessera_testkit::bus::PrivateBus;
@@ -23,84 +24,6 @@ const PIN: &str = "482915";
 const TOTP_SECRET_B32: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 
 type Activation = pb::activation_client::ActivationClient<tonic::transport::Channel>;
-
-/// Fails (never skips) when there is no Secret Service to test against.
-fn require_secret_service() {
-    const HOW: &str = "run them with scripts/test, which starts them inside `dbus-run-session` \
-        with `gnome-keyring-daemon --unlock --components=secrets`; by hand: \
-        dbus-run-session -- sh -c 'echo -n pw | XDG_DATA_HOME=$(mktemp -d) \
-        gnome-keyring-daemon --unlock --components=secrets >/dev/null; \
-        exec cargo test -p tessera-daemon --test biometrics'";
-    assert!(
-        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
-        "the biometric tests need a D-Bus session bus with a Secret Service \
-         (DBUS_SESSION_BUS_ADDRESS is unset): {HOW}"
-    );
-    assert!(
-        Command::new("secret-tool")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok(),
-        "the biometric tests need `secret-tool` (package libsecret-tools): {HOW}"
-    );
-}
-
-fn secret_tool(args: &[&str], stdin: Option<&[u8]>) -> String {
-    use std::io::Write;
-    let mut child = Command::new("secret-tool")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("secret-tool runs");
-    let mut input = child.stdin.take().unwrap();
-    if let Some(bytes) = stdin {
-        input.write_all(bytes).unwrap();
-    }
-    drop(input);
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "secret-tool {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// How many biometric items `secret-tool search` finds for `vault_id`.
-fn biometric_items_for(vault_id: &str) -> usize {
-    let out = secret_tool(
-        &[
-            "search",
-            "--all",
-            "application",
-            "tessera",
-            "tessera-vault",
-            vault_id,
-            "tessera-slot",
-            "biometric",
-        ],
-        None,
-    );
-    out.lines()
-        .filter(|l| l.trim() == format!("attribute.tessera-vault = {vault_id}"))
-        .count()
-}
-
-/// The vault id from the file's public header (its second line).
-fn vault_id(d: &Daemon) -> String {
-    let bytes = std::fs::read(d.data_dir().join("vault")).unwrap();
-    let header = bytes.split(|b| *b == b'\n').nth(1).unwrap();
-    let header: serde_json::Value = serde_json::from_slice(header).unwrap();
-    header["vault_id"].as_str().unwrap().to_owned()
-}
 
 /// cargo's output folder (`target/debug`): this test is in its `deps/`.
 fn build_output() -> PathBuf {
@@ -135,7 +58,7 @@ impl Bio {
     }
 
     fn start_on(script: &str, extra_config: &str, bus: Option<String>) -> Bio {
-        require_secret_service();
+        require_secret_service("biometrics");
         let dir = tempfile::tempdir().unwrap();
         let plugins = dir.path().join("plugins");
         std::fs::create_dir(&plugins).unwrap();
@@ -331,7 +254,7 @@ async fn activation_with_biometrics_then_unlock_by_finger() {
 
     let id = vault_id(&b.d);
     assert_eq!(
-        biometric_items_for(&id),
+        keyring_items_for(&id, Some("biometric")),
         1,
         "the biometric key is in the keyring"
     );
@@ -474,7 +397,7 @@ async fn a_keyring_item_that_does_not_open_this_vault() {
     let (mut c, v) = start_with_pin(&b.d, "dave").await;
     choose_biometrics(&mut c, v).await;
     let id = vault_id(&b.d);
-    assert_eq!(biometric_items_for(&id), 1);
+    assert_eq!(keyring_items_for(&id, Some("biometric")), 1);
     // Another key under the same attributes (secret-tool replaces the item).
     secret_tool(
         &[
@@ -489,7 +412,7 @@ async fn a_keyring_item_that_does_not_open_this_vault() {
         ],
         Some(&[0x5a; 32]),
     );
-    assert_eq!(biometric_items_for(&id), 1);
+    assert_eq!(keyring_items_for(&id, Some("biometric")), 1);
 
     b.lock().await;
     let e = b.unlock(pb::UnlockMethod::Biometric, "").await.unwrap_err();
@@ -522,7 +445,7 @@ async fn enable_later_and_disable_removes_the_keyring_item() {
     send(&mut c, &v, E::Continue(pb::Empty {})).await;
     let id = vault_id(&b.d);
     assert_eq!(
-        biometric_items_for(&id),
+        keyring_items_for(&id, Some("biometric")),
         0,
         "skipped: nothing in the keyring"
     );
@@ -542,7 +465,7 @@ async fn enable_later_and_disable_removes_the_keyring_item() {
         .unwrap()
         .into_inner();
     assert!(s.enabled, "{s:?}");
-    assert_eq!(biometric_items_for(&id), 1);
+    assert_eq!(keyring_items_for(&id, Some("biometric")), 1);
 
     b.lock().await;
     assert!(
@@ -559,7 +482,7 @@ async fn enable_later_and_disable_removes_the_keyring_item() {
         .into_inner();
     assert!(!s.enabled);
     assert_eq!(
-        biometric_items_for(&id),
+        keyring_items_for(&id, Some("biometric")),
         0,
         "disable removes the keyring item"
     );

@@ -8,8 +8,9 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
+use common::keyring::*;
 use common::*;
 use tessera_proto::v1 as pb;
 
@@ -18,74 +19,6 @@ const KEYRING_CONFIG: &str =
 const TOTP_SECRET_B32: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 
 type Client = pb::activation_client::ActivationClient<tonic::transport::Channel>;
-
-/// Fails (never skips) when there is no Secret Service to test against.
-fn require_secret_service() {
-    const HOW: &str = "run them with scripts/test, which starts them inside `dbus-run-session` \
-        with `gnome-keyring-daemon --unlock --components=secrets`; by hand: \
-        dbus-run-session -- sh -c 'echo -n pw | XDG_DATA_HOME=$(mktemp -d) \
-        gnome-keyring-daemon --unlock --components=secrets >/dev/null; \
-        exec cargo test -p tessera-daemon --test keyring'";
-    assert!(
-        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
-        "the keyring tests need a D-Bus session bus with a Secret Service \
-         (DBUS_SESSION_BUS_ADDRESS is unset): {HOW}"
-    );
-    let found = Command::new("secret-tool")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    assert!(
-        found.is_ok(),
-        "the keyring tests need `secret-tool` (package libsecret-tools): {HOW}"
-    );
-}
-
-fn secret_tool(args: &[&str], stdin: Option<&[u8]>) -> String {
-    use std::io::Write;
-    let mut child = Command::new("secret-tool")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("secret-tool runs");
-    let mut input = child.stdin.take().unwrap();
-    if let Some(bytes) = stdin {
-        input.write_all(bytes).unwrap();
-    }
-    drop(input);
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "secret-tool {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // `search` prints the attributes on stderr, the rest on stdout.
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// How many items `secret-tool search --all application tessera` finds
-/// for the vault `vault_id`.
-fn keyring_items_for(vault_id: &str) -> usize {
-    let out = secret_tool(&["search", "--all", "application", "tessera"], None);
-    out.lines()
-        .filter(|l| l.trim() == format!("attribute.tessera-vault = {vault_id}"))
-        .count()
-}
-
-/// The vault id from the file's public header (its second line).
-fn vault_id(d: &Daemon) -> String {
-    let bytes = std::fs::read(d.data_dir().join("vault")).unwrap();
-    let header = bytes.split(|b| *b == b'\n').nth(1).unwrap();
-    let header: serde_json::Value = serde_json::from_slice(header).unwrap();
-    header["vault_id"].as_str().unwrap().to_owned()
-}
 
 async fn send(
     c: &mut Client,
@@ -141,7 +74,7 @@ async fn status(d: &Daemon) -> pb::VaultStatus {
 
 #[tokio::test]
 async fn a_keyring_vault_opens_without_a_pin_and_survives_restarts() {
-    require_secret_service();
+    require_secret_service("keyring");
     let mut d = Daemon::start(KEYRING_CONFIG);
 
     let v = activate(&d, "alice").await;
@@ -153,14 +86,14 @@ async fn a_keyring_vault_opens_without_a_pin_and_survives_restarts() {
     // One item in the login keyring, named for this vault.
     let id = vault_id(&d);
     assert_eq!(id.len(), 32);
-    assert_eq!(keyring_items_for(&id), 1);
+    assert_eq!(keyring_items_for(&id, None), 1);
 
     // A second activation, on the locked vault, opens it from the keyring
     // and adds to the same vault and the same item.
     d.vault().await.lock(pb::LockRequest {}).await.unwrap();
     let v = activate(&d, "bob").await;
     assert_eq!(state_name(&v), "activated");
-    assert_eq!(keyring_items_for(&id), 1);
+    assert_eq!(keyring_items_for(&id, None), 1);
 
     // Locked: the next code opens it from the keyring.
     let first = code(&d, "alice").await.unwrap();
@@ -230,7 +163,7 @@ async fn a_keyring_vault_opens_without_a_pin_and_survives_restarts() {
         &["clear", "application", "tessera", "tessera-vault", &id],
         None,
     );
-    assert_eq!(keyring_items_for(&id), 0);
+    assert_eq!(keyring_items_for(&id, None), 0);
     let e = code(&d, "alice").await.unwrap_err();
     assert_eq!(error_code(&e), "ERROR_CODE_VAULT_LOCKED");
     assert!(e.message().contains("login keyring"), "{}", e.message());
@@ -265,7 +198,7 @@ async fn a_keyring_vault_opens_without_a_pin_and_survives_restarts() {
         ],
         Some(wrong.as_bytes()),
     );
-    assert_eq!(keyring_items_for(&id), 1);
+    assert_eq!(keyring_items_for(&id, None), 1);
     let e = code(&d, "alice").await.unwrap_err();
     assert_eq!(error_code(&e), "ERROR_CODE_VAULT_LOCKED");
     assert!(
@@ -307,7 +240,7 @@ async fn a_keyring_vault_opens_without_a_pin_and_survives_restarts() {
 /// nothing and says what to do.
 #[tokio::test]
 async fn without_a_secret_service_nothing_is_created() {
-    require_secret_service();
+    require_secret_service("keyring");
     use pb::event::Kind as E;
     let dir = tempfile::tempdir().unwrap();
     let mut d = Daemon::in_dir(dir);

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod keyring;
+
 use std::ops::{Deref, DerefMut};
 
 use tessera_proto::v1 as pb;

@@ -772,6 +772,24 @@ async fn approvals_through_a_notification_server() {
     let (name, text) = dbus_error(&e);
     assert_eq!(name, "org.tessera.Authenticator1.Error.PermissionDenied");
     assert!(text.contains("does not allow approvals"), "{text}");
+    // Allowed later, the same account asks and is approved; refused again,
+    // it is refused.
+    let a: Account = call(&p, "SetNotifications", &("bob", true)).await.unwrap();
+    assert!(a.notifications);
+    *mock.reply.lock().unwrap() = Reply::Action("approve");
+    let r: ApprovalResult = call(&p, "RequestApproval", &("bob", message))
+        .await
+        .unwrap();
+    assert!(r.approved, "{r:?}");
+    let a: Account = call(&p, "SetNotifications", &("bob", false)).await.unwrap();
+    assert!(!a.notifications);
+    let e = call::<ApprovalResult>(&p, "RequestApproval", &("bob", message))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        dbus_error(&e).0,
+        "org.tessera.Authenticator1.Error.PermissionDenied"
+    );
     // Bad messages.
     let e = call::<ApprovalResult>(&p, "RequestApproval", &("alice", " "))
         .await
@@ -795,7 +813,7 @@ async fn approvals_through_a_notification_server() {
     );
     assert_eq!(
         mock.shown.lock().unwrap().len(),
-        3,
+        4,
         "no notification for refusals"
     );
 }
@@ -854,6 +872,22 @@ async fn approvals_time_out_and_policy_can_turn_them_off() {
     let (name, text) = dbus_error(&e);
     assert_eq!(name, "org.tessera.Authenticator1.Error.PermissionDenied");
     assert!(text.contains("notifications.allowed = false"), "{text}");
+    // Nor can they be allowed afterwards (over gRPC here).
+    let e = _d
+        .accounts()
+        .await
+        .set_notifications(pb::SetNotificationsRequest {
+            account: "alice".into(),
+            allowed: true,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&e), "ERROR_CODE_POLICY");
+    assert!(
+        e.message().contains("notifications.allowed = false"),
+        "{}",
+        e.message()
+    );
     assert!(mock.shown.lock().unwrap().is_empty());
 }
 

@@ -7,9 +7,9 @@ use std::process::{Command, Stdio};
 use serde_json::json;
 use tessera_proto::v1::{
     AccountRef, ChangePinRequest, ListAccountsRequest, ListPluginsRequest, LockRequest,
-    RenameAccountRequest, RespondRequest, ScanRequest, UnlockRequest, VaultStatusRequest,
-    accounts_client::AccountsClient, plugins_client::PluginsClient, scan_request,
-    scanner_client::ScannerClient, vault_client::VaultClient,
+    RenameAccountRequest, RespondRequest, ScanRequest, SetNotificationsRequest, UnlockRequest,
+    VaultStatusRequest, accounts_client::AccountsClient, plugins_client::PluginsClient,
+    scan_request, scanner_client::ScannerClient, vault_client::VaultClient,
 };
 use tonic::transport::Channel;
 use zeroize::Zeroizing;
@@ -123,6 +123,30 @@ pub async fn rename(ch: Channel, mode: Mode, name: String, label: String) -> Res
         print_json(&wrap("account", render::account_json(&account)));
     } else {
         outln!("Renamed to {}.", account.label);
+    }
+    Ok(())
+}
+
+pub async fn set_approvals(ch: Channel, mode: Mode, name: String, allowed: bool) -> Result<()> {
+    let account = AccountsClient::new(ch)
+        .set_notifications(SetNotificationsRequest {
+            account: name,
+            allowed,
+        })
+        .await?
+        .into_inner();
+    if mode.json {
+        print_json(&wrap("account", render::account_json(&account)));
+    } else if allowed {
+        outln!(
+            "Approvals through notifications allowed for {}.",
+            account.label
+        );
+    } else {
+        outln!(
+            "Approvals through notifications refused for {}.",
+            account.label
+        );
     }
     Ok(())
 }

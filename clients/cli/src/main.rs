@@ -138,6 +138,11 @@ cannot be used, the PIN is asked instead.")]
         #[command(subcommand)]
         action: BiometricsCmd,
     },
+    /// Allow or refuse approvals through notifications for an account
+    Approvals {
+        #[command(subcommand)]
+        action: ApprovalsCmd,
+    },
     /// Show the vault's status
     Status,
     /// Decode the codes of an image, a camera or the screen without activating
@@ -161,6 +166,21 @@ newline (it holds the activation code or secret: handle it with care).")]
         /// too, the old PIN is the first line and the new one the second)
         #[arg(long, value_name = "FILE")]
         new_pin_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ApprovalsCmd {
+    /// Let other programs ask for approvals with this account (a
+    /// notification with Approve and Deny)
+    Allow {
+        /// Account id or label
+        name: String,
+    },
+    /// Refuse approvals with this account
+    Deny {
+        /// Account id or label
+        name: String,
     },
 }
 
@@ -396,6 +416,13 @@ async fn run(cli: Cli) -> Result<()> {
                 BiometricsCmd::Status => (Action::Status, None),
             };
             biometrics::run(ch, mode, action, pin_file).await
+        }
+        Cmd::Approvals { action } => {
+            let (name, allowed) = match action {
+                ApprovalsCmd::Allow { name } => (name, true),
+                ApprovalsCmd::Deny { name } => (name, false),
+            };
+            commands::set_approvals(ch, mode, name, allowed).await
         }
         Cmd::Status => commands::status(ch, mode).await,
         Cmd::Plugins => commands::plugins(ch, mode).await,

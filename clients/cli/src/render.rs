@@ -172,6 +172,9 @@ pub fn account_json(a: &Account) -> Json {
     set_nonempty(&mut m, "serial", &a.serial);
     set_nonempty(&mut m, "user_id", &a.user_id);
     set_nonempty(&mut m, "ocra_suite", &a.ocra_suite);
+    if a.notifications {
+        m.set("notifications", json!(true));
+    }
     if !a.extra.is_empty() {
         m.set("extra", extra_json(&a.extra));
     }

@@ -95,6 +95,29 @@ fn scripted_activation_then_every_command() {
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     assert_eq!(json_lines(&out)[0]["account"]["label"], "bob at forge");
 
+    // Approvals through notifications, allowed after the activation (which
+    // refused them here) and refused again.
+    let out = d.run(&["approvals", "allow", "bob at forge", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(json_lines(&out)[0]["account"]["notifications"], true);
+    let out = d.run(&["approvals", "deny", "bob at forge"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).trim(),
+        "Approvals through notifications refused for bob at forge."
+    );
+    let out = d.run(&["list", "--json"]);
+    let list = json_lines(&out)[0]["accounts"].clone();
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a.get("notifications").is_none()),
+        "{list}"
+    );
+    let out = d.run(&["approvals", "allow", "nobody"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+
     let out = d.run(&["lock"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let out = d.run(&["list", "--json"]);

@@ -79,6 +79,23 @@ impl Authenticator {
     }
 
     #[zbus(out_args("account"))]
+    async fn set_notifications(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+        account: &str,
+        allowed: bool,
+    ) -> Result<Account> {
+        self.peers.admit(c, &h).await?;
+        Ok(types::account(
+            &self
+                .service
+                .set_account_notifications(account, allowed)
+                .await?,
+        ))
+    }
+
+    #[zbus(out_args("account"))]
     async fn delete_account(
         &self,
         #[zbus(connection)] c: &Connection,

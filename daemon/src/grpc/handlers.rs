@@ -51,6 +51,19 @@ impl pb::accounts_server::Accounts for Handlers {
         Ok(Response::new(convert::account(&a)))
     }
 
+    async fn set_notifications(
+        &self,
+        r: Request<pb::SetNotificationsRequest>,
+    ) -> Reply<pb::Account> {
+        let r = r.into_inner();
+        let a = self
+            .service
+            .set_account_notifications(&r.account, r.allowed)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::account(&a)))
+    }
+
     async fn delete(&self, r: Request<pb::AccountRef>) -> Reply<pb::DeleteAccountResponse> {
         let a = self
             .service

@@ -90,6 +90,17 @@ impl Service {
                 "a label cannot contain control characters",
             ));
         }
+        self.update_account(reference, move |a| a.label = label)
+            .await
+    }
+
+    /// Changes the account `reference` with `change` and writes the vault
+    /// (atomically; nothing changes when the write fails).
+    pub(crate) async fn update_account(
+        &self,
+        reference: &str,
+        change: impl FnOnce(&mut Account) + Send + 'static,
+    ) -> ServiceResult<AccountInfo> {
         let reference = reference.to_owned();
         self.ensure_unlocked().await?;
         self.with_vault(move |v| {
@@ -99,7 +110,7 @@ impl Service {
                     .iter_mut()
                     .find(|a| a.id == id)
                     .expect("found above");
-                a.label = label;
+                change(a);
                 Ok(AccountInfo::from(&*a))
             })
             .map_err(ServiceError::from)

@@ -56,6 +56,28 @@ impl Service {
         self.inner.approvals.notifier.get()
     }
 
+    /// Allows or refuses approvals through notifications for the account
+    /// `reference` after its activation (whose notification step set it
+    /// first). Allowing needs `notifications.allowed`.
+    pub async fn set_account_notifications(
+        &self,
+        reference: &str,
+        allowed: bool,
+    ) -> ServiceResult<AccountInfo> {
+        if allowed && !self.config().notifications.allowed {
+            return Err(ServiceError::new(
+                ErrorCode::Policy,
+                "approvals through notifications are turned off by policy \
+                 (notifications.allowed = false)",
+            ));
+        }
+        let info = self
+            .update_account(reference, move |a| a.notifications = allowed)
+            .await?;
+        tracing::info!(account = %info.id, allowed, "approvals through notifications set");
+        Ok(info)
+    }
+
     /// Asks the user through a notification to approve `message` for
     /// `reference`; waits up to `notifications.approval_timeout_seconds`.
     pub async fn request_approval(

@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 use tessera_core::SecretBytes;
 use tessera_core::otp::OtpParams;
 use tessera_proto::v1 as pb;
+use tessera_testkit::bench::{command_line, percentile, write_doc_section};
 use tessera_testkit::daemon::connect;
 use tesserad::account::{Account, AccountId, AccountKind};
 use tesserad::vault::{KdfParams, SecretString, Vault};
@@ -50,9 +51,6 @@ const SAVES: usize = 10;
 const FAST_CONFIG: &str = "[vault]\nargon2_memory_kib = 64\nargon2_iterations = 1\n";
 const PIN: &str = "482915";
 const TOTP_URI: &str = "otpauth://totp/Example:alice@example.com?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Example";
-
-const START_MARK: &str = "<!-- daemon-bench:start -->";
-const END_MARK: &str = "<!-- daemon-bench:end -->";
 
 /// How much to run: the full benchmark, or a smoke run under `cargo test`.
 #[derive(Clone, Copy)]
@@ -140,7 +138,7 @@ fn main() {
     .markdown();
     print!("{report}");
     if full {
-        write_section(&report);
+        write_doc_section(&docs_benchmarks(), "daemon-bench", "Daemon", &report);
     } else {
         eprintln!("smoke run (no --bench argument): docs/benchmarks.md left as it is");
     }
@@ -492,11 +490,6 @@ fn measure_vault_save(accounts: usize, saves: usize) -> VaultSave {
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
 /// The middle value; the mean of the two middle ones for an even count.
 fn median(sorted: &[Duration]) -> Duration {
     let n = sorted.len();
@@ -710,13 +703,6 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
-fn command_line(program: &str, args: &[&str]) -> Option<String> {
-    let out = Command::new(program).args(args).output().ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
 fn rustc_version() -> String {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     command_line(&rustc, &["--version"]).unwrap_or_else(|| "rustc (unknown version)".into())
@@ -726,23 +712,10 @@ fn today() -> String {
     command_line("date", &["-u", "+%Y-%m-%d"]).unwrap_or_else(|| "(unknown date)".into())
 }
 
-/// Replaces the marked section of `docs/benchmarks.md` (appends one if the
-/// markers are missing).
-fn write_section(report: &str) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+/// `docs/benchmarks.md` of the workspace.
+fn docs_benchmarks() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .expect("the daemon crate is in the workspace");
-    let path = root.join("docs").join("benchmarks.md");
-    let old = std::fs::read_to_string(&path).unwrap_or_default();
-    let section = format!("{START_MARK}\n{report}{END_MARK}");
-    let new = match (old.find(START_MARK), old.find(END_MARK)) {
-        (Some(s), Some(e)) if s < e => {
-            format!("{}{section}{}", &old[..s], &old[e + END_MARK.len()..])
-        }
-        _ => format!("{old}\n## Daemon\n\n{section}\n"),
-    };
-    match std::fs::write(&path, new) {
-        Ok(()) => eprintln!("wrote {}", path.display()),
-        Err(e) => eprintln!("cannot write {}: {e}", path.display()),
-    }
+        .expect("the daemon crate is in the workspace")
+        .join("docs/benchmarks.md")
 }

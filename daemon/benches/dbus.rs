@@ -17,9 +17,9 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use tessera_testkit::bench::{command_line, percentile, write_doc_section};
 use tessera_testkit::bus::PrivateBus;
 use tessera_testkit::daemon::Tesserad;
 use tesserad::dbus::types::{Code, View};
@@ -31,8 +31,6 @@ const BLOCK: usize = 500;
 const FAST_CONFIG: &str = "[vault]\nargon2_memory_kib = 64\nargon2_iterations = 1\n";
 const PIN: &str = "482915";
 const TOTP_URI: &str = "otpauth://totp/Example:alice@example.com?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Example";
-const START_MARK: &str = "<!-- dbus-bench:start -->";
-const END_MARK: &str = "<!-- dbus-bench:end -->";
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
@@ -51,7 +49,11 @@ fn main() {
     let report = markdown(&ping, &code, calls);
     print!("{report}");
     if full {
-        write_section(&report);
+        let doc = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("the daemon crate is in the workspace")
+            .join("docs/benchmarks.md");
+        write_doc_section(&doc, "dbus-bench", "D-Bus", &report);
     } else {
         eprintln!("smoke run (no --bench argument): docs/benchmarks.md left as it is");
     }
@@ -108,11 +110,6 @@ async fn measure(bus: &PrivateBus, calls: usize, warmup: usize) -> (Vec<Duration
     (ping, code)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
-
 fn us(d: Duration) -> String {
     format!("{:.0} µs", d.as_secs_f64() * 1e6)
 }
@@ -122,8 +119,8 @@ fn markdown(ping: &[Duration], code: &[Duration], calls: usize) -> String {
     let mut code = code.to_vec();
     ping.sort();
     code.sort();
-    let (p50, p99) = (percentile(&ping, 0.5), percentile(&ping, 0.99));
-    let (c50, c99) = (percentile(&code, 0.5), percentile(&code, 0.99));
+    let (p50, p99) = (percentile(&ping, 50.0), percentile(&ping, 99.0));
+    let (c50, c99) = (percentile(&code, 50.0), percentile(&code, 99.0));
     let ratio = c50.as_secs_f64() / p50.as_secs_f64();
     let mut out = String::new();
     let _ = writeln!(
@@ -153,28 +150,4 @@ fn markdown(ping: &[Duration], code: &[Duration], calls: usize) -> String {
         if ratio <= 1.5 { "✓" } else { "✗" }
     );
     out
-}
-
-fn command_line(program: &str, args: &[&str]) -> Option<String> {
-    let out = Command::new(program).args(args).output().ok()?;
-    Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
-fn write_section(report: &str) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the daemon crate is in the workspace");
-    let path = root.join("docs").join("benchmarks.md");
-    let old = std::fs::read_to_string(&path).unwrap_or_default();
-    let section = format!("{START_MARK}\n{report}{END_MARK}");
-    let new = match (old.find(START_MARK), old.find(END_MARK)) {
-        (Some(s), Some(e)) if s < e => {
-            format!("{}{section}{}", &old[..s], &old[e + END_MARK.len()..])
-        }
-        _ => format!("{old}\n## D-Bus\n\n{section}\n"),
-    };
-    match std::fs::write(&path, new) {
-        Ok(()) => eprintln!("wrote {}", path.display()),
-        Err(e) => eprintln!("cannot write {}: {e}", path.display()),
-    }
 }

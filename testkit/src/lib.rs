@@ -4,8 +4,11 @@
 //! - [`bus`]: a private `dbus-daemon` per test ([`bus::PrivateBus`]).
 //! - [`daemon`]: the real `tesserad` on a socket in a temporary folder
 //!   ([`daemon::Tesserad`]) and a gRPC channel to it ([`daemon::connect`]).
+//! - [`bench`]: percentiles and the benchmarks' sections of
+//!   `docs/benchmarks.md`.
 //!
 //! Everything here runs the real programs: nothing is mocked.
 
+pub mod bench;
 pub mod bus;
 pub mod daemon;

@@ -133,6 +133,23 @@ pub const fn valid_version(version: &str) -> bool {
     true
 }
 
+/// The compile-time checks of a plugin's name and version, shared by the
+/// `export_*!` macros.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __check_name_and_version {
+    ($name:literal, $version:expr) => {
+        const _: () = ::core::assert!(
+            $crate::valid_name($name),
+            "a plugin name is 1 to 64 bytes of [a-z0-9._-]"
+        );
+        const _: () = ::core::assert!(
+            $crate::valid_version($version),
+            "a plugin version is 1 to 64 bytes of printable ASCII"
+        );
+    };
+}
+
 /// Exports a [`Scanner`] as a plugin: defines `tessera_plugin_entry` and the
 /// static tables. Use it once per library.
 ///
@@ -153,14 +170,7 @@ macro_rules! export_scanner {
         const _: () = {
             use $crate::__private as private;
 
-            const _: () = ::core::assert!(
-                $crate::valid_name($name),
-                "a plugin name is 1 to 64 bytes of [a-z0-9._-]"
-            );
-            const _: () = ::core::assert!(
-                $crate::valid_version($version),
-                "a plugin version is 1 to 64 bytes of printable ASCII"
-            );
+            $crate::__check_name_and_version!($name, $version);
 
             static INSTANCE: private::Instance = private::Instance::new();
 
@@ -216,14 +226,7 @@ macro_rules! export_biometric {
         const _: () = {
             use $crate::__biometric as private;
 
-            const _: () = ::core::assert!(
-                $crate::valid_name($name),
-                "a plugin name is 1 to 64 bytes of [a-z0-9._-]"
-            );
-            const _: () = ::core::assert!(
-                $crate::valid_version($version),
-                "a plugin version is 1 to 64 bytes of printable ASCII"
-            );
+            $crate::__check_name_and_version!($name, $version);
 
             static INSTANCE: private::Instance = private::Instance::new();
 

@@ -355,13 +355,7 @@ unsafe extern "C" fn on_message(ctx: *mut c_void, text: *const u8, len: usize) {
 /// Turns a finished call into the answer, disabling a plugin that broke the rules.
 fn judge(slot: &Slot, op: Op, outcome: Outcome) -> Result<Outcome, PluginError> {
     let name = slot.info.name.clone();
-    let misbehaved = |reason: String| {
-        slot.fail(format!("it misbehaved: {reason}"));
-        Err(PluginError::Misbehaved {
-            name: name.clone(),
-            reason,
-        })
-    };
+    let misbehaved = |reason: String| Err(slot.misbehaved(reason));
     if let Some(violation) = outcome.violation {
         return misbehaved(violation);
     }

@@ -265,6 +265,16 @@ impl Slot {
             .clone()
     }
 
+    /// Disables the plugin for breaking the rules of the ABI; the error its
+    /// call answers with.
+    fn misbehaved(&self, reason: String) -> PluginError {
+        self.fail(format!("it misbehaved: {reason}"));
+        PluginError::Misbehaved {
+            name: self.info.name.clone(),
+            reason,
+        }
+    }
+
     fn usable(&self) -> Result<(), PluginError> {
         match self.status() {
             PluginStatus::Loaded => Ok(()),
@@ -589,13 +599,7 @@ impl PluginHost {
 /// Turns a finished call into the answer, disabling a plugin that broke the rules.
 fn judge(slot: &Slot, outcome: call::Outcome) -> Result<Vec<String>, PluginError> {
     let name = slot.info.name.clone();
-    let misbehaved = |reason: String| {
-        slot.fail(format!("it misbehaved: {reason}"));
-        Err(PluginError::Misbehaved {
-            name: name.clone(),
-            reason,
-        })
-    };
+    let misbehaved = |reason: String| Err(slot.misbehaved(reason));
     if let Some(violation) = outcome.violation {
         return misbehaved(violation);
     }

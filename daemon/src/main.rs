@@ -98,8 +98,41 @@ fn default_dir(var: &str, fallback: impl FnOnce() -> Option<PathBuf>) -> Option<
         .map(|d| d.join("tessera"))
 }
 
-/// Creates `dir` 0700 if needed and refuses one that others can enter or
-/// that another user owns.
+/// Refuses a folder holding one of ours (the parent of the runtime folder:
+/// `XDG_RUNTIME_DIR`, or the parent of `--runtime-dir`) when someone else
+/// could replace what is in it: it must belong to this user or root, and
+/// if group or others may write to it, it must have the sticky bit (as
+/// `/tmp` has), so that nobody else can rename or remove our folder.
+/// Refusing (not warning) is the safe choice: a swapped runtime folder lets
+/// another user put their socket where clients send PINs.
+fn trusted_parent(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    let own = tesserad::peer::own_uid();
+    if meta.uid() != own && meta.uid() != 0 {
+        bail!(
+            "{} belongs to uid {}, not to this user (uid {own}) or root: another user could \
+             replace the socket's folder in it; not starting (use --runtime-dir)",
+            dir.display(),
+            meta.uid()
+        );
+    }
+    if meta.mode() & 0o022 != 0 && meta.mode() & 0o1000 == 0 {
+        bail!(
+            "{} can be written by others (mode {:04o}, no sticky bit): another user could \
+             replace the socket's folder in it; not starting (make it private: chmod 700 {}, \
+             or use --runtime-dir)",
+            dir.display(),
+            meta.mode() & 0o7777,
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Creates `dir` 0700 if needed and refuses one that another user owns or
+/// that group or others can write to (someone could have put files there);
+/// one that others can only read or enter is made 0700.
 fn private_dir(dir: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::MetadataExt;
     std::fs::DirBuilder::new()
@@ -107,7 +140,11 @@ fn private_dir(dir: &Path) -> anyhow::Result<()> {
         .mode(0o700)
         .create(dir)
         .with_context(|| format!("cannot create {}", dir.display()))?;
-    let meta = std::fs::metadata(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    let meta =
+        std::fs::symlink_metadata(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    if !meta.file_type().is_dir() {
+        bail!("{} is not a directory (a symbolic link?)", dir.display());
+    }
     if meta.uid() != tesserad::peer::own_uid() {
         bail!(
             "{} belongs to uid {}, not to this user",
@@ -242,6 +279,15 @@ async fn run(args: Args, ready: Option<detach::ReadyPipe>) -> anyhow::Result<()>
     if !socket_activated {
         let _ = std::fs::remove_file(&socket);
     }
+    if meta.mode() & 0o022 != 0 {
+        bail!(
+            "{} can be written by others (mode {:04o}); someone else may have put files \
+             there; not starting (check it, then: chmod 700 {})",
+            dir.display(),
+            meta.mode() & 0o7777,
+            dir.display()
+        );
+    }
     tracing::info!("tesserad stopped; vault locked");
     Ok(())
 }
@@ -323,6 +369,9 @@ mod detach {
 
     pub struct ReadyPipe(std::fs::File);
 
+    if let Some(parent) = runtime_dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        trusted_parent(parent)?;
+    }
     impl ReadyPipe {
         pub fn ready(mut self, socket: &std::path::Path) {
             let _ = writeln!(self.0, "ready {}", socket.display());

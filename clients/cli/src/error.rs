@@ -18,6 +18,11 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// tesserad is not running or could not be reached.
     pub const UNREACHABLE: u8 = 3;
+    /// What answers at the socket is not the user's own tesserad: the
+    /// socket or its folder belongs to another user or can be written by
+    /// others, or the process serving it runs as another user. Nothing was
+    /// sent.
+    pub const UNTRUSTED: u8 = 4;
 }
 
 /// The CLI's own error codes (the daemon's are `ERROR_CODE_*`).
@@ -27,6 +32,7 @@ pub mod code {
     pub const CANCELLED: &str = "CANCELLED";
     pub const CLIPBOARD: &str = "CLIPBOARD";
     pub const IO: &str = "IO";
+    pub const UNTRUSTED_DAEMON: &str = "UNTRUSTED_DAEMON";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

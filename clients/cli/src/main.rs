@@ -38,6 +38,9 @@ Exit codes:
   2  usage or bad input: a missing flag, an unreadable file, an invalid
      activation image, an unknown account
   3  tesserad is not running or cannot be reached
+  4  what answers at the socket is not your own tesserad: the socket or its
+     folder is another user's or writable by others, or the process serving
+     it runs as another user (nothing was sent)
 
 With --json, results are JSON on stdout (activate: one object per state, one
 per line) and errors are {\"error\":{\"code\":…,\"message\":…}} on stdout.

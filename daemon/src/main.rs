@@ -152,6 +152,15 @@ fn private_dir(dir: &Path) -> anyhow::Result<()> {
             meta.uid()
         );
     }
+    if meta.mode() & 0o022 != 0 {
+        bail!(
+            "{} can be written by others (mode {:04o}); someone else may have put files \
+             there; not starting (check it, then: chmod 700 {})",
+            dir.display(),
+            meta.mode() & 0o7777,
+            dir.display()
+        );
+    }
     if meta.mode() & 0o077 != 0 {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
             .with_context(|| format!("cannot make {} private (0700)", dir.display()))?;
@@ -235,6 +244,9 @@ async fn run(args: Args, ready: Option<detach::ReadyPipe>) -> anyhow::Result<()>
         })
         .context("no runtime folder: set XDG_RUNTIME_DIR or pass --runtime-dir")?;
     private_dir(&data_dir)?;
+    if let Some(parent) = runtime_dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        trusted_parent(parent)?;
+    }
     private_dir(&runtime_dir)?;
 
     let plugins = load_plugins(&config).await?;
@@ -278,15 +290,6 @@ async fn run(args: Args, ready: Option<detach::ReadyPipe>) -> anyhow::Result<()>
     // A socket from systemd stays: systemd listens on it for the next start.
     if !socket_activated {
         let _ = std::fs::remove_file(&socket);
-    }
-    if meta.mode() & 0o022 != 0 {
-        bail!(
-            "{} can be written by others (mode {:04o}); someone else may have put files \
-             there; not starting (check it, then: chmod 700 {})",
-            dir.display(),
-            meta.mode() & 0o7777,
-            dir.display()
-        );
     }
     tracing::info!("tesserad stopped; vault locked");
     Ok(())
@@ -369,9 +372,6 @@ mod detach {
 
     pub struct ReadyPipe(std::fs::File);
 
-    if let Some(parent) = runtime_dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        trusted_parent(parent)?;
-    }
     impl ReadyPipe {
         pub fn ready(mut self, socket: &std::path::Path) {
             let _ = writeln!(self.0, "ready {}", socket.display());

@@ -160,7 +160,13 @@ fn a_server_of_another_uid_is_refused() {
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::dup2(fd, 3) < 0
+            // dup2 onto itself would keep close-on-exec: clear it then.
+            let passed = if fd == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(fd, 3)
+            };
+            if passed < 0
                 || libc::setgroups(0, std::ptr::null()) != 0
                 || libc::setgid(NOBODY) != 0
                 || libc::setuid(NOBODY) != 0

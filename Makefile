@@ -1,5 +1,6 @@
 # Installs Tessera: the binaries, the plugins, the systemd user units, the
-# D-Bus service file and the desktop files (README.md, "Install").
+# D-Bus service file, the desktop files, and the clients' shell completions
+# (bash, zsh, fish) and man pages (README.md, "Install").
 #
 #   make install                       # as root: under PREFIX=/usr/local
 #   make install PREFIX=/usr DESTDIR=/tmp/pkg   # for a package
@@ -25,10 +26,17 @@ APPLICATIONSDIR ?= $(DATADIR)/applications
 SEARCH_PROVIDERDIR ?= $(DATADIR)/gnome-shell/search-providers
 KRUNNERDIR ?= $(DATADIR)/krunner/dbusplugins
 DOCDIR ?= $(DATADIR)/doc/tessera
+MANDIR ?= $(DATADIR)/man
+BASH_COMPLETIONDIR ?= $(DATADIR)/bash-completion/completions
+ZSH_COMPLETIONDIR ?= $(DATADIR)/zsh/site-functions
+FISH_COMPLETIONDIR ?= $(DATADIR)/fish/vendor_completions.d
 DOCS = README.md ARCHITECTURE.md docs/admin.md docs/api.md docs/dbus.md docs/plugins.md docs/protocol.md docs/security.md
 
 TARGET_DIR ?= target/$(PROFILE)
 BINARIES = tesserad tessera tessera-issuer
+# The clients whose completions and man page are generated from their own
+# clap definitions (`tessera completions SHELL`, `tessera man`).
+CLIENTS = $(filter tessera tessera-issuer,$(BINARIES))
 PLUGINS = tessera_scanner_image tessera_scanner_screen tessera_scanner_camera tessera_biometric_fprintd
 
 # The per-user mode: everything under ~/.local, units where systemd --user
@@ -53,9 +61,19 @@ install: build
 	$(INSTALL) -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(PLUGINDIR) \
 		$(DESTDIR)$(SYSTEMD_USER_UNITDIR) $(DESTDIR)$(DBUS_SERVICEDIR) \
 		$(DESTDIR)$(APPLICATIONSDIR) $(DESTDIR)$(SEARCH_PROVIDERDIR) \
-		$(DESTDIR)$(KRUNNERDIR) $(DESTDIR)$(DBUS_INTERFACEDIR) $(DESTDIR)$(DOCDIR)
+		$(DESTDIR)$(KRUNNERDIR) $(DESTDIR)$(DBUS_INTERFACEDIR) $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASH_COMPLETIONDIR) \
+		$(DESTDIR)$(ZSH_COMPLETIONDIR) $(DESTDIR)$(FISH_COMPLETIONDIR)
 	for b in $(BINARIES); do \
 		$(INSTALL) -m 0755 $(TARGET_DIR)/$$b $(DESTDIR)$(BINDIR)/$$b || exit 1; \
+	done
+	for b in $(CLIENTS); do \
+		$(TARGET_DIR)/$$b completions bash > $(DESTDIR)$(BASH_COMPLETIONDIR)/$$b && \
+		$(TARGET_DIR)/$$b completions zsh > $(DESTDIR)$(ZSH_COMPLETIONDIR)/_$$b && \
+		$(TARGET_DIR)/$$b completions fish > $(DESTDIR)$(FISH_COMPLETIONDIR)/$$b.fish && \
+		$(TARGET_DIR)/$$b man > $(DESTDIR)$(MANDIR)/man1/$$b.1 && \
+		chmod 0644 $(DESTDIR)$(BASH_COMPLETIONDIR)/$$b $(DESTDIR)$(ZSH_COMPLETIONDIR)/_$$b \
+			$(DESTDIR)$(FISH_COMPLETIONDIR)/$$b.fish $(DESTDIR)$(MANDIR)/man1/$$b.1 || exit 1; \
 	done
 	for p in $(PLUGINS); do \
 		if [ -f $(TARGET_DIR)/lib$$p.so ]; then \
@@ -84,6 +102,10 @@ install-user:
 
 uninstall:
 	for b in $(BINARIES); do rm -f $(DESTDIR)$(BINDIR)/$$b; done
+	for b in $(CLIENTS); do \
+		rm -f $(DESTDIR)$(BASH_COMPLETIONDIR)/$$b $(DESTDIR)$(ZSH_COMPLETIONDIR)/_$$b \
+			$(DESTDIR)$(FISH_COMPLETIONDIR)/$$b.fish $(DESTDIR)$(MANDIR)/man1/$$b.1; \
+	done
 	for p in $(PLUGINS); do rm -f $(DESTDIR)$(PLUGINDIR)/lib$$p.so; done
 	rm -f $(DESTDIR)$(SYSTEMD_USER_UNITDIR)/tesserad.service \
 		$(DESTDIR)$(SYSTEMD_USER_UNITDIR)/tesserad.socket \

@@ -203,9 +203,10 @@ fn make_install_puts_everything_in_place() {
         "/usr/share/applications/org.tessera.Authenticator.desktop",
     ))
     .unwrap();
-    assert!(desktop.contains("Exec=/usr/bin/tessera activate --uri %u"));
+    assert!(desktop.contains("Exec=/usr/bin/tessera open-link %u"));
     assert!(desktop.contains("MimeType=x-scheme-handler/tessera;x-scheme-handler/otpauth;"));
     assert!(!unit.contains(&dest.path().display().to_string()));
+    installs_completions_and_man_pages(&at);
 
     let mut args = args;
     args[0] = "uninstall".into();
@@ -213,6 +214,53 @@ fn make_install_puts_everything_in_place() {
     assert!(!at("/usr/bin/tesserad").exists());
     assert!(!at("/usr/lib/systemd/user/tesserad.service").exists());
     assert!(!at("/usr/share/doc/tessera").exists());
+    for b in ["tessera", "tessera-issuer"] {
+        assert!(!at(&format!("/usr/share/man/man1/{b}.1")).exists());
+        assert!(!at(&format!("/usr/share/bash-completion/completions/{b}")).exists());
+    }
+}
+
+/// The clients' completions (bash, zsh, fish) and man pages, generated from
+/// their clap definitions, where the shells and `man` look under PREFIX.
+fn installs_completions_and_man_pages(at: &dyn Fn(&str) -> PathBuf) {
+    for (b, sub) in [("tessera", "activate"), ("tessera-issuer", "finalize")] {
+        let read = |p: &str| {
+            assert_eq!(mode(&at(p)), 0o644, "{p}");
+            std::fs::read_to_string(at(p)).unwrap()
+        };
+        let bash = read(&format!("/usr/share/bash-completion/completions/{b}"));
+        assert!(bash.contains(&format!("complete -F _{}", b.replace('-', "__"))), "{bash}");
+        assert!(bash.contains(sub), "{b}: bash completion lacks {sub}");
+        let zsh = read(&format!("/usr/share/zsh/site-functions/_{b}"));
+        assert!(zsh.starts_with(&format!("#compdef {b}")), "{zsh}");
+        assert!(zsh.contains(sub));
+        let fish = read(&format!("/usr/share/fish/vendor_completions.d/{b}.fish"));
+        assert!(fish.contains(&format!("complete -c {b}")), "{fish}");
+        assert!(fish.contains(sub));
+        let page = format!("/usr/share/man/man1/{b}.1");
+        let roff = read(&page);
+        assert!(roff.contains(&format!(".TH {b} 1")), "{roff}");
+        if have("man") {
+            // Rendered as a person reads it.
+            let out = Command::new("man")
+                .arg("-l")
+                .arg(at(&page))
+                .env("MANPAGER", "cat")
+                .env("MANWIDTH", "100")
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success(), "man -l {page}: {text}");
+            assert!(text.contains("NAME"), "{text}");
+            assert!(text.contains(sub), "{text}");
+        } else {
+            eprintln!("man (man-db) is not installed: checked the roff header only");
+        }
+    }
+    // The link handler's command is completed too.
+    let bash = std::fs::read_to_string(at("/usr/share/bash-completion/completions/tessera"))
+        .unwrap();
+    assert!(bash.contains("open-link"));
 }
 
 /// The units pass `systemd-analyze verify` as installed, and the service's

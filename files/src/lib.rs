@@ -34,6 +34,8 @@ pub enum Kind {
     Plugin,
     /// An activation image given by path: 20 MiB (`tessera-scan`'s limit).
     Image,
+    /// A payload text (`tessera activate --uri @FILE`): 64 KiB.
+    Payload,
 }
 
 impl Kind {
@@ -45,6 +47,7 @@ impl Kind {
             Kind::Counter => 4 << 10,
             Kind::Plugin => 256 << 20,
             Kind::Image => 20 << 20,
+            Kind::Payload => 64 << 10,
         }
     }
 
@@ -56,6 +59,7 @@ impl Kind {
             Kind::Counter => "counter file",
             Kind::Plugin => "plugin file",
             Kind::Image => "image",
+            Kind::Payload => "payload text",
         }
     }
 }

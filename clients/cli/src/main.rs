@@ -160,6 +160,25 @@ newline (it holds the activation code or secret: handle it with care).")]
     /// Show the settings in force and where each came from; check settings files
     #[command(subcommand)]
     Config(config_cmd::ConfigCmd),
+    /// Print the completion script for SHELL (make install puts them in place)
+    #[command(hide = true)]
+    Completions {
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff; make install puts it in place)
+    #[command(hide = true)]
+    Man,
+    /// Open a tessera:// or otpauth:// link as an activation (the desktop's
+    /// link handler): the link leaves the command line at once
+    #[command(after_help = "\
+The link may hold a secret, and a command line can be read by every user
+(`ps`). This hands the link to a re-executed `tessera activate` through an
+in-memory file, so the CLI that waits at the prompts has no secret in its
+command line.")]
+    OpenLink {
+        /// The link, as the desktop passes it (%u)
+        link: String,
+    },
     /// Change the vault PIN
     ChangePin {
         /// Read the current PIN from FILE (`-`: standard input)
@@ -206,7 +225,7 @@ enum BiometricsCmd {
 }
 
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("source").required(true).args(["image", "camera", "screen", "uri", "manual"])))]
+#[command(group(ArgGroup::new("source").required(true).args(["image", "camera", "screen", "uri", "uri_fd", "manual"])))]
 struct ActivateArgs {
     /// An image file holding the activation QR code (`-`: standard input)
     #[arg(long, value_name = "FILE")]
@@ -216,14 +235,20 @@ struct ActivateArgs {
     camera: bool,
     /// The camera to use with --camera: 0, 1, … in /dev/videoN order
     /// [default: the first that opens]
-    #[arg(long, value_name = "N", conflicts_with_all = ["image", "screen", "uri", "manual"])]
+    #[arg(long, value_name = "N", conflicts_with_all = ["image", "screen", "uri", "uri_fd", "manual"])]
     device: Option<u32>,
     /// Scan the QR code on the screen (needs the screen scanner plugin)
     #[arg(long)]
     screen: bool,
-    /// The payload text: tessera://…, otpauth://…, otpauth-migration://… (`-`: standard input)
-    #[arg(long, value_name = "TEXT")]
+    /// The payload text: tessera://…, otpauth://…, otpauth-migration://…;
+    /// `-` reads it from standard input, `@FILE` from FILE (at most 64 KiB).
+    /// Prefer those: a command line can be read by every user (`ps`)
+    #[arg(long, value_name = "TEXT|-|@FILE")]
     uri: Option<String>,
+    /// The payload text from descriptor N, read to its end (used by
+    /// `tessera open-link`)
+    #[arg(long, value_name = "N", hide = true)]
+    uri_fd: Option<i32>,
     /// Type the serial number and activation code
     #[arg(long)]
     manual: bool,
@@ -303,6 +328,105 @@ fn read_stdin_bytes(what: &str) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// The largest payload text read from standard input, a file or a
+/// descriptor.
+const MAX_PAYLOAD: u64 = tessera_files::Kind::Payload.limit();
+
+/// A payload read whole (at most [`MAX_PAYLOAD`]) as text, surrounding
+/// white space (a trailing newline) trimmed.
+fn payload_from(mut reader: impl Read, what: &str) -> Result<String> {
+    let mut bytes = Vec::new();
+    (&mut reader)
+        .take(MAX_PAYLOAD + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| CliError::io(format!("reading the payload from {what}"), e))?;
+    if bytes.len() as u64 > MAX_PAYLOAD {
+        return Err(CliError::usage(format!(
+            "the payload from {what} is larger than {}; no payload is that long",
+            tessera_files::human(MAX_PAYLOAD)
+        )));
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| CliError::usage(format!("the payload from {what} is not UTF-8 text")))?;
+    Ok(text.trim().to_owned())
+}
+
+/// `--uri TEXT`, `--uri -` (standard input) or `--uri @FILE`.
+fn payload_text(uri: &str) -> Result<String> {
+    if uri == "-" {
+        payload_from(std::io::stdin().lock(), "standard input")
+    } else if let Some(file) = uri.strip_prefix('@') {
+        let file = Path::new(file);
+        let text = tessera_files::read_to_string(file, tessera_files::Kind::Payload)
+            .map_err(|e| CliError::usage(format!("cannot read the payload {e}")))?;
+        Ok(text.trim().to_owned())
+    } else {
+        Ok(uri.to_owned())
+    }
+}
+
+/// `--uri-fd N`: the payload handed over by `tessera open-link`.
+fn payload_from_fd(fd: i32) -> Result<String> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: fcntl only asks whether `fd` is open.
+    if fd < 3 || unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(CliError::usage(format!(
+            "--uri-fd {fd}: not an open descriptor (3 or above) holding the payload"
+        )));
+    }
+    // SAFETY: `fd` is open, was handed to this process for this purpose and
+    // is used by nothing else; the File closes it.
+    let file = unsafe { std::fs::File::from_raw_fd(fd) };
+    payload_from(file, &format!("descriptor {fd}"))
+}
+
+/// `tessera open-link LINK`, the desktop's link handler: the link (which
+/// may hold a secret) leaves the command line at once. It is written to an
+/// anonymous in-memory file and this process re-executes itself as
+/// `tessera activate --uri-fd N`, so `/proc/PID/cmdline` of the waiting
+/// CLI holds no secret (docs/security.md).
+fn open_link(link: &str, socket: Option<&Path>, json: bool, no_input: bool) -> Result<()> {
+    use std::io::Seek;
+    use std::os::fd::{AsRawFd, FromRawFd};
+    use std::os::unix::process::CommandExt;
+    if link.len() as u64 > MAX_PAYLOAD {
+        return Err(CliError::usage(format!(
+            "the link is larger than {}; no payload is that long",
+            tessera_files::human(MAX_PAYLOAD)
+        )));
+    }
+    // SAFETY: memfd_create with a constant name; the descriptor is owned
+    // by the File. No MFD_CLOEXEC: the re-executed process inherits it.
+    let fd = unsafe { libc::memfd_create(c"tessera-link".as_ptr(), 0) };
+    if fd < 0 {
+        return Err(CliError::io(
+            "cannot hand the link over",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    // SAFETY: a fresh descriptor owned here.
+    let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+    file.write_all(link.as_bytes())
+        .and_then(|()| file.rewind())
+        .map_err(|e| CliError::io("cannot hand the link over", e))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| CliError::io("cannot find this program to re-execute it", e))?;
+    let mut cmd = std::process::Command::new(exe);
+    if let Some(socket) = socket {
+        cmd.arg("--socket").arg(socket);
+    }
+    if json {
+        cmd.arg("--json");
+    }
+    if no_input {
+        cmd.arg("--no-input");
+    }
+    cmd.args(["activate", "--uri-fd", &file.as_raw_fd().to_string()]);
+    // Only returns on failure.
+    let e = cmd.exec();
+    Err(CliError::io("cannot re-execute tessera for the link", e))
+}
+
 async fn activate(args: ActivateArgs, socket: &Path, json: bool, no_input: bool) -> Result<()> {
     let stdin_users = [
         is_dash(args.image.as_deref()),
@@ -349,14 +473,9 @@ async fn activate(args: ActivateArgs, socket: &Path, json: bool, no_input: bool)
     } else if args.screen {
         Some(Source::Screen(Empty {}))
     } else if let Some(uri) = &args.uri {
-        if uri == "-" {
-            let bytes = read_stdin_bytes("the payload")?;
-            let text = String::from_utf8(bytes)
-                .map_err(|_| CliError::usage("the payload on standard input is not UTF-8"))?;
-            Some(Source::Payload(text.trim().to_owned()))
-        } else {
-            Some(Source::Payload(uri.clone()))
-        }
+        Some(Source::Payload(payload_text(uri)?))
+    } else if let Some(fd) = args.uri_fd {
+        Some(Source::Payload(payload_from_fd(fd)?))
     } else {
         None
     };
@@ -388,13 +507,39 @@ async fn activate(args: ActivateArgs, socket: &Path, json: bool, no_input: bool)
     Ok(())
 }
 
+/// Completions and the man page, generated from this very definition
+/// ([`Cli`]), so they cannot drift from the options.
+fn print_generated(
+    write: impl FnOnce(&mut clap::Command, &mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let mut out = Vec::new();
+    write(&mut cmd, &mut out).map_err(|e| CliError::io("generating", e))?;
+    std::io::stdout()
+        .write_all(&out)
+        .map_err(|e| CliError::io("writing to standard output", e))
+}
+
 async fn run(cli: Cli) -> Result<()> {
-    let socket = connect::socket_path(cli.socket);
+    let socket = connect::socket_path(cli.socket.clone());
     let mode = Mode {
         json: cli.json,
         interactive: !cli.json && !cli.no_input && std::io::stdin().is_terminal(),
     };
     let command = cli.command;
+    if let Cmd::Completions { shell } = command {
+        return print_generated(|cmd, out| {
+            clap_complete::generate(shell, cmd, "tessera", out);
+            Ok(())
+        });
+    }
+    if let Cmd::Man = command {
+        return print_generated(|cmd, out| clap_mangen::Man::new(cmd.clone()).render(out));
+    }
+    if let Cmd::OpenLink { link } = &command {
+        return open_link(link, cli.socket.as_deref(), cli.json, cli.no_input);
+    }
     if let Cmd::Activate(args) = command {
         return activate(args, &socket, cli.json, cli.no_input).await;
     }
@@ -403,7 +548,13 @@ async fn run(cli: Cli) -> Result<()> {
     }
     let ch = connect::connect(&socket).await?;
     match command {
-        Cmd::Activate(_) | Cmd::Config(_) => unreachable!("handled above"),
+        Cmd::Activate(_)
+        | Cmd::Config(_)
+        | Cmd::OpenLink { .. }
+        | Cmd::Completions { .. }
+        | Cmd::Man => {
+            unreachable!("handled above")
+        }
         Cmd::List => commands::list(ch, mode).await,
         Cmd::Code { name, copy } => commands::code(ch, mode, name, copy).await,
         Cmd::Respond { name, challenge } => commands::respond(ch, mode, name, challenge).await,

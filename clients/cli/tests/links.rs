@@ -1,7 +1,8 @@
 //! Links: the desktop file that registers `x-scheme-handler/tessera` and
 //! `x-scheme-handler/otpauth` runs a command line that opens the
 //! activation. The test runs that command line, as a desktop would with
-//! `%u` replaced by the link, against a real daemon.
+//! `%u` replaced by the link, against a real daemon. The link's secret
+//! must not stay in any command line while the CLI waits at its prompts.
 
 mod common;
 
@@ -70,4 +71,100 @@ fn an_otpauth_link_opens_the_activation() {
         stderr(&out)
     );
     assert!(stderr(&out).contains("--pin-file") || stdout(&out).contains("--pin-file"));
+}
+
+/// The command line (`/proc/PID/cmdline`, NULs as spaces) of every process
+/// whose command line holds `needle`.
+fn command_lines_holding(needle: &str) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        // Processes come and go; one that is gone holds nothing.
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if text.contains(needle) {
+            found.push((pid, text));
+        }
+    }
+    found
+}
+
+/// The children of `pid` (from `/proc/PID/task/*/children`).
+fn children(pid: u32) -> Vec<u32> {
+    let mut kids = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return kids;
+    };
+    for task in tasks.flatten() {
+        if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
+            kids.extend(text.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+        }
+    }
+    kids
+}
+
+#[test]
+fn a_link_s_secret_is_not_on_the_waiting_cli_s_command_line() {
+    let d = Daemon::start();
+    // A secret no other test uses, so only this link can put it anywhere.
+    let secret = "KRSXG5CTMVRXEZLUKN2XAZLSONSWG4TFOQ";
+    let link = format!("otpauth://totp/Links:carol?secret={secret}&issuer=Links");
+    let mut cmd = std::process::Command::new(tessera_bin());
+    cmd.arg("--socket")
+        .arg(d.socket())
+        .args(args_for(&link))
+        .env_remove("TESSERA_SOCKET");
+    let mut t = common::pty::Pty::spawn(cmd);
+    // Waiting at the PIN prompt: the link was read and sent to the daemon.
+    t.expect("New PIN: ");
+    let pid = t.pid();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+    assert!(cmdline.contains("tessera"), "{cmdline}");
+    assert!(!cmdline.contains(secret), "pid {pid}: {cmdline}");
+    for child in children(pid) {
+        let c = std::fs::read(format!("/proc/{child}/cmdline")).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&c).contains(secret),
+            "child {child} of {pid}"
+        );
+    }
+    assert_eq!(command_lines_holding(secret), vec![], "a command line holds the secret");
+    t.send("cancel\n");
+    t.expect("Cancel activation? Nothing will be stored. [y/N] ");
+    t.send("y\n");
+    let (status, screen) = t.wait();
+    assert_eq!(status.code(), Some(1), "{screen}");
+}
+
+#[test]
+fn a_payload_is_read_from_a_file_or_standard_input_not_the_command_line() {
+    let d = Daemon::start();
+    let link = "otpauth://totp/Example:alice?secret=JBSWY3DPEHPK3PXP&issuer=Example";
+    // @FILE, with the newline an editor leaves.
+    let file = d.file("link.txt", format!("{link}\n").as_bytes());
+    let out = d.run(&["activate", "--uri", &format!("@{}", path_str(&file)), "--json"]);
+    let first = stdout(&out).lines().next().unwrap_or_default().to_owned();
+    assert!(first.contains("\"state\":\"choose_pin\""), "{first} / {}", stderr(&out));
+    // `-`: standard input.
+    let out = d.run_with_stdin(&["activate", "--uri", "-", "--json"], link.as_bytes());
+    let first = stdout(&out).lines().next().unwrap_or_default().to_owned();
+    assert!(first.contains("\"state\":\"choose_pin\""), "{first} / {}", stderr(&out));
+    // Bounded: a file larger than any payload is refused, naming it.
+    let big = d.file("big.txt", &vec![b'a'; 70 * 1024]);
+    let out = d.run(&["activate", "--uri", &format!("@{}", path_str(&big)), "--json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stdout(&out).contains("big.txt"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("64 KiB"), "{}", stdout(&out));
+    let out = d.run_with_stdin(&["activate", "--uri", "-", "--json"], &vec![b'a'; 70 * 1024]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stdout(&out).contains("standard input is larger than 64 KiB"), "{}", stdout(&out));
+    // A missing file is named.
+    let out = d.run(&["activate", "--uri", "@/nonexistent/link.txt"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("/nonexistent/link.txt"), "{}", stderr(&out));
 }

@@ -70,6 +70,11 @@ impl Pty {
         }
     }
 
+    /// The process id of the program on the terminal.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn screen(&self) -> String {
         String::from_utf8_lossy(&self.screen.lock().unwrap()).into_owned()
     }

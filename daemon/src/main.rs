@@ -11,7 +11,7 @@ use tokio::net::UnixListener;
 use tessera_plugin_host::PluginHost;
 use tesserad::config::{Config, Paths, PluginsConfigExt, watch};
 use tesserad::service::Service;
-use tesserad::vault::Vault;
+use tesserad::vault::{Vault, VaultError};
 
 /// Tessera's authenticator daemon: keeps the vault and serves codes and
 /// activations on a Unix socket.
@@ -52,7 +52,7 @@ fn main() -> std::process::ExitCode {
             }
         }
     };
-    init_logging(args.foreground);
+    let logs = init_logging(args.foreground, data_dir(&args).as_deref());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -64,7 +64,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args, ready)) {
+    match runtime.block_on(run(args, ready, logs)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
@@ -74,20 +74,147 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// Journald when started by systemd, stderr otherwise; `RUST_LOG` filters.
-fn init_logging(foreground: bool) {
+/// The journal's socket: when it exists, a detached daemon logs there.
+const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
+/// The syslog socket: the next choice of a detached daemon.
+const SYSLOG_SOCKET: &str = "/dev/log";
+/// The log file in the data folder when neither socket exists.
+const LOG_FILE: &str = "tesserad.log";
+
+/// Where the daemon writes its log; `tessera status` says it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum LogTarget {
+    Journal,
+    Syslog,
+    File(PathBuf),
+    Stderr,
+}
+
+impl std::fmt::Display for LogTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LogTarget::Journal => f.write_str("the journal (journalctl -t tesserad)"),
+            LogTarget::Syslog => write!(f, "syslog ({SYSLOG_SOCKET}, identifier tesserad)"),
+            LogTarget::File(path) => write!(f, "the file {}", path.display()),
+            LogTarget::Stderr => f.write_str("standard error"),
+        }
+    }
+}
+
+/// Started by systemd (`JOURNAL_STREAM`): the journal. In the foreground
+/// otherwise: standard error. Detached (standard error goes to /dev/null):
+/// the journal when its socket exists, else syslog when `/dev/log` exists,
+/// else `tesserad.log` in the data folder.
+fn choose_log_target(
+    foreground: bool,
+    under_systemd: bool,
+    exists: impl Fn(&Path) -> bool,
+    data_dir: Option<&Path>,
+) -> LogTarget {
+    if under_systemd {
+        return LogTarget::Journal;
+    }
+    if foreground {
+        return LogTarget::Stderr;
+    }
+    if exists(Path::new(JOURNAL_SOCKET)) {
+        LogTarget::Journal
+    } else if exists(Path::new(SYSLOG_SOCKET)) {
+        LogTarget::Syslog
+    } else if let Some(dir) = data_dir {
+        LogTarget::File(dir.join(LOG_FILE))
+    } else {
+        LogTarget::Stderr
+    }
+}
+
+/// Sets up logging ([`choose_log_target`]); `RUST_LOG` filters. A target
+/// that cannot be opened falls back to standard error, and says so there.
+fn init_logging(foreground: bool, data_dir: Option<&Path>) -> LogTarget {
     use tracing_subscriber::{EnvFilter, prelude::*};
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
-    if (std::env::var_os("JOURNAL_STREAM").is_some() || !foreground)
-        && let Ok(journald) = tracing_journald::layer()
-    {
-        registry.with(journald).init();
-        return;
+    let target = choose_log_target(
+        foreground,
+        std::env::var_os("JOURNAL_STREAM").is_some(),
+        |p| p.exists(),
+        data_dir,
+    );
+    let stderr = || tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    match &target {
+        LogTarget::Journal => match tracing_journald::layer() {
+            Ok(journald) => {
+                registry.with(journald).init();
+                return target;
+            }
+            Err(e) => eprintln!("tesserad: cannot log to the journal: {e}"),
+        },
+        LogTarget::Syslog => {
+            let identity = c"tesserad";
+            match syslog_tracing::Syslog::new(
+                identity,
+                syslog_tracing::Options::LOG_PID,
+                syslog_tracing::Facility::User,
+            ) {
+                Some(syslog) => {
+                    registry
+                        .with(
+                            tracing_subscriber::fmt::layer()
+                                .with_writer(syslog)
+                                .with_ansi(false)
+                                .without_time()
+                                .with_target(false),
+                        )
+                        .init();
+                    return target;
+                }
+                None => eprintln!("tesserad: cannot log to syslog: already in use"),
+            }
+        }
+        LogTarget::File(path) => match open_log_file(path) {
+            Ok(file) => {
+                registry
+                    .with(
+                        tracing_subscriber::fmt::layer()
+                            .with_writer(std::sync::Mutex::new(file))
+                            .with_ansi(false),
+                    )
+                    .init();
+                return target;
+            }
+            Err(e) => eprintln!("tesserad: cannot log to {}: {e}", path.display()),
+        },
+        LogTarget::Stderr => {}
     }
-    registry
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-        .init();
+    registry.with(stderr()).init();
+    LogTarget::Stderr
+}
+
+/// The log file, appended to, 0600, in a 0700 folder.
+fn open_log_file(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+}
+
+/// The data folder: `--data-dir`, else `$XDG_DATA_HOME/tessera`, else
+/// `~/.local/share/tessera`.
+fn data_dir(args: &Args) -> Option<PathBuf> {
+    args.data_dir.clone().or_else(|| {
+        default_dir("XDG_DATA_HOME", || {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share"))
+        })
+    })
 }
 
 fn default_dir(var: &str, fallback: impl FnOnce() -> Option<PathBuf>) -> Option<PathBuf> {
@@ -208,7 +335,11 @@ fn bind_socket(path: &Path) -> anyhow::Result<UnixListener> {
     Ok(listener)
 }
 
-async fn run(args: Args, ready: Option<detach::ReadyPipe>) -> anyhow::Result<()> {
+async fn run(
+    args: Args,
+    ready: Option<detach::ReadyPipe>,
+    logs: LogTarget,
+) -> anyhow::Result<()> {
     // Listen for signals before the socket exists, so a SIGTERM sent as soon
     // as it accepts is neither lost nor fatal before clean-up is possible.
     let signals = Signals::new().context("cannot install the signal handlers")?;
@@ -224,13 +355,7 @@ async fn run(args: Args, ready: Option<detach::ReadyPipe>) -> anyhow::Result<()>
     // Before serving: a SIGHUP must never find its default action (exit).
     let reloader =
         watch::Reloader::new(config_paths).context("cannot install the SIGHUP handler")?;
-    let data_dir = args
-        .data_dir
-        .or_else(|| {
-            default_dir("XDG_DATA_HOME", || {
-                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share"))
-            })
-        })
+    let data_dir = data_dir(&args)
         .context("no data folder: set XDG_DATA_HOME or HOME, or pass --data-dir")?;
     let runtime_dir = args
         .runtime_dir
@@ -250,8 +375,17 @@ async fn run(args: Args, ready: Option<detach::ReadyPipe>) -> anyhow::Result<()>
     private_dir(&runtime_dir)?;
 
     let plugins = load_plugins(&config).await?;
-    let vault = Vault::open(&data_dir)?;
     let socket = runtime_dir.join("tessera.sock");
+    let vault = match Vault::open(&data_dir) {
+        Ok(vault) => vault,
+        // Another daemon serves this vault: this one has nothing to do.
+        Err(e @ VaultError::Busy { .. }) => return Err(e.into()),
+        Err(e) => {
+            let (listener, socket_activated) = listen(&socket)?;
+            return serve_unusable_vault(e, listener, &socket, socket_activated, ready, signals)
+                .await;
+        }
+    };
     let (listener, socket_activated) = listen(&socket)?;
     let service = Service::new(vault, config, plugins);
     service.mark_config_started();
@@ -264,7 +398,8 @@ async fn run(args: Args, ready: Option<detach::ReadyPipe>) -> anyhow::Result<()>
     if let Some(bus) = &bus {
         service.set_notifier(tesserad::notify::Notifier::new(bus.connection.clone()));
     }
-    tracing::info!(socket = %socket.display(), vault = %data_dir.display(), "tesserad ready");
+    service.set_log_destination(logs.to_string());
+    tracing::info!(socket = %socket.display(), vault = %data_dir.display(), logs = %logs, "tesserad ready");
     if let Some(pipe) = ready {
         pipe.ready(&socket);
     }
@@ -292,6 +427,72 @@ async fn run(args: Args, ready: Option<detach::ReadyPipe>) -> anyhow::Result<()>
         let _ = std::fs::remove_file(&socket);
     }
     tracing::info!("tesserad stopped; vault locked");
+    Ok(())
+}
+
+/// The vault cannot be opened (damaged, not a vault, written by a newer
+/// Tessera, unsafe or unreadable). Exiting would leave clients to say only
+/// "tesserad is not running"; instead the daemon serves its socket and
+/// answers every call (of its own user; others are refused as always)
+/// with `ERROR_CODE_VAULT_UNUSABLE` and the reason, touching nothing,
+/// until it is stopped. No D-Bus name is taken.
+async fn serve_unusable_vault(
+    error: VaultError,
+    listener: UnixListener,
+    socket: &Path,
+    socket_activated: bool,
+    ready: Option<detach::ReadyPipe>,
+    signals: Signals,
+) -> anyhow::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let reason = format!("tesserad cannot open the vault: {error}");
+    tracing::error!("{reason}; answering every call with it until stopped");
+    // Still on the terminal of whoever started it (before detaching).
+    eprintln!("tesserad: {reason}");
+    let mut answer = tonic::Status::new(tonic::Code::FailedPrecondition, reason);
+    answer.metadata_mut().insert(
+        tessera_proto::v1::ERROR_CODE_METADATA,
+        tonic::metadata::MetadataValue::from_static(
+            tessera_proto::v1::ErrorCode::VaultUnusable.as_str_name(),
+        ),
+    );
+    if let Some(pipe) = ready {
+        pipe.ready(socket);
+    }
+    if let Err(e) = sd_notify::notify(&[sd_notify::NotifyState::Ready]) {
+        tracing::warn!("cannot tell systemd the daemon is ready: {e}");
+    }
+    let stop = signals.wait();
+    tokio::pin!(stop);
+    loop {
+        let stream = tokio::select! {
+            _ = &mut stop => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!("accepting a connection failed: {e}");
+                    continue;
+                }
+            },
+        };
+        let reply = match tesserad::peer::admit(stream.peer_cred().ok().map(|c| c.uid())) {
+            Ok(()) => answer.clone(),
+            Err(refused) => tesserad::grpc::status(refused),
+        };
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |_request| {
+                let reply = reply.clone();
+                async move { Ok::<_, std::convert::Infallible>(reply.into_http::<tonic::body::Body>()) }
+            });
+            let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+    if !socket_activated {
+        let _ = std::fs::remove_file(socket);
+    }
+    tracing::info!("tesserad stopped");
     Ok(())
 }
 
@@ -421,5 +622,39 @@ mod detach {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_goes_where_someone_can_read_it() {
+        let data = Path::new("/home/u/.local/share/tessera");
+        let none = |_: &Path| false;
+        let journal = |p: &Path| p == Path::new(JOURNAL_SOCKET);
+        let syslog = |p: &Path| p == Path::new(SYSLOG_SOCKET);
+        let both = |_: &Path| true;
+        // Under systemd: the journal, attached or not.
+        assert_eq!(choose_log_target(true, true, none, Some(data)), LogTarget::Journal);
+        // In the foreground by hand: the terminal.
+        assert_eq!(choose_log_target(true, false, both, Some(data)), LogTarget::Stderr);
+        // Detached: the journal, else syslog, else a file in the data folder.
+        assert_eq!(choose_log_target(false, false, both, Some(data)), LogTarget::Journal);
+        assert_eq!(choose_log_target(false, false, journal, Some(data)), LogTarget::Journal);
+        assert_eq!(choose_log_target(false, false, syslog, Some(data)), LogTarget::Syslog);
+        assert_eq!(
+            choose_log_target(false, false, none, Some(data)),
+            LogTarget::File(data.join("tesserad.log"))
+        );
+        assert_eq!(
+            LogTarget::File(data.join("tesserad.log")).to_string(),
+            "the file /home/u/.local/share/tessera/tesserad.log"
+        );
+        assert_eq!(
+            LogTarget::Syslog.to_string(),
+            "syslog (/dev/log, identifier tesserad)"
+        );
     }
 }

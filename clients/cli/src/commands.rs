@@ -192,9 +192,16 @@ pub async fn status(ch: Channel, mode: Mode) -> Result<()> {
         .await?
         .into_inner();
     if mode.json {
-        print_json(&render::status_json(&s));
+        let mut json = render::status_json(&s);
+        if !s.log_destination.is_empty() {
+            json.set("log_destination", serde_json::json!(s.log_destination));
+        }
+        print_json(&json);
     } else {
         outln!("{}", render::status_text(&s));
+        if !s.log_destination.is_empty() {
+            outln!("Daemon logs: {}", s.log_destination);
+        }
     }
     Ok(())
 }

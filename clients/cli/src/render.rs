@@ -1000,6 +1000,7 @@ mod tests {
             retry_after_seconds: 0,
             account_count: 2,
             auto_lock_minutes: 15,
+            ..Default::default()
         };
         assert_eq!(
             status_json(&s).to_value(),

@@ -151,6 +151,8 @@ pub fn vault_status(s: VaultStatus) -> pb::VaultStatus {
         retry_after_seconds: s.retry_after.as_secs() + u64::from(s.retry_after.subsec_nanos() > 0),
         account_count: s.account_count.unwrap_or(0) as u32,
         auto_lock_minutes: s.auto_lock_minutes,
+        // Filled by the Status handler.
+        log_destination: String::new(),
     }
 }
 

@@ -111,9 +111,9 @@ impl pb::accounts_server::Accounts for Handlers {
 #[tonic::async_trait]
 impl pb::vault_server::Vault for Handlers {
     async fn status(&self, _: Request<pb::VaultStatusRequest>) -> Reply<pb::VaultStatus> {
-        Ok(Response::new(convert::vault_status(
-            self.service.vault_status().await,
-        )))
+        let mut status = convert::vault_status(self.service.vault_status().await);
+        status.log_destination = self.service.log_destination().to_owned();
+        Ok(Response::new(status))
     }
 
     async fn lock(&self, _: Request<pb::LockRequest>) -> Reply<pb::VaultStatus> {

@@ -60,6 +60,8 @@ struct Inner {
     started: Instant,
     /// Milliseconds since `started` of the last use of the vault.
     last_use_ms: AtomicU64,
+    /// Where the daemon logs, in words (set once at start-up).
+    log_destination: std::sync::OnceLock<String>,
 }
 
 impl Service {
@@ -78,8 +80,23 @@ impl Service {
                 biometrics: biometrics::BiometricState::default(),
                 started: Instant::now(),
                 last_use_ms: AtomicU64::new(0),
+                log_destination: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Records where the daemon logs (start-up), for `tessera status`.
+    pub fn set_log_destination(&self, destination: String) {
+        let _ = self.inner.log_destination.set(destination);
+    }
+
+    /// Where the daemon logs, in words; empty when not recorded.
+    pub fn log_destination(&self) -> &str {
+        self.inner
+            .log_destination
+            .get()
+            .map(String::as_str)
+            .unwrap_or_default()
     }
 
     /// A snapshot of the effective settings.

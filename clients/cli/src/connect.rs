@@ -108,10 +108,7 @@ pub fn check_socket(socket: &Path, uid: u32) -> Result<(), Untrusted> {
     match std::fs::symlink_metadata(socket) {
         Ok(meta) => {
             if !meta.file_type().is_socket() {
-                return Err(Untrusted(format!(
-                    "{} is not a socket",
-                    socket.display()
-                )));
+                return Err(Untrusted(format!("{} is not a socket", socket.display())));
             }
             if meta.uid() != uid {
                 return Err(Untrusted(format!(

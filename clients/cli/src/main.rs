@@ -162,9 +162,7 @@ newline (it holds the activation code or secret: handle it with care).")]
     Config(config_cmd::ConfigCmd),
     /// Print the completion script for SHELL (make install puts them in place)
     #[command(hide = true)]
-    Completions {
-        shell: clap_complete::Shell,
-    },
+    Completions { shell: clap_complete::Shell },
     /// Print the man page (roff; make install puts it in place)
     #[command(hide = true)]
     Man,

@@ -335,11 +335,7 @@ fn bind_socket(path: &Path) -> anyhow::Result<UnixListener> {
     Ok(listener)
 }
 
-async fn run(
-    args: Args,
-    ready: Option<detach::ReadyPipe>,
-    logs: LogTarget,
-) -> anyhow::Result<()> {
+async fn run(args: Args, ready: Option<detach::ReadyPipe>, logs: LogTarget) -> anyhow::Result<()> {
     // Listen for signals before the socket exists, so a SIGTERM sent as soon
     // as it accepts is neither lost nor fatal before clean-up is possible.
     let signals = Signals::new().context("cannot install the signal handlers")?;
@@ -355,8 +351,8 @@ async fn run(
     // Before serving: a SIGHUP must never find its default action (exit).
     let reloader =
         watch::Reloader::new(config_paths).context("cannot install the SIGHUP handler")?;
-    let data_dir = data_dir(&args)
-        .context("no data folder: set XDG_DATA_HOME or HOME, or pass --data-dir")?;
+    let data_dir =
+        data_dir(&args).context("no data folder: set XDG_DATA_HOME or HOME, or pass --data-dir")?;
     let runtime_dir = args
         .runtime_dir
         .or_else(|| {
@@ -637,13 +633,28 @@ mod tests {
         let syslog = |p: &Path| p == Path::new(SYSLOG_SOCKET);
         let both = |_: &Path| true;
         // Under systemd: the journal, attached or not.
-        assert_eq!(choose_log_target(true, true, none, Some(data)), LogTarget::Journal);
+        assert_eq!(
+            choose_log_target(true, true, none, Some(data)),
+            LogTarget::Journal
+        );
         // In the foreground by hand: the terminal.
-        assert_eq!(choose_log_target(true, false, both, Some(data)), LogTarget::Stderr);
+        assert_eq!(
+            choose_log_target(true, false, both, Some(data)),
+            LogTarget::Stderr
+        );
         // Detached: the journal, else syslog, else a file in the data folder.
-        assert_eq!(choose_log_target(false, false, both, Some(data)), LogTarget::Journal);
-        assert_eq!(choose_log_target(false, false, journal, Some(data)), LogTarget::Journal);
-        assert_eq!(choose_log_target(false, false, syslog, Some(data)), LogTarget::Syslog);
+        assert_eq!(
+            choose_log_target(false, false, both, Some(data)),
+            LogTarget::Journal
+        );
+        assert_eq!(
+            choose_log_target(false, false, journal, Some(data)),
+            LogTarget::Journal
+        );
+        assert_eq!(
+            choose_log_target(false, false, syslog, Some(data)),
+            LogTarget::Syslog
+        );
         assert_eq!(
             choose_log_target(false, false, none, Some(data)),
             LogTarget::File(data.join("tesserad.log"))

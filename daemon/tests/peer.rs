@@ -159,7 +159,9 @@ fn a_runtime_folder_others_can_write_to_is_refused() {
 fn a_runtime_folder_of_another_uid_is_refused() {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
-        eprintln!("SKIPPED: needs root to give the runtime folder to another uid (CI runs as root)");
+        eprintln!(
+            "SKIPPED: needs root to give the runtime folder to another uid (CI runs as root)"
+        );
         return;
     }
     let d = Daemon::unstarted();

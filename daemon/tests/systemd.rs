@@ -229,7 +229,10 @@ fn installs_completions_and_man_pages(at: &dyn Fn(&str) -> PathBuf) {
             std::fs::read_to_string(at(p)).unwrap()
         };
         let bash = read(&format!("/usr/share/bash-completion/completions/{b}"));
-        assert!(bash.contains(&format!("complete -F _{}", b.replace('-', "__"))), "{bash}");
+        assert!(
+            bash.contains(&format!("complete -F _{}", b.replace('-', "__"))),
+            "{bash}"
+        );
         assert!(bash.contains(sub), "{b}: bash completion lacks {sub}");
         let zsh = read(&format!("/usr/share/zsh/site-functions/_{b}"));
         assert!(zsh.starts_with(&format!("#compdef {b}")), "{zsh}");
@@ -258,8 +261,8 @@ fn installs_completions_and_man_pages(at: &dyn Fn(&str) -> PathBuf) {
         }
     }
     // The link handler's command is completed too.
-    let bash = std::fs::read_to_string(at("/usr/share/bash-completion/completions/tessera"))
-        .unwrap();
+    let bash =
+        std::fs::read_to_string(at("/usr/share/bash-completion/completions/tessera")).unwrap();
     assert!(bash.contains("open-link"));
 }
 

@@ -78,7 +78,11 @@ fn an_otpauth_link_opens_the_activation() {
 fn command_lines_holding(needle: &str) -> Vec<(u32, String)> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
             continue;
         };
         // Processes come and go; one that is gone holds nothing.
@@ -101,7 +105,10 @@ fn children(pid: u32) -> Vec<u32> {
     };
     for task in tasks.flatten() {
         if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
-            kids.extend(text.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+            kids.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            );
         }
     }
     kids
@@ -133,7 +140,11 @@ fn a_link_s_secret_is_not_on_the_waiting_cli_s_command_line() {
             "child {child} of {pid}"
         );
     }
-    assert_eq!(command_lines_holding(secret), vec![], "a command line holds the secret");
+    assert_eq!(
+        command_lines_holding(secret),
+        vec![],
+        "a command line holds the secret"
+    );
     t.send("cancel\n");
     t.expect("Cancel activation? Nothing will be stored. [y/N] ");
     t.send("y\n");
@@ -147,24 +158,53 @@ fn a_payload_is_read_from_a_file_or_standard_input_not_the_command_line() {
     let link = "otpauth://totp/Example:alice?secret=JBSWY3DPEHPK3PXP&issuer=Example";
     // @FILE, with the newline an editor leaves.
     let file = d.file("link.txt", format!("{link}\n").as_bytes());
-    let out = d.run(&["activate", "--uri", &format!("@{}", path_str(&file)), "--json"]);
+    let out = d.run(&[
+        "activate",
+        "--uri",
+        &format!("@{}", path_str(&file)),
+        "--json",
+    ]);
     let first = stdout(&out).lines().next().unwrap_or_default().to_owned();
-    assert!(first.contains("\"state\":\"choose_pin\""), "{first} / {}", stderr(&out));
+    assert!(
+        first.contains("\"state\":\"choose_pin\""),
+        "{first} / {}",
+        stderr(&out)
+    );
     // `-`: standard input.
     let out = d.run_with_stdin(&["activate", "--uri", "-", "--json"], link.as_bytes());
     let first = stdout(&out).lines().next().unwrap_or_default().to_owned();
-    assert!(first.contains("\"state\":\"choose_pin\""), "{first} / {}", stderr(&out));
+    assert!(
+        first.contains("\"state\":\"choose_pin\""),
+        "{first} / {}",
+        stderr(&out)
+    );
     // Bounded: a file larger than any payload is refused, naming it.
     let big = d.file("big.txt", &vec![b'a'; 70 * 1024]);
-    let out = d.run(&["activate", "--uri", &format!("@{}", path_str(&big)), "--json"]);
+    let out = d.run(&[
+        "activate",
+        "--uri",
+        &format!("@{}", path_str(&big)),
+        "--json",
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
     assert!(stdout(&out).contains("big.txt"), "{}", stdout(&out));
     assert!(stdout(&out).contains("64 KiB"), "{}", stdout(&out));
-    let out = d.run_with_stdin(&["activate", "--uri", "-", "--json"], &vec![b'a'; 70 * 1024]);
+    let out = d.run_with_stdin(
+        &["activate", "--uri", "-", "--json"],
+        &vec![b'a'; 70 * 1024],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
-    assert!(stdout(&out).contains("standard input is larger than 64 KiB"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("standard input is larger than 64 KiB"),
+        "{}",
+        stdout(&out)
+    );
     // A missing file is named.
     let out = d.run(&["activate", "--uri", "@/nonexistent/link.txt"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("/nonexistent/link.txt"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("/nonexistent/link.txt"),
+        "{}",
+        stderr(&out)
+    );
 }

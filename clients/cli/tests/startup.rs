@@ -104,7 +104,11 @@ fn a_detached_daemon_says_where_it_logs() {
         .stdin(Stdio::null());
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("tesserad is running"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("tesserad is running"),
+        "{}",
+        stdout(&out)
+    );
     let data = d.data_dir();
     let daemons = pids_holding(&data.display().to_string());
     assert_eq!(daemons.len(), 1, "{daemons:?}");

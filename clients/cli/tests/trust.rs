@@ -24,7 +24,13 @@ fn is_root() -> bool {
 /// Exit 4 (`UNTRUSTED_DAEMON`) with `why` in the message; in `--json` too.
 fn assert_untrusted(d: &Daemon, why: &str) {
     let out = d.run(&["list"]);
-    assert_eq!(out.status.code(), Some(4), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let err = stderr(&out);
     assert!(err.contains(why), "{err}");
     assert!(err.contains("nothing was sent"), "{err}");
@@ -52,7 +58,9 @@ fn a_socket_folder_others_can_write_to_is_refused() {
 #[test]
 fn a_swapped_folder_of_another_uid_is_refused() {
     if !is_root() {
-        eprintln!("SKIPPED: needs root to give the socket's folder to another uid (CI runs as root)");
+        eprintln!(
+            "SKIPPED: needs root to give the socket's folder to another uid (CI runs as root)"
+        );
         return;
     }
     let d = Daemon::start();
@@ -69,7 +77,10 @@ fn a_planted_socket_of_another_uid_is_refused() {
     // A socket that answers like tesserad, but the file is another user's.
     let d = Daemon::start();
     chown(d.socket(), Some(NOBODY), Some(NOBODY)).unwrap();
-    assert_untrusted(&d, &format!("the socket {} belongs to uid 65534", d.socket().display()));
+    assert_untrusted(
+        &d,
+        &format!("the socket {} belongs to uid 65534", d.socket().display()),
+    );
 }
 
 #[test]
@@ -198,7 +209,13 @@ fn a_server_of_another_uid_is_refused() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(4), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let err = stderr(&out);
     assert!(
         err.contains(&format!(

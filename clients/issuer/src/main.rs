@@ -27,7 +27,9 @@ fn generated() -> Option<ExitCode> {
     match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["completions", shell] => {
             let Ok(shell) = clap_complete::Shell::from_str(shell, true) else {
-                eprintln!("tessera-issuer: unknown shell {shell:?} (bash, zsh, fish, elvish, powershell)");
+                eprintln!(
+                    "tessera-issuer: unknown shell {shell:?} (bash, zsh, fish, elvish, powershell)"
+                );
                 return Some(ExitCode::from(2));
             };
             clap_complete::generate(shell, &mut cmd, "tessera-issuer", &mut out);

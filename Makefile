@@ -14,6 +14,10 @@ DESTDIR ?=
 CARGO ?= cargo
 PROFILE ?= release
 CARGO_BUILD ?= 1
+# CAMERA=1 builds the camera scanner plugin with a camera (nokhwa; needs
+# libclang); without it the plugin loads and says how to get one.
+CAMERA ?= 0
+CARGO_FEATURES = $(if $(filter 1,$(CAMERA)),--features tessera-scanner-camera/camera)
 
 BINDIR ?= $(PREFIX)/bin
 DATADIR ?= $(PREFIX)/share
@@ -54,7 +58,7 @@ all: build
 
 build:
 ifneq ($(CARGO_BUILD),0)
-	$(CARGO) build --locked --profile $(PROFILE) --workspace
+	$(CARGO) build --locked --profile $(PROFILE) --workspace $(CARGO_FEATURES)
 endif
 
 install: build

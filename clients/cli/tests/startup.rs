@@ -1,6 +1,7 @@
 //! What a person sees of the daemon's start: where a detached daemon logs
-//! (`tessera status`), and why a vault cannot be opened (instead of
-//! "tesserad is not running").
+//! (`tessera status`), why a vault cannot be opened (instead of
+//! "tesserad is not running"), and how to get a camera when the build has
+//! none.
 
 mod common;
 
@@ -144,4 +145,43 @@ fn a_daemon_in_the_foreground_logs_to_standard_error() {
     let d = Tesserad::start(tesserad_bin(), FAST_CONFIG);
     let out = tessera(&d.socket(), &["status", "--json"]);
     assert_eq!(json_lines(&out)[0]["log_destination"], "standard error");
+}
+
+/// The camera plugin as cargo builds it by default (without the `camera`
+/// feature, a dev-dependency of this crate) tells how to build one that
+/// has a camera.
+#[test]
+fn a_camera_without_the_feature_says_how_to_build_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let exe = std::env::current_exe().unwrap();
+    let built = exe.parent().and_then(Path::parent).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    std::fs::set_permissions(&plugins, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let to = plugins.join("libtessera_scanner_camera.so");
+    std::fs::copy(built.join("libtessera_scanner_camera.so"), &to).unwrap();
+    std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let config = format!(
+        "{FAST_CONFIG}[plugins]\nfolders = [\"{}\"]\n",
+        plugins.display()
+    );
+    let mut d = Tesserad::in_dir(tesserad_bin(), dir);
+    d.write_config(&config);
+    d.restart();
+    for args in [&["scan", "--camera"][..], &["activate", "--camera"][..]] {
+        let out = tessera(&d.socket(), args);
+        let err = stderr(&out);
+        if err.contains("no camera found") || err.contains("camera disconnected") {
+            eprintln!("SKIPPED: the camera plugin was built with the `camera` feature: {err}");
+            return;
+        }
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("no camera support"), "{args:?}: {err}");
+        assert!(err.contains("make CAMERA=1"), "{args:?}: {err}");
+        assert!(
+            err.contains("--features tessera-scanner-camera/camera"),
+            "{args:?}: {err}"
+        );
+    }
 }

@@ -78,22 +78,49 @@ impl From<PathBuf> for PluginFolder {
 }
 
 /// The default folders, in the order searched (the first plugin of a name
-/// wins): `/usr/lib/tessera/plugins`, `~/.local/lib/tessera/plugins`, and,
-/// with `development`, the folder of the running executable (cargo's
-/// `target/debug`, where the workspace's plugins are built).
+/// wins): `/usr/lib/tessera/plugins`, `~/.local/lib/tessera/plugins`, and
+/// the folder of the running executable when it is a cargo build output
+/// (`target/debug`, `target/release`: where the workspace's plugins are
+/// built, so `./target/release/tesserad` finds them) or with
+/// `development` (debug builds).
 pub fn default_folders(development: bool) -> Vec<PluginFolder> {
     let mut folders = vec![PluginFolder::new(SYSTEM_FOLDER)];
     if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
         folders.push(PluginFolder::new(Path::new(&home).join(USER_FOLDER)));
     }
-    if development
-        && let Some(dir) = std::env::current_exe()
-            .ok()
-            .and_then(|exe| exe.parent().map(Path::to_path_buf))
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+        && (development || is_cargo_build_output(&dir))
     {
         folders.push(PluginFolder::build_output(dir));
     }
     folders
+}
+
+/// Cargo's tag in its target folder (`CACHEDIR.TAG`, the cache directory
+/// tag standard): its first line.
+const CARGO_TAG_SIGNATURE: &[u8] = b"Signature: 8a477f597d28d172789f06886806bc55";
+
+/// Whether `dir` is a cargo build output folder: `target/<profile>` or
+/// `target/<triple>/<profile>`, recognised by the `CACHEDIR.TAG` cargo
+/// writes in `target` (an installed binary's folder, `/usr/bin`, has none).
+/// Not `…/deps`, where test executables run (no plugin is loaded there).
+pub fn is_cargo_build_output(dir: &Path) -> bool {
+    use std::io::Read;
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        return false;
+    }
+    dir.ancestors().skip(1).take(2).any(|folder| {
+        let mut head = Vec::new();
+        std::fs::File::open(folder.join("CACHEDIR.TAG"))
+            .and_then(|f| f.take(256).read_to_end(&mut head))
+            .is_ok()
+            && head.starts_with(CARGO_TAG_SIGNATURE)
+            && head
+                .windows(b"created by cargo".len())
+                .any(|w| w == b"created by cargo")
+    })
 }
 
 /// Fleet policy's allow-list: when given, only files whose SHA-256 is listed

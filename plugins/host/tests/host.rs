@@ -481,6 +481,39 @@ fn missing_folders_are_skipped_and_the_defaults_are_in_order() {
     );
 }
 
+/// A release build run from the workspace (`./target/release/tesserad`)
+/// loads the plugins built beside it, as a debug build does; an installed
+/// binary's folder is no build output.
+#[test]
+fn a_cargo_target_folder_is_a_build_output() {
+    use tessera_plugin_host::is_cargo_build_output;
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("target");
+    for sub in ["release", "x86_64-unknown-linux-gnu/release", "debug/deps"] {
+        std::fs::create_dir_all(target.join(sub)).unwrap();
+    }
+    assert!(!is_cargo_build_output(&target.join("release")));
+    std::fs::write(
+        target.join("CACHEDIR.TAG"),
+        "Signature: 8a477f597d28d172789f06886806bc55\n\
+         # This file is a cache directory tag created by cargo.\n",
+    )
+    .unwrap();
+    assert!(is_cargo_build_output(&target.join("release")));
+    assert!(is_cargo_build_output(
+        &target.join("x86_64-unknown-linux-gnu/release")
+    ));
+    // Test executables' folder, and folders that are not cargo's.
+    assert!(!is_cargo_build_output(&target.join("debug/deps")));
+    assert!(!is_cargo_build_output(Path::new("/usr/bin")));
+    std::fs::write(
+        target.join("CACHEDIR.TAG"),
+        "Signature: 8a477f597d28d172789f06886806bc55\n# made by another tool\n",
+    )
+    .unwrap();
+    assert!(!is_cargo_build_output(&target.join("release")));
+}
+
 #[tokio::test]
 async fn unknown_plugins_and_kinds_are_errors() {
     let host = PluginHost::empty();

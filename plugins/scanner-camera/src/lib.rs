@@ -28,7 +28,11 @@ pub use nokhwa_source::{CameraInfo, NokhwaSource, list_cameras};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CameraError {
     /// The plugin was compiled without the `camera` feature.
-    #[error("camera: built without camera support (cargo feature `camera`)")]
+    #[error(
+        "camera: this build of the camera plugin has no camera support; build it with \
+         `make CAMERA=1` or `cargo build --release --workspace --features \
+         tessera-scanner-camera/camera` (needs libclang)"
+    )]
     NotBuilt,
     #[error(
         "camera: no camera found; connect a webcam (a /dev/video* device that you may read, \
@@ -221,7 +225,8 @@ mod tests {
         assert_eq!(
             CameraScanner.scan(&request),
             Err(ScanFailure::Unavailable(
-                "camera: built without camera support (cargo feature `camera`)".into()
+                "camera: this build of the camera plugin has no camera support; build it with `make CAMERA=1` or `cargo build --release --workspace --features tessera-scanner-camera/camera` (needs libclang)"
+                    .into()
             ))
         );
     }

@@ -365,10 +365,12 @@ async fn run(args: Args, ready: Option<detach::ReadyPipe>, logs: LogTarget) -> a
         })
         .context("no runtime folder: set XDG_RUNTIME_DIR or pass --runtime-dir")?;
     private_dir(&data_dir)?;
+    // Created first (0700, with any missing parents), then checked with its
+    // parent before anything is put in it.
+    private_dir(&runtime_dir)?;
     if let Some(parent) = runtime_dir.parent().filter(|p| !p.as_os_str().is_empty()) {
         trusted_parent(parent)?;
     }
-    private_dir(&runtime_dir)?;
 
     let plugins = load_plugins(&config).await?;
     let socket = runtime_dir.join("tessera.sock");

@@ -32,6 +32,9 @@ pub enum ErrorCode {
     NoMatch,
     /// Biometrics cannot be used now; the message says why (the PIN works).
     BiometricsUnavailable,
+    /// A query matches several accounts; the message lists them (issuer,
+    /// label, short id). Nothing was done.
+    Ambiguous,
 }
 
 /// An error from the service layer: a code and a message for the user.
@@ -65,3 +68,30 @@ impl ServiceError {
 }
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// How many characters of a client's text an error message repeats.
+pub const ECHO_CHARS: usize = 64;
+
+/// `text` as an error message may repeat it: its first [`ECHO_CHARS`]
+/// characters, then `…` when it was longer (an over-long id must not make
+/// an over-long error).
+pub fn truncate_for_echo(text: &str) -> String {
+    match text.char_indices().nth(ECHO_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_echoes_are_cut_at_a_character() {
+        assert_eq!(truncate_for_echo("short"), "short");
+        let exact = "é".repeat(ECHO_CHARS);
+        assert_eq!(truncate_for_echo(&exact), exact);
+        let long = "é".repeat(10_000);
+        assert_eq!(truncate_for_echo(&long), format!("{exact}…"));
+    }
+}

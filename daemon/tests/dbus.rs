@@ -366,7 +366,8 @@ async fn grpc_and_dbus_give_the_same_results() {
         .unwrap()
         .into_inner();
     let b: Code = call(&p, "GetCode", &("bob",)).await.unwrap();
-    assert_eq!((g.counter, b.counter), (5, 6));
+    // (The activation showed counter 5's code, so bob starts at 6.)
+    assert_eq!((g.counter, b.counter), (6, 7));
     // RFC 4226's test key "12345678901234567890" is not this one: the two
     // codes differ, and each is the HOTP of its counter (checked in core).
     assert_eq!(g.code.len(), b.code.len());
@@ -635,7 +636,7 @@ async fn the_shells_search_finds_accounts_with_their_codes() {
         .unwrap();
     assert!(text(&metas[0], "description").starts_with("press Enter"));
     let bob_account: Account = call(&p, "GetAccount", &("bob",)).await.unwrap();
-    assert_eq!(bob_account.counter, 5);
+    assert_eq!(bob_account.counter, 6, "the activation used counter 5");
 
     // KRunner: the same results.
     type Match = (
@@ -681,7 +682,7 @@ async fn the_shells_search_finds_accounts_with_their_codes() {
         assert!(shown[1].body.contains("valid for"), "{:?}", shown[1].body);
     }
     let bob_account: Account = call(&p, "GetAccount", &("bob",)).await.unwrap();
-    assert_eq!(bob_account.counter, 6, "the shown HOTP code used counter 5");
+    assert_eq!(bob_account.counter, 7, "the shown HOTP code used counter 6");
 
     // Locked: one result, "Unlock Tessera".
     call::<Status>(&p, "Lock", &()).await.unwrap();
@@ -1081,6 +1082,13 @@ async fn approvals_with_a_fingerprint_after_approve() {
     let (name, text) = dbus_error(&e);
     assert_eq!(name, "org.tessera.Authenticator1.Error.InvalidArgument");
     assert!(text.contains("auto, pin and biometric"), "{text}");
+    // No method is not AUTO either: it is named as unknown.
+    let e = call::<Status>(&p, "UnlockWith", &("", PIN))
+        .await
+        .unwrap_err();
+    let (name, text) = dbus_error(&e);
+    assert_eq!(name, "org.tessera.Authenticator1.Error.InvalidArgument");
+    assert!(text.contains("unknown unlock method \"\""), "{text}");
     let s: Status = call(&p, "UnlockWith", &("pin", PIN)).await.unwrap();
     assert!(!s.locked);
 
@@ -1108,4 +1116,161 @@ async fn approvals_with_a_fingerprint_after_approve() {
         text.contains("approval_verify") && text.contains("the sensor broke"),
         "{text}"
     );
+}
+
+/// Queries over D-Bus follow the service's one rule (several matches are
+/// the named error `Ambiguous` and advance nothing); ListCodes, PeekCode
+/// and CommitCode never use up an HOTP code by accident; codes carry their
+/// grouped `display`; DeleteAccount takes exact names only; names that
+/// could pass for others are refused naming the character.
+#[tokio::test]
+async fn queries_codes_and_names_over_dbus() {
+    let bus = PrivateBus::start();
+    let _d = daemon_on(&bus, FAST_CONFIG).await;
+    let c = bus.connect().await;
+    let p = authenticator(&c).await;
+    activate(&p, OTPAUTH, false).await;
+    activate(&p, HOTP, false).await;
+    activate(
+        &p,
+        "otpauth://totp/Other:alice@example.com?secret=MFRGGZDFMZTWQ2LK&issuer=Other&digits=8",
+        false,
+    )
+    .await;
+    let bob: Account = call(&p, "GetAccount", &("counter:BOB",)).await.unwrap();
+    let n = bob.counter;
+
+    // The same label under two issuers: listed, nothing done.
+    let e = call::<Code>(&p, "GetCode", &("alice@example.com",))
+        .await
+        .unwrap_err();
+    let (name, message) = dbus_error(&e);
+    assert_eq!(name, "org.tessera.Authenticator1.Error.Ambiguous");
+    assert!(
+        message.contains("Example:alice@example.com  (id "),
+        "{message}"
+    );
+    assert!(
+        message.contains("Other:alice@example.com  (id "),
+        "{message}"
+    );
+    let e = call::<Code>(&p, "GetCode", &("o",)).await.unwrap_err();
+    assert_eq!(
+        dbus_error(&e).0,
+        "org.tessera.Authenticator1.Error.Ambiguous"
+    );
+    let other: Code = call(&p, "GetCode", &("other:alice@example.com",))
+        .await
+        .unwrap();
+    assert_eq!(other.code.len(), 8);
+    assert_eq!(
+        other.display,
+        format!("{} {}", &other.code[..4], &other.code[4..])
+    );
+
+    // Every code; HOTP without one, its counter untouched.
+    let codes: Vec<Code> = call(&p, "ListCodes", &()).await.unwrap();
+    assert_eq!(codes.len(), 3);
+    let hotp = codes.iter().find(|c| c.account.id == bob.id).unwrap();
+    assert!(hotp.code.is_empty() && hotp.display.is_empty(), "{hotp:?}");
+    assert_eq!(hotp.counter, n);
+    let totp = codes
+        .iter()
+        .find(|c| c.account.issuer == "Example")
+        .unwrap();
+    assert_eq!(
+        totp.display,
+        format!("{} {}", &totp.code[..3], &totp.code[3..])
+    );
+
+    // Peek twice: the same code, the counter stays; commit once.
+    let a: Code = call(&p, "PeekCode", &(bob.id.as_str(),)).await.unwrap();
+    let b: Code = call(&p, "PeekCode", &("bob",)).await.unwrap();
+    assert_eq!((a.code.as_str(), a.counter), (b.code.as_str(), n));
+    let still: Account = call(&p, "GetAccount", &("bob",)).await.unwrap();
+    assert_eq!(still.counter, n);
+    let committed: Code = call(&p, "CommitCode", &("bob", n)).await.unwrap();
+    assert_eq!(committed.code, a.code);
+    assert_eq!(committed.account.counter, n + 1);
+    let e = call::<Code>(&p, "CommitCode", &("bob", n))
+        .await
+        .unwrap_err();
+    let (name, message) = dbus_error(&e);
+    assert_eq!(name, "org.tessera.Authenticator1.Error.InvalidArgument");
+    assert!(message.contains("already used"), "{message}");
+    let next: Code = call(&p, "GetCode", &("bob",)).await.unwrap();
+    assert_eq!(next.counter, n + 1);
+
+    // Names that could pass for others.
+    let e = call::<Account>(&p, "RenameAccount", &("bob", "b\u{202E}ob"))
+        .await
+        .unwrap_err();
+    let (name, message) = dbus_error(&e);
+    assert_eq!(name, "org.tessera.Authenticator1.Error.InvalidArgument");
+    assert!(
+        message.contains("label") && message.contains("U+202E"),
+        "{message}"
+    );
+    let started = call::<View>(
+        &p,
+        "StartActivation",
+        &(payload(
+            "otpauth://totp/x?secret=MFRGGZDFMZTWQ2LK&issuer=Ex%E2%80%8Bample",
+        ),),
+    )
+    .await;
+    let (name, message) = match started {
+        Ok(v) => (v.error_name, v.error_message),
+        Err(e) => dbus_error(&e),
+    };
+    assert_eq!(name, "org.tessera.Authenticator1.Error.InvalidPayload");
+    assert!(
+        message.contains("issuer") && message.contains("U+200B"),
+        "{message}"
+    );
+    let accounts: Vec<Account> = call(&p, "ListAccounts", &()).await.unwrap();
+    assert_eq!(accounts.len(), 3);
+
+    // Delete: a part of a name is refused; the exact name deletes.
+    let e = call::<Account>(&p, "DeleteAccount", &("bo",))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        dbus_error(&e).0,
+        "org.tessera.Authenticator1.Error.InvalidArgument"
+    );
+    let gone: Account = call(&p, "DeleteAccount", &("Counter:bob",)).await.unwrap();
+    assert_eq!(gone.id, bob.id);
+}
+
+/// Every label the `Activations` property shows.
+async fn labels_in_activations(p: &zbus::Proxy<'_>) -> Vec<String> {
+    let running: HashMap<String, View> = p.get_property("Activations").await.unwrap();
+    running
+        .values()
+        .flat_map(|v| v.accounts.iter().map(|a| a.label.clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_activations_property_hides_a_locked_vaults_and_deleted_accounts() {
+    let bus = PrivateBus::start();
+    let _d = daemon_on(&bus, &config("")).await;
+    let c = bus.connect().await;
+    let p = authenticator(&c).await;
+    let done = activate(&p, OTPAUTH, false).await;
+    assert_eq!(done.accounts[0].label, "alice@example.com");
+    assert_eq!(labels_in_activations(&p).await, ["alice@example.com"]);
+
+    // Locked: the finished activation no longer names the account.
+    let _: Status = call(&p, "Lock", &()).await.unwrap();
+    assert_eq!(labels_in_activations(&p).await, Vec::<String>::new());
+    let _: Status = call(&p, "Unlock", &(PIN,)).await.unwrap();
+    assert_eq!(labels_in_activations(&p).await, ["alice@example.com"]);
+
+    // Deleted: gone for good, even unlocked.
+    let _: Account = call(&p, "DeleteAccount", &(done.accounts[0].id.as_str(),))
+        .await
+        .unwrap();
+    assert_eq!(labels_in_activations(&p).await, Vec::<String>::new());
 }

@@ -117,6 +117,42 @@ impl Authenticator {
         Ok(types::code(&self.service.code(account).await?))
     }
 
+    #[zbus(out_args("code"))]
+    async fn peek_code(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+        account: &str,
+    ) -> Result<Code> {
+        self.peers.admit(c, &h).await?;
+        Ok(types::code(&self.service.peek_code(account).await?))
+    }
+
+    #[zbus(out_args("code"))]
+    async fn commit_code(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+        account: &str,
+        counter: u64,
+    ) -> Result<Code> {
+        self.peers.admit(c, &h).await?;
+        Ok(types::code(
+            &self.service.commit_code(account, counter).await?,
+        ))
+    }
+
+    #[zbus(out_args("codes"))]
+    async fn list_codes(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+    ) -> Result<Vec<Code>> {
+        self.peers.admit(c, &h).await?;
+        let codes = self.service.list_codes().await?;
+        Ok(codes.iter().map(types::code).collect())
+    }
+
     #[zbus(out_args("response", "suite"))]
     async fn respond(
         &self,
@@ -361,7 +397,8 @@ impl Authenticator {
         }
         Ok(self
             .service
-            .activation_views()
+            .activation_views_shown()
+            .await
             .iter()
             .map(|v| (v.id.clone(), types::view(v)))
             .collect())

@@ -14,8 +14,9 @@ use crate::activation::{Event, Source, State};
 use crate::error::{ServiceError, ServiceResult};
 use crate::service::approvals::Approval;
 use crate::service::scanning::CodeFields;
-use crate::service::{ActivationView, CodeInfo, DecodedCode, ScanSource, SourceInfo, VaultStatus};
-use crate::vault::Protection;
+use crate::service::{
+    ActivationView, CodeInfo, DecodedCode, Protection, ScanSource, SourceInfo, VaultStatus,
+};
 
 /// An account (no secret ever leaves the daemon).
 #[derive(
@@ -46,6 +47,8 @@ pub struct Account {
 #[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]
 pub struct Code {
     pub code: String,
+    /// The code grouped for people (`123 456`).
+    pub display: String,
     pub valid_from_unix: i64,
     pub valid_until_unix: i64,
     pub counter: u64,
@@ -219,6 +222,7 @@ pub fn account(a: &AccountInfo) -> Account {
 pub fn code(c: &CodeInfo) -> Code {
     Code {
         code: c.code.clone(),
+        display: c.display.clone(),
         valid_from_unix: c.valid_from.unwrap_or(0) as i64,
         valid_until_unix: c.valid_until.unwrap_or(0) as i64,
         counter: c.counter.unwrap_or(0),
@@ -336,7 +340,7 @@ pub fn biometric_status(s: &crate::service::BiometricStatus) -> BiometricStatus 
 pub fn unlock_method(name: &str) -> ServiceResult<crate::service::UnlockMethod> {
     use crate::service::UnlockMethod;
     match name {
-        "auto" | "" => Ok(UnlockMethod::Auto),
+        "auto" => Ok(UnlockMethod::Auto),
         "pin" => Ok(UnlockMethod::Pin),
         "biometric" => Ok(UnlockMethod::Biometric),
         other => Err(ServiceError::invalid_argument(format!(

@@ -10,8 +10,9 @@ use crate::account::{AccountInfo, AccountKind};
 use crate::activation::{Event, Source, State};
 use crate::error::{ErrorCode, ServiceError};
 use crate::service::scanning::CodeFields;
-use crate::service::{ActivationView, CodeInfo, DecodedCode, ScanSource, SourceInfo, VaultStatus};
-use crate::vault::Protection;
+use crate::service::{
+    ActivationView, CodeInfo, DecodedCode, Protection, ScanSource, SourceInfo, VaultStatus,
+};
 
 /// A service error as a gRPC status: a status code, the message, and the
 /// typed code in the `tessera-error` metadata.
@@ -51,6 +52,7 @@ fn codes(code: ErrorCode) -> (tonic::Code, pb::ErrorCode) {
             Code::FailedPrecondition,
             pb::ErrorCode::BiometricsUnavailable,
         ),
+        ErrorCode::Ambiguous => (Code::InvalidArgument, pb::ErrorCode::Ambiguous),
     }
 }
 
@@ -130,6 +132,7 @@ fn pending(a: &AccountInfo) -> pb::PendingAccount {
 pub fn code(c: CodeInfo) -> pb::CodeResponse {
     pb::CodeResponse {
         code: c.code,
+        display: c.display,
         valid_from_unix: c.valid_from.unwrap_or(0) as i64,
         valid_until_unix: c.valid_until.unwrap_or(0) as i64,
         counter: c.counter.unwrap_or(0),
@@ -141,7 +144,7 @@ pub fn vault_status(s: VaultStatus) -> pb::VaultStatus {
     let protection = match s.protection {
         None => pb::Protection::None,
         Some(Protection::Pin) => pb::Protection::Pin,
-        Some(_) => pb::Protection::Keyring,
+        Some(Protection::Keyring) => pb::Protection::Keyring,
     };
     pb::VaultStatus {
         exists: s.exists,
@@ -151,6 +154,8 @@ pub fn vault_status(s: VaultStatus) -> pb::VaultStatus {
         retry_after_seconds: s.retry_after.as_secs() + u64::from(s.retry_after.subsec_nanos() > 0),
         account_count: s.account_count.unwrap_or(0) as u32,
         auto_lock_minutes: s.auto_lock_minutes,
+        pin_counter_warning: s.pin_counter_warning.unwrap_or_default(),
+        already_unlocked: s.already_unlocked,
         // Filled by the Status handler.
         log_destination: String::new(),
     }
@@ -161,6 +166,7 @@ fn shown(code: Option<String>, group: usize) -> pb::CodeShown {
     pb::CodeShown {
         grouped: tessera_core::activation::group_digits(&code, group, '-'),
         code,
+        valid_until_unix: 0,
     }
 }
 
@@ -170,6 +176,7 @@ fn state(s: &State, view: &ActivationView) -> pb::ActivationState {
     let prompt = |reason: &Option<String>| pb::PinPrompt {
         reason: reason.clone().unwrap_or_default(),
         min_length: view.pin_min_length,
+        digits_only: view.pin_digits_only,
     };
     let kind = match s {
         State::Home => Kind::Home(empty),
@@ -207,7 +214,10 @@ fn state(s: &State, view: &ActivationView) -> pb::ActivationState {
             } else {
                 3
             };
-            Kind::FinalizeCode(shown(code, group))
+            Kind::FinalizeCode(pb::CodeShown {
+                valid_until_unix: view.finalize_valid_until.map_or(0, |t| t as i64),
+                ..shown(code, group)
+            })
         }
         State::NotificationPermission => Kind::NotificationPermission(empty),
         State::Activated => Kind::Activated(pb::Activated {
@@ -236,12 +246,18 @@ pub fn view(v: &ActivationView) -> pb::ActivationView {
     }
 }
 
-pub fn unlock_method(m: pb::UnlockMethod) -> crate::service::UnlockMethod {
+/// The request's method as sent: a number outside the enum is an error
+/// naming it, never taken as the default.
+pub fn unlock_method(m: i32) -> Result<crate::service::UnlockMethod, ServiceError> {
     use crate::service::UnlockMethod as M;
-    match m {
-        pb::UnlockMethod::Auto => M::Auto,
-        pb::UnlockMethod::Pin => M::Pin,
-        pb::UnlockMethod::Biometric => M::Biometric,
+    match pb::UnlockMethod::try_from(m) {
+        Ok(pb::UnlockMethod::Auto) => Ok(M::Auto),
+        Ok(pb::UnlockMethod::Pin) => Ok(M::Pin),
+        Ok(pb::UnlockMethod::Biometric) => Ok(M::Biometric),
+        Err(_) => Err(ServiceError::invalid_argument(format!(
+            "unknown unlock method {m}; methods are UNLOCK_METHOD_AUTO (0), \
+             UNLOCK_METHOD_PIN (1) and UNLOCK_METHOD_BIOMETRIC (2)"
+        ))),
     }
 }
 

@@ -84,6 +84,32 @@ impl pb::accounts_server::Accounts for Handlers {
         Ok(Response::new(convert::code(c)))
     }
 
+    async fn peek_code(&self, r: Request<pb::AccountRef>) -> Reply<pb::CodeResponse> {
+        let c = self
+            .service
+            .peek_code(&r.get_ref().account)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::code(c)))
+    }
+
+    async fn commit_code(&self, r: Request<pb::CommitCodeRequest>) -> Reply<pb::CodeResponse> {
+        let r = r.into_inner();
+        let c = self
+            .service
+            .commit_code(&r.account, r.counter)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::code(c)))
+    }
+
+    async fn list_codes(&self, _: Request<pb::ListCodesRequest>) -> Reply<pb::ListCodesResponse> {
+        let codes = self.service.list_codes().await.map_err(status)?;
+        Ok(Response::new(pb::ListCodesResponse {
+            codes: codes.into_iter().map(convert::code).collect(),
+        }))
+    }
+
     async fn respond(&self, r: Request<pb::RespondRequest>) -> Reply<pb::RespondResponse> {
         let r = r.into_inner();
         let (response, suite) = self
@@ -124,7 +150,7 @@ impl pb::vault_server::Vault for Handlers {
 
     async fn unlock(&self, r: Request<pb::UnlockRequest>) -> Reply<pb::VaultStatus> {
         let r = r.into_inner();
-        let method = convert::unlock_method(r.method());
+        let method = convert::unlock_method(r.method).map_err(status)?;
         let pin = SecretString::new(r.pin);
         let s = self
             .service
@@ -162,11 +188,15 @@ impl pb::vault_server::Vault for Handlers {
 
     async fn change_pin(&self, r: Request<pb::ChangePinRequest>) -> Reply<pb::VaultStatus> {
         let r = r.into_inner();
-        let s = self
-            .service
-            .change_pin(SecretString::new(r.old_pin), SecretString::new(r.new_pin))
-            .await
-            .map_err(status)?;
+        let old = SecretString::new(r.old_pin);
+        let s = if r.check_only {
+            self.service.check_pin(old).await
+        } else {
+            self.service
+                .change_pin(old, SecretString::new(r.new_pin))
+                .await
+        }
+        .map_err(status)?;
         Ok(Response::new(convert::vault_status(s)))
     }
 }

@@ -4,6 +4,7 @@
 
 mod config;
 mod convert;
+mod decode_errors;
 mod handlers;
 
 use std::future::Future;
@@ -49,6 +50,7 @@ pub async fn serve(
     // Room for the largest image accepted, plus the message framing.
     let max_message = MAX_IMAGE_BYTES + 64 * 1024;
     Server::builder()
+        .layer(decode_errors::DecodeErrorsLayer)
         .add_service(AccountsServer::with_interceptor(handlers.clone(), admit))
         .add_service(VaultServer::with_interceptor(handlers.clone(), admit))
         .add_service(PluginsServer::with_interceptor(handlers.clone(), admit))

@@ -133,6 +133,26 @@ impl Service {
         .map_err(|e| ServiceError::internal(format!("vault task failed: {e}")))
     }
 
+    /// The running activations as a client that did not start them may see
+    /// them (D-Bus `Activations`): a finished activation names its accounts
+    /// only while the vault is unlocked and only those still in it, so a
+    /// locked vault's labels and deleted accounts never show.
+    pub async fn activation_views_shown(&self) -> Vec<ActivationView> {
+        let mut views = self.activation_views();
+        let vault = self.vault().lock().await;
+        let stored: std::collections::HashSet<_> = vault
+            .accounts()
+            .map(|a| a.iter().map(|a| a.id.clone()).collect())
+            .unwrap_or_default();
+        drop(vault);
+        for v in &mut views {
+            if matches!(v.state, crate::activation::State::Activated) {
+                v.accounts.retain(|a| stored.contains(&a.id));
+            }
+        }
+        views
+    }
+
     /// Notes a use of the vault for auto-lock.
     fn touch(&self) {
         let ms = self.inner.started.elapsed().as_millis() as u64;
@@ -142,6 +162,25 @@ impl Service {
     fn idle_for(&self) -> Duration {
         let last = Duration::from_millis(self.inner.last_use_ms.load(Ordering::Relaxed));
         self.inner.started.elapsed().saturating_sub(last)
+    }
+}
+
+/// How the vault is protected, as clients see it (the adapters map this,
+/// never the vault's own type).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protection {
+    /// A PIN (biometrics may be an extra way in).
+    Pin,
+    /// A key in the login keyring: nothing the user types.
+    Keyring,
+}
+
+impl From<crate::vault::Protection> for Protection {
+    fn from(p: crate::vault::Protection) -> Self {
+        match p {
+            crate::vault::Protection::Pin => Self::Pin,
+            crate::vault::Protection::Keyring => Self::Keyring,
+        }
     }
 }
 

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
-use tessera_proto::v1::{CameraSource, Empty, ManualEntry, start_activation_request::Source};
+use tessera_proto::v1::{CameraSource, Empty, start_activation_request::Source};
 
 use crate::commands::Mode;
 use crate::error::{CliError, Result};
@@ -36,7 +36,7 @@ Exit codes:
   0  success
   1  refused: wrong PIN, vault locked, activation failed or cancelled, …
   2  usage or bad input: a missing flag, an unreadable file, an invalid
-     activation image, an unknown account
+     activation image, an unknown account, a query matching several accounts
   3  tesserad is not running or cannot be reached
   4  what answers at the socket is not your own tesserad: the socket or its
      folder is another user's or writable by others, or the process serving
@@ -46,6 +46,13 @@ With --json, results are JSON on stdout (activate: one object per state, one
 per line) and errors are {\"error\":{\"code\":…,\"message\":…}} on stdout.
 Without a terminal (or with --json or --no-input) nothing is asked: answers
 come from flags, and a question no flag answers is an error (exit 2).";
+
+const QUERY_HELP: &str = "\
+Finding accounts: QUERY is matched without regard to case. An exact id, short
+id (the 8 characters `tessera list` prints), issuer:label or label wins;
+otherwise QUERY may be any part of issuer:label (`github` finds
+GitHub:alice). When it matches several accounts they are listed, nothing is
+done, and the exit code is 2.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -91,33 +98,50 @@ For scripts:
     Activate(ActivateArgs),
     /// List the accounts
     List,
-    /// Show an account's one-time code
+    /// Show an account's one-time code, or without QUERY every account's
+    #[command(after_help = QUERY_HELP)]
     Code {
-        /// Account id or label (a unique prefix is enough)
-        name: String,
-        /// Put the code on the clipboard (wl-copy or xclip) instead of showing it
-        #[arg(long)]
+        /// The account: a part of issuer:label, or its id [default: every account]
+        #[arg(value_name = "QUERY")]
+        name: Option<String>,
+        /// Show every account's current code (HOTP accounts are listed
+        /// without one, "[HOTP: tessera code ID]": making one uses it up)
+        #[arg(long, conflicts_with_all = ["name", "copy", "peek"])]
+        all: bool,
+        /// Put the code on the clipboard (wl-copy or xclip) instead of
+        /// showing it; an HOTP code counts as used only once it is copied
+        #[arg(long, requires = "name")]
         copy: bool,
+        /// HOTP: show the next code without using it up (the counter stays)
+        #[arg(long, requires = "name")]
+        peek: bool,
     },
     /// Answer an OCRA challenge with an account
+    #[command(after_help = QUERY_HELP)]
     Respond {
-        /// Account id or label
+        /// The account: a part of issuer:label, or its id
+        #[arg(value_name = "QUERY")]
         name: String,
         /// The challenge (question) shown by the issuer
         challenge: String,
     },
-    /// Rename an account
+    /// Rename an account (refused when the issuer has an account of that label)
+    #[command(after_help = QUERY_HELP)]
     Rename {
-        /// Account id or label
+        /// The account: a part of issuer:label, or its id
+        #[arg(value_name = "QUERY")]
         name: String,
         /// The new label
         label: String,
     },
-    /// Delete an account (asks to confirm)
+    /// Delete an account (names it and asks to confirm)
+    #[command(after_help = QUERY_HELP)]
     Delete {
-        /// Account id or label
+        /// The account: a part of issuer:label, or its id (exact with --yes)
+        #[arg(value_name = "QUERY")]
         name: String,
-        /// Do not ask to confirm
+        /// Do not ask to confirm; QUERY must then be the exact issuer:label,
+        /// label or id
         #[arg(short, long)]
         yes: bool,
     },
@@ -193,13 +217,17 @@ command line.")]
 enum ApprovalsCmd {
     /// Let other programs ask for approvals with this account (a
     /// notification with Approve and Deny)
+    #[command(after_help = QUERY_HELP)]
     Allow {
-        /// Account id or label
+        /// The account: a part of issuer:label, or its id
+        #[arg(value_name = "QUERY")]
         name: String,
     },
     /// Refuse approvals with this account
+    #[command(after_help = QUERY_HELP)]
     Deny {
-        /// Account id or label
+        /// The account: a part of issuer:label, or its id
+        #[arg(value_name = "QUERY")]
         name: String,
     },
 }
@@ -250,7 +278,7 @@ struct ActivateArgs {
     /// Type the serial number and activation code
     #[arg(long)]
     manual: bool,
-    /// The serial number (with --manual)
+    /// The serial number (with --manual; case, spaces and hyphens are ignored)
     #[arg(long, requires = "manual")]
     serial: Option<String>,
     /// The activation code (with --manual; spaces and hyphens are ignored)
@@ -297,8 +325,10 @@ fn read_image(image: &Path) -> Result<Vec<u8>> {
     if is_dash(Some(image)) {
         read_stdin_bytes("the image")
     } else {
-        std::fs::read(image)
-            .map_err(|e| CliError::usage(format!("cannot read the image {}: {e}", image.display())))
+        // A regular file of at most 20 MiB; a FIFO or device is refused
+        // without blocking (tessera-files).
+        tessera_files::read(image, tessera_files::Kind::Image)
+            .map_err(|e| CliError::usage(format!("cannot read the image {e}")))
     }
 }
 
@@ -482,14 +512,11 @@ async fn activate(args: ActivateArgs, socket: &Path, json: bool, no_input: bool)
 
     let source = match source {
         Some(s) => s,
-        None => Source::Manual(ManualEntry {
-            serial: prompter.text("Serial number", args.serial.as_deref(), "--serial")?,
-            activation_code: prompter.text(
-                "Activation code",
-                args.activation_code.as_deref(),
-                "--activation-code",
-            )?,
-        }),
+        None => Source::Manual(prompt::manual_entry(
+            prompter,
+            args.serial.as_deref(),
+            args.activation_code.as_deref(),
+        )?),
     };
 
     let _sigint = interactive.then(term::SigintGuard::install);
@@ -545,6 +572,19 @@ async fn run(cli: Cli) -> Result<()> {
         return config_cmd::run(cmd, &socket, mode).await;
     }
     let ch = connect::connect(&socket).await?;
+    // Commands that read the accounts: at a terminal, a locked vault
+    // offers to unlock first (commands.rs).
+    if matches!(
+        command,
+        Cmd::List
+            | Cmd::Code { .. }
+            | Cmd::Respond { .. }
+            | Cmd::Rename { .. }
+            | Cmd::Delete { .. }
+            | Cmd::Approvals { .. }
+    ) {
+        commands::offer_unlock(&ch, mode).await?;
+    }
     match command {
         Cmd::Activate(_)
         | Cmd::Config(_)
@@ -554,7 +594,12 @@ async fn run(cli: Cli) -> Result<()> {
             unreachable!("handled above")
         }
         Cmd::List => commands::list(ch, mode).await,
-        Cmd::Code { name, copy } => commands::code(ch, mode, name, copy).await,
+        Cmd::Code {
+            name,
+            all: _,
+            copy,
+            peek,
+        } => commands::code(ch, mode, name, copy, peek).await,
         Cmd::Respond { name, challenge } => commands::respond(ch, mode, name, challenge).await,
         Cmd::Rename { name, label } => commands::rename(ch, mode, name, label).await,
         Cmd::Delete { name, yes } => commands::delete(ch, mode, name, yes).await,

@@ -10,6 +10,13 @@
 //! Every PIN check is counted as a failure *before* Argon2 runs and the count
 //! is taken back when the PIN is right, so killing the daemon mid-check does
 //! not give a free try.
+//!
+//! The count is raised in memory first and then written. When the write
+//! fails (a full disk, a file that cannot be replaced), the check still runs
+//! and the failure is reported ([`PinStatus::counter_warning`]): the right
+//! PIN still opens the vault, a wrong one is still refused, counted in
+//! memory and delayed as usual. docs/security.md explains why this gives
+//! nothing to someone guessing PINs.
 
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -63,7 +70,7 @@ impl PinDelayPolicy {
 }
 
 /// The PIN counter as a client shows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PinStatus {
     /// Wrong PINs in a row so far.
     pub failed_attempts: u32,
@@ -73,6 +80,9 @@ pub struct PinStatus {
     pub attempts_before_delay: u32,
     /// Policy's lock-out count was reached.
     pub locked_out: bool,
+    /// The last PIN check could not write the counter file: why. The count
+    /// in memory was kept (and its delays applied) all the same.
+    pub counter_warning: Option<String>,
 }
 
 /// The counter file's record.
@@ -88,7 +98,7 @@ impl Attempts {
     /// is logged and taken as `free_attempts` failures just now (one delay),
     /// so damaging it gains nothing; it is rewritten at the next PIN check.
     pub fn load(path: &Path, free_attempts: u32) -> Result<Self, VaultError> {
-        let Some(bytes) = store::read_small(path, 4096)? else {
+        let Some(bytes) = store::read_small(path, tessera_files::Kind::Counter)? else {
             return Ok(Self::default());
         };
         match serde_json::from_slice::<Attempts>(&bytes) {
@@ -165,8 +175,19 @@ impl Attempts {
             retry_after: self.retry_after(policy, now),
             attempts_before_delay: policy.free_attempts.saturating_sub(self.failed),
             locked_out: policy.locked_out(self.failed),
+            counter_warning: None,
         }
     }
+}
+
+/// The warning for a counter file that could not be written (`what`: the
+/// new count, or its reset after the right PIN).
+pub(crate) fn counter_warning(what: &str, e: &VaultError) -> String {
+    tracing::warn!(error = %e, "cannot write the wrong-PIN counter ({what})");
+    format!(
+        "the wrong-PIN counter could not be saved ({what}): {e}; the count is kept in memory \
+         until it can be written (free some disk space)"
+    )
 }
 
 fn unix_ms(t: SystemTime) -> u64 {

@@ -36,8 +36,9 @@ pub(crate) const MAGIC: &[u8] = b"TESSERA-VAULT\n";
 /// The format this code writes and the newest it reads.
 pub(crate) const FORMAT_VERSION: u32 = 1;
 pub(crate) const CIPHER: &str = "xchacha20poly1305";
-/// A vault larger than this is refused (10,000 accounts take about 3 MiB).
-pub(crate) const MAX_FILE_LEN: u64 = 256 << 20;
+/// A vault larger than this is refused (10,000 accounts take about 3 MiB):
+/// `tessera-files`' limit for a vault file, 64 MiB.
+pub(crate) const MAX_FILE_LEN: u64 = tessera_files::Kind::Vault.limit();
 pub(crate) const MAX_HEADER_LEN: usize = 64 << 10;
 const CHECKSUM_LEN: usize = 32;
 

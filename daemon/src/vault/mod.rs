@@ -82,6 +82,8 @@ pub struct Vault {
     unlocked: Option<Unlocked>,
     policy: PinDelayPolicy,
     attempts: Attempts,
+    /// Why the last PIN check could not write the counter file, if so.
+    counter_warning: Option<String>,
     /// The id a vault created by this value gets, known beforehand so that
     /// a slot key can be stored under it before the file is written.
     next_id: [u8; slots::VAULT_ID_LEN],
@@ -119,7 +121,7 @@ impl Vault {
         store::remove_stale_temp(&path);
         store::remove_stale_temp(&attempts_path);
 
-        let file = match store::read_capped(&path, format::MAX_FILE_LEN)? {
+        let file = match store::read_capped(&path, tessera_files::Kind::Vault)? {
             store::Contents::Missing => None,
             store::Contents::TooLarge(len) => {
                 return Err(VaultError::Corrupt {
@@ -144,6 +146,7 @@ impl Vault {
             unlocked: None,
             policy,
             attempts,
+            counter_warning: None,
             next_id: slots::random_array(),
         })
     }
@@ -206,7 +209,10 @@ impl Vault {
     }
 
     pub fn pin_status(&self, now: SystemTime) -> PinStatus {
-        self.attempts.status(&self.policy, now)
+        PinStatus {
+            counter_warning: self.counter_warning.clone(),
+            ..self.attempts.status(&self.policy, now)
+        }
     }
 
     /// Creates the vault with a PIN slot and leaves it unlocked. Resets the
@@ -483,16 +489,25 @@ impl Vault {
         self.attempts.gate(&self.policy, now)?;
 
         // Counted before checking, taken back if right: killing the daemon
-        // during Argon2 does not give a free try.
+        // during Argon2 does not give a free try. Counted in memory even when
+        // the file cannot be written (a full disk): the check goes on, and
+        // the failure is reported (attempts.rs, docs/security.md).
         let counted = self.attempts.failed_at(now);
-        counted.save(&self.attempts_path)?;
         self.attempts = counted;
+        self.counter_warning = counted
+            .save(&self.attempts_path)
+            .err()
+            .map(|e| attempts::counter_warning("the new count", &e));
 
         let kek = kdf.derive(pin)?;
         match slot.unwrap(&vault_id, &kek) {
             Some(master) => {
                 if let Err(e) = self.reset_attempts() {
-                    tracing::warn!(error = %e, "the PIN was right, but the wrong-PIN counter could not be reset");
+                    // Right PIN: nothing is owed in memory; the file keeps
+                    // its older count, which errs on the safe side.
+                    self.attempts = Attempts::default();
+                    self.counter_warning
+                        .get_or_insert_with(|| attempts::counter_warning("its reset", &e));
                 }
                 Ok(master)
             }

@@ -7,6 +7,8 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use tessera_files::{FileError, Kind};
+
 use super::VaultError;
 
 pub(crate) const DIR_MODE: u32 = 0o700;
@@ -74,16 +76,26 @@ impl DirLock {
             .create(true)
             .truncate(false)
             .mode(FILE_MODE)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
             .open(lock_path)
             .map_err(|e| VaultError::io("open the lock file", lock_path, e))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| VaultError::io("read", lock_path, e))?;
+        if !meta.is_file() {
+            return Err(VaultError::Unsafe {
+                path: lock_path.to_owned(),
+                reason: "is not a regular file".into(),
+            });
+        }
         // SAFETY: flock on a file descriptor we own; no memory is involved.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if rc != 0 {
             let err = io::Error::last_os_error();
             if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
                 let mut text = String::new();
-                let pid = file
+                let pid = (&mut file)
+                    .take(Kind::Counter.limit())
                     .read_to_string(&mut text)
                     .ok()
                     .and_then(|_| text.trim().parse().ok());
@@ -108,57 +120,51 @@ impl DirLock {
 /// What [`read_capped`] found.
 pub(crate) enum Contents {
     Missing,
-    /// Larger than the cap (its size); not read.
+    /// Larger than the kind's limit (at least this size); not kept.
     TooLarge(u64),
     Bytes(Vec<u8>),
 }
 
-/// Reads a whole file of at most `max` bytes. A larger file is not read.
-/// Checks the file is a regular file owned by this user, and tightens a mode
-/// open to others to 0600.
-pub(crate) fn read_capped(path: &Path, max: u64) -> Result<Contents, VaultError> {
-    let mut file = match OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_CLOEXEC)
-        .open(path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Contents::Missing),
-        Err(e) => return Err(VaultError::io("open", path, e)),
+/// Reads a whole file of at most `kind`'s limit through `tessera-files`
+/// (never blocks on a FIFO or device; a larger file is not kept). Checks the
+/// file is a regular file owned by this user, and tightens a mode open to
+/// others to 0600.
+pub(crate) fn read_capped(path: &Path, kind: Kind) -> Result<Contents, VaultError> {
+    let opened = match tessera_files::open(path, kind) {
+        Ok(o) => o,
+        Err(FileError::NotFound { .. }) => return Ok(Contents::Missing),
+        Err(FileError::TooLarge { size, .. }) => return Ok(Contents::TooLarge(size)),
+        Err(FileError::NotRegular { what, .. }) => {
+            return Err(VaultError::Unsafe {
+                path: path.to_owned(),
+                reason: format!("is {what}, not a regular file"),
+            });
+        }
+        Err(FileError::Io { source, .. }) => return Err(VaultError::io("open", path, source)),
     };
-    let meta = file
-        .metadata()
-        .map_err(|e| VaultError::io("read", path, e))?;
-    if !meta.is_file() {
-        return Err(VaultError::Unsafe {
-            path: path.to_owned(),
-            reason: "is not a regular file".into(),
-        });
-    }
-    check_owner(path, &meta)?;
-    if meta.mode() & 0o077 != 0 {
+    check_owner(path, &opened.meta)?;
+    if opened.meta.mode() & 0o077 != 0 {
         tracing::warn!(file = %path.display(), "the file was open to others; setting it to 0600");
-        file.set_permissions(fs::Permissions::from_mode(FILE_MODE))
+        opened
+            .file
+            .set_permissions(fs::Permissions::from_mode(FILE_MODE))
             .map_err(|e| VaultError::io("set permissions on", path, e))?;
     }
-    if meta.len() > max {
-        return Ok(Contents::TooLarge(meta.len()));
+    match opened.read_all() {
+        Ok(bytes) => Ok(Contents::Bytes(bytes)),
+        Err(FileError::TooLarge { size, .. }) => Ok(Contents::TooLarge(size)),
+        Err(FileError::Io { source, .. }) => Err(VaultError::io("read", path, source)),
+        Err(e) => Err(VaultError::Unsafe {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        }),
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    (&mut file)
-        .take(max + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| VaultError::io("read", path, e))?;
-    if bytes.len() as u64 > max {
-        return Ok(Contents::TooLarge(bytes.len() as u64));
-    }
-    Ok(Contents::Bytes(bytes))
 }
 
 /// A small file (the counter): `None` if missing; an oversized one reads as
 /// empty (so as damaged).
-pub(crate) fn read_small(path: &Path, max: u64) -> Result<Option<Vec<u8>>, VaultError> {
-    Ok(match read_capped(path, max)? {
+pub(crate) fn read_small(path: &Path, kind: Kind) -> Result<Option<Vec<u8>>, VaultError> {
+    Ok(match read_capped(path, kind)? {
         Contents::Missing => None,
         Contents::TooLarge(_) => Some(Vec::new()),
         Contents::Bytes(b) => Some(b),

@@ -40,7 +40,7 @@ pub const USER_FOLDER: &str = ".local/lib/tessera/plugins";
 /// How long a library may take to load and answer its entry function.
 pub const DEFAULT_LOAD_TIMEOUT: Duration = Duration::from_secs(5);
 /// Largest plugin file read (for its SHA-256) and loaded.
-pub const MAX_PLUGIN_BYTES: u64 = 256 * 1024 * 1024;
+pub const MAX_PLUGIN_BYTES: u64 = tessera_files::Kind::Plugin.limit();
 
 /// File-name prefixes loaded from a build output folder (which also holds
 /// test plugins that must not be loaded).
@@ -686,24 +686,27 @@ fn plugin_files(folder: &PluginFolder) -> Vec<PathBuf> {
     files
 }
 
+/// The SHA-256 of a plugin file, read through `tessera-files` (a regular
+/// file, never a blocking open, at most [`MAX_PLUGIN_BYTES`]).
 fn sha256_of(file: &Path) -> Result<[u8; 32], String> {
     use std::io::Read;
-    let f = std::fs::File::open(file).map_err(|e| format!("cannot be read: {e}"))?;
+    let mut opened = tessera_files::open(file, tessera_files::Kind::Plugin)
+        .map_err(|e| format!("cannot be read: {e}"))?;
     let mut hasher = Sha256::new();
-    let mut reader = f.take(MAX_PLUGIN_BYTES + 1);
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0u64;
     loop {
-        let n = reader
+        let n = opened
+            .reader()
             .read(&mut buf)
             .map_err(|e| format!("cannot be read: {e}"))?;
         if n == 0 {
             break;
         }
         total += n as u64;
-        if total > MAX_PLUGIN_BYTES {
-            return Err(format!("it is over {MAX_PLUGIN_BYTES} bytes"));
-        }
+        opened
+            .check_read(total)
+            .map_err(|e| format!("cannot be read: {e}"))?;
         hasher.update(&buf[..n]);
     }
     Ok(hasher.finalize().into())

@@ -1244,8 +1244,20 @@ async fn queries_codes_and_names_over_dbus() {
 }
 
 /// Every label the `Activations` property shows.
+/// (Read fresh: a proxy's cache only changes on the property's signal.)
 async fn labels_in_activations(p: &zbus::Proxy<'_>) -> Vec<String> {
-    let running: HashMap<String, View> = p.get_property("Activations").await.unwrap();
+    let fresh: zbus::Proxy<'_> = zbus::proxy::Builder::new(p.connection())
+        .destination(tesserad::dbus::BUS_NAME)
+        .unwrap()
+        .path(tesserad::dbus::PATH)
+        .unwrap()
+        .interface("org.tessera.Authenticator1")
+        .unwrap()
+        .cache_properties(zbus::proxy::CacheProperties::No)
+        .build()
+        .await
+        .unwrap();
+    let running: HashMap<String, View> = fresh.get_property("Activations").await.unwrap();
     running
         .values()
         .flat_map(|v| v.accounts.iter().map(|a| a.label.clone()))

@@ -57,56 +57,256 @@ pub struct KeyInfo {
     /// `section.key`.
     pub key: &'static str,
     pub applies: Applies,
+    /// The values allowed: the one description that checks a value and
+    /// words every message about it.
+    pub allowed: Allowed,
 }
 
-const fn live(key: &'static str) -> KeyInfo {
+/// The values a key allows, described once: [`Allowed::check`] checks a
+/// value against it and [`Allowed::describe`] says it in words a user
+/// understands ("a whole number from 1 to 1440", "one of: pin, keyring").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Allowed {
+    /// `true` or `false`.
+    Bool,
+    /// A whole number in `min..=max`.
+    Int { min: i64, max: i64 },
+    /// A text, one of these.
+    OneOf(&'static [&'static str]),
+    /// A list of texts, each one of these.
+    ListOf(&'static [&'static str]),
+    /// A list of issuer keys, `ed25519:<base64url>`.
+    IssuerKeys,
+    /// A list of folders: absolute paths or `~/…`.
+    Folders,
+    /// A list of `{ name = "…", sha256 = "…" }` (sha256 optional).
+    PluginAllowList,
+}
+
+impl Allowed {
+    /// What the key takes, in words.
+    pub fn describe(&self) -> String {
+        match self {
+            Allowed::Bool => "true or false".to_owned(),
+            Allowed::Int { min, max } => format!("a whole number from {min} to {max}"),
+            Allowed::OneOf(names) => format!("one of: {}", names.join(", ")),
+            Allowed::ListOf(names) => format!(
+                "a list of names from: {} (e.g. [\"{}\"])",
+                names.join(", "),
+                names[0]
+            ),
+            Allowed::IssuerKeys => {
+                "a list of issuer keys, \"ed25519:…\" as `tessera-issuer keygen` prints them"
+                    .to_owned()
+            }
+            Allowed::Folders => {
+                "a list of folders, each an absolute path or ~/… (e.g. [\"/opt/tessera/plugins\"])"
+                    .to_owned()
+            }
+            Allowed::PluginAllowList => "a list of { name = \"…\" } or { name = \"…\", sha256 = \"…\" } \
+                 (a plugin name: 1 to 64 of a-z 0-9 . _ -; sha256: the file's SHA-256 in 64 hex digits)"
+                .to_owned(),
+        }
+    }
+
+    /// Checks `value`; the error says what is wrong with it (the caller
+    /// names the key and adds [`Allowed::describe`]).
+    pub fn check(&self, value: &toml::Value) -> Result<(), String> {
+        use toml::Value as V;
+        let strings = |value: &V| -> Result<Vec<String>, String> {
+            match value {
+                V::Array(items) => items
+                    .iter()
+                    .map(|i| match i {
+                        V::String(s) => Ok(s.clone()),
+                        other => Err(format!("the list holds {}", shown(other))),
+                    })
+                    .collect(),
+                other => Err(format!("not {}", shown(other))),
+            }
+        };
+        match (self, value) {
+            (Allowed::Bool, V::Boolean(_)) => Ok(()),
+            (Allowed::Int { min, max }, V::Integer(n)) => {
+                if (*min..=*max).contains(n) {
+                    Ok(())
+                } else {
+                    Err(format!("not {n}"))
+                }
+            }
+            (Allowed::OneOf(names), V::String(s)) => {
+                if names.contains(&s.as_str()) {
+                    Ok(())
+                } else {
+                    Err(format!("not {s:?}"))
+                }
+            }
+            (Allowed::ListOf(names), v) => {
+                for s in strings(v)? {
+                    if !names.contains(&s.as_str()) {
+                        return Err(format!("{s:?} is not one of them"));
+                    }
+                }
+                Ok(())
+            }
+            (Allowed::IssuerKeys, v) => {
+                for s in strings(v)? {
+                    s.parse::<IssuerPublicKey>()
+                        .map_err(|e| format!("{s:?} is not an issuer key ({e})"))?;
+                }
+                Ok(())
+            }
+            (Allowed::Folders, v) => {
+                for f in strings(v)? {
+                    if !(f.starts_with('/') || f.starts_with("~/")) {
+                        return Err(format!("{f:?} is not an absolute path (or ~/…)"));
+                    }
+                }
+                Ok(())
+            }
+            (Allowed::PluginAllowList, V::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    let V::Table(t) = item else {
+                        return Err(format!("entry {i} is {}", shown(item)));
+                    };
+                    for (k, v) in t {
+                        match (k.as_str(), v) {
+                            ("name", V::String(n)) if is_plugin_name(n) => {}
+                            ("name", V::String(n)) => {
+                                return Err(format!("entry {i}: name {n:?} is not a plugin name"));
+                            }
+                            ("sha256", V::String(h))
+                                if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => {}
+                            ("sha256", _) => {
+                                return Err(format!(
+                                    "entry {i}: sha256 is not the file's SHA-256 in 64 hex digits \
+                                     (sha256sum prints it)"
+                                ));
+                            }
+                            ("name", other) => {
+                                return Err(format!("entry {i}: name is {}", shown(other)));
+                            }
+                            (other, _) => {
+                                return Err(format!(
+                                    "entry {i} has the unknown field `{other}` (only name and sha256)"
+                                ));
+                            }
+                        }
+                    }
+                    if !t.contains_key("name") {
+                        return Err(format!("entry {i} has no name"));
+                    }
+                }
+                Ok(())
+            }
+            (_, other) => Err(format!("not {}", shown(other))),
+        }
+    }
+}
+
+/// A value as a user would call it: "the text \"six\"", "the number 3".
+fn shown(value: &toml::Value) -> String {
+    use toml::Value as V;
+    match value {
+        V::String(s) => format!("the text {s:?}"),
+        V::Integer(n) => format!("the number {n}"),
+        V::Float(f) => format!("the number {f} (not a whole number)"),
+        V::Boolean(b) => format!("{b}"),
+        V::Datetime(d) => format!("the date {d}"),
+        V::Array(_) => format!("a list ({})", value_to_text(value)),
+        V::Table(_) => format!("a table ({})", value_to_text(value)),
+    }
+}
+
+const fn live(key: &'static str, allowed: Allowed) -> KeyInfo {
     KeyInfo {
         key,
         applies: Applies::Reload,
+        allowed,
     }
 }
 
-const fn restart(key: &'static str) -> KeyInfo {
+const fn restart(key: &'static str, allowed: Allowed) -> KeyInfo {
     KeyInfo {
         key,
         applies: Applies::Restart,
+        allowed,
     }
 }
 
+const BOOL: Allowed = Allowed::Bool;
+
+const fn int(min: i64, max: i64) -> Allowed {
+    Allowed::Int { min, max }
+}
+
+/// The most memory `vault.argon2_memory_kib` allows, 1 GiB: also the most a
+/// vault header may ask for before Argon2 runs (a tampered header must not
+/// cost more per try than this product ever writes).
+pub const ARGON2_MAX_MEMORY_KIB: u32 = 1024 * 1024;
+/// The most `vault.argon2_iterations` allows (and a vault header may ask).
+pub const ARGON2_MAX_ITERATIONS: u32 = 100;
+/// The most `vault.argon2_parallelism` allows (and a vault header may ask).
+pub const ARGON2_MAX_PARALLELISM: u32 = 64;
+
 /// Every key, section by section, in the order `tessera config show` lists
-/// them. docs/admin.md documents each (a test checks).
+/// them, with the values each allows. docs/admin.md documents each (a test
+/// checks).
 pub const KEYS: &[KeyInfo] = &[
-    live("vault.protection"),
-    live("vault.allow_keyring"),
-    live("vault.auto_lock_minutes"),
-    live("vault.argon2_memory_kib"),
-    live("vault.argon2_iterations"),
-    live("vault.argon2_parallelism"),
-    live("pin.min_length"),
-    live("pin.digits_only"),
-    live("pin.refuse_trivial"),
-    live("pin.free_attempts"),
-    live("pin.delay_seconds"),
-    live("pin.lockout_after"),
-    live("activation.timeout_minutes"),
-    live("activation.notifications"),
-    live("issuers.trusted"),
-    live("issuers.require_signature"),
-    live("accounts.otpauth"),
-    live("accounts.algorithms"),
-    live("accounts.max"),
-    live("scanner.sources"),
-    restart("plugins.folders"),
-    restart("plugins.allow"),
-    live("plugins.image_timeout_seconds"),
-    live("plugins.capture_timeout_seconds"),
-    live("biometrics.allowed"),
-    live("biometrics.max_failures"),
-    live("biometrics.timeout_seconds"),
-    live("notifications.allowed"),
-    live("notifications.approval_timeout_seconds"),
-    live("notifications.approval_verify"),
+    live("vault.protection", Allowed::OneOf(&["pin", "keyring"])),
+    live("vault.allow_keyring", BOOL),
+    live("vault.auto_lock_minutes", int(0, 24 * 60)),
+    live(
+        "vault.argon2_memory_kib",
+        int(8, ARGON2_MAX_MEMORY_KIB as i64),
+    ),
+    live(
+        "vault.argon2_iterations",
+        int(1, ARGON2_MAX_ITERATIONS as i64),
+    ),
+    live(
+        "vault.argon2_parallelism",
+        int(1, ARGON2_MAX_PARALLELISM as i64),
+    ),
+    live("pin.min_length", int(1, 64)),
+    live("pin.digits_only", BOOL),
+    live("pin.refuse_trivial", BOOL),
+    live("pin.free_attempts", int(0, 100)),
+    live("pin.delay_seconds", int(0, 3600)),
+    live("pin.lockout_after", int(0, 1000)),
+    live("activation.timeout_minutes", int(1, 24 * 60)),
+    live("activation.notifications", BOOL),
+    live("issuers.trusted", Allowed::IssuerKeys),
+    live("issuers.require_signature", BOOL),
+    live("accounts.otpauth", BOOL),
+    live("accounts.algorithms", Allowed::ListOf(ALGORITHMS)),
+    live("accounts.max", int(0, 100_000)),
+    live("scanner.sources", Allowed::ListOf(SCANNER_SOURCES)),
+    restart("plugins.folders", Allowed::Folders),
+    restart("plugins.allow", Allowed::PluginAllowList),
+    live("plugins.image_timeout_seconds", int(1, 600)),
+    live("plugins.capture_timeout_seconds", int(1, 600)),
+    live("biometrics.allowed", BOOL),
+    live("biometrics.max_failures", int(1, 100)),
+    live("biometrics.timeout_seconds", int(1, 600)),
+    live("notifications.allowed", BOOL),
+    live("notifications.approval_timeout_seconds", int(5, 3600)),
+    live(
+        "notifications.approval_verify",
+        Allowed::OneOf(&["none", "biometrics"]),
+    ),
 ];
+
+impl KeyInfo {
+    /// Checks `value` for this key: the message names the key, what it
+    /// allows and what was found ("pin.min_length must be a whole number
+    /// from 1 to 64, not 0").
+    pub fn check(&self, value: &toml::Value) -> Result<(), String> {
+        self.allowed
+            .check(value)
+            .map_err(|found| format!("{} must be {}; {found}", self.key, self.allowed.describe()))
+    }
+}
 
 /// The schema entry of `key` (`section.key`).
 pub fn key_info(key: &str) -> Option<&'static KeyInfo> {
@@ -409,163 +609,34 @@ impl Default for NotificationsConfig {
     }
 }
 
-fn range<T: PartialOrd + std::fmt::Display + Copy>(
-    out: &mut Vec<Invalid>,
-    key: &str,
-    value: T,
-    min: T,
-    max: T,
-) {
-    if value < min || value > max {
-        out.push(Invalid::new(
-            key,
-            format!("{key} must be {min} to {max}, not {value}"),
-        ));
-    }
-}
-
 impl Config {
     /// Parses and checks one file's TOML text on its own (defaults for the
     /// rest); the error names line and column. For layered files see [`load`].
     pub fn parse(text: &str) -> Result<Config, String> {
-        load::parse_single(text).map_err(|p| p.to_string())
+        load::parse_single(text).map_err(|problems| {
+            problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
     }
 
-    /// The values that are out of range on their own, each with its key.
+    /// The values that are not allowed on their own, each with its key;
+    /// checked against [`KEYS`] (the one description of each key).
     pub fn check_keys(&self) -> Vec<Invalid> {
+        let Ok(toml::Value::Table(table)) = toml::Value::try_from(self) else {
+            return vec![Invalid::new("", "the settings cannot be written as TOML")];
+        };
         let mut out = Vec::new();
-        let v = &self.vault;
-        range(
-            &mut out,
-            "vault.auto_lock_minutes",
-            v.auto_lock_minutes,
-            0,
-            24 * 60,
-        );
-        range(
-            &mut out,
-            "vault.argon2_memory_kib",
-            v.argon2_memory_kib,
-            8,
-            4 * 1024 * 1024,
-        );
-        range(
-            &mut out,
-            "vault.argon2_iterations",
-            v.argon2_iterations,
-            1,
-            100,
-        );
-        range(
-            &mut out,
-            "vault.argon2_parallelism",
-            v.argon2_parallelism,
-            1,
-            64,
-        );
-        let p = &self.pin;
-        range(&mut out, "pin.min_length", p.min_length, 1, 64);
-        range(&mut out, "pin.free_attempts", p.free_attempts, 0, 100);
-        range(&mut out, "pin.delay_seconds", p.delay_seconds, 0, 3600);
-        range(&mut out, "pin.lockout_after", p.lockout_after, 0, 1000);
-        range(
-            &mut out,
-            "activation.timeout_minutes",
-            self.activation.timeout_minutes,
-            1,
-            24 * 60,
-        );
-        if let Err(e) = self.trusted_issuers() {
-            out.push(Invalid::new("issuers.trusted", e));
-        }
-        for a in &self.accounts.algorithms {
-            if !ALGORITHMS.contains(&a.as_str()) {
-                out.push(Invalid::new(
-                    "accounts.algorithms",
-                    format!(
-                        "accounts.algorithms: {a:?} is not an algorithm; allowed: {}",
-                        ALGORITHMS.join(", ")
-                    ),
-                ));
-            }
-        }
-        range(&mut out, "accounts.max", self.accounts.max, 0, 100_000);
-        for s in &self.scanner.sources {
-            if !SCANNER_SOURCES.contains(&s.as_str()) {
-                out.push(Invalid::new(
-                    "scanner.sources",
-                    format!(
-                        "scanner.sources: {s:?} is not a source; allowed: {}",
-                        SCANNER_SOURCES.join(", ")
-                    ),
-                ));
-            }
-        }
-        let pl = &self.plugins;
-        for f in pl.folders.iter().flatten() {
-            if !(f.starts_with('/') || f.starts_with("~/")) {
-                out.push(Invalid::new(
-                    "plugins.folders",
-                    format!("plugins.folders: {f:?} is not an absolute path (or ~/…)"),
-                ));
-            }
-        }
-        for (i, entry) in pl.allow.iter().flatten().enumerate() {
-            if !is_plugin_name(&entry.name) {
-                out.push(Invalid::new(
-                    "plugins.allow",
-                    format!(
-                        "plugins.allow[{i}].name {:?} is not a plugin name (1 to 64 of a-z 0-9 . _ -)",
-                        entry.name
-                    ),
-                ));
-            }
-            if let Some(sha) = &entry.sha256
-                && (sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()))
+        for k in KEYS {
+            let (section, name) = k.key.split_once('.').expect("section.key");
+            if let Some(value) = table.get(section).and_then(|s| s.get(name))
+                && let Err(message) = k.check(value)
             {
-                out.push(Invalid::new(
-                    "plugins.allow",
-                    format!(
-                        "plugins.allow[{i}].sha256 must be the file's SHA-256 in 64 hex digits (sha256sum prints it), or absent"
-                    ),
-                ));
+                out.push(Invalid::new(k.key, message));
             }
         }
-        range(
-            &mut out,
-            "plugins.image_timeout_seconds",
-            pl.image_timeout_seconds,
-            1,
-            600,
-        );
-        range(
-            &mut out,
-            "plugins.capture_timeout_seconds",
-            pl.capture_timeout_seconds,
-            1,
-            600,
-        );
-        range(
-            &mut out,
-            "biometrics.max_failures",
-            self.biometrics.max_failures,
-            1,
-            100,
-        );
-        range(
-            &mut out,
-            "biometrics.timeout_seconds",
-            self.biometrics.timeout_seconds,
-            1,
-            600,
-        );
-        range(
-            &mut out,
-            "notifications.approval_timeout_seconds",
-            self.notifications.approval_timeout_seconds,
-            5,
-            3600,
-        );
         out
     }
 

@@ -8,20 +8,24 @@
 //!
 //! Vendor and admin files may lock keys (`locked = ["pin.min_length"]`): a
 //! user value for a locked key is refused with a warning naming the file
-//! that locked it. A vendor or admin file that is not valid stops loading
-//! ([`ConfigError`]); a user file that is not valid is ignored whole, with a
-//! warning. Every problem names the file, line and column.
+//! that locked it. A vendor or admin file with any problem stops loading
+//! ([`ConfigError`], listing every problem); in a user file a bad key (an
+//! unknown key, a wrong type, a value out of range) is dropped with a
+//! warning and the rest of the file applies (only a file that is not TOML
+//! at all is ignored whole). Every problem names the file, line and column,
+//! and says what the key allows ([`crate::Allowed`]).
+//!
+//! Files are read through `tessera-files`: regular files only, at most
+//! 1 MiB, never a blocking open.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use tessera_files::{FileError, Kind};
 
-use crate::{
-    AccountsConfig, ActivationConfig, BiometricsConfig, Config, IssuersConfig, KEYS,
-    NotificationsConfig, PinConfig, PluginsConfig, SECTIONS, ScannerConfig, VaultConfig, key_info,
-};
+use crate::{Config, KEYS, SECTIONS, key_info};
 
 /// Where a layer's files come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -113,13 +117,27 @@ impl std::error::Error for Problem {}
 /// keeps its settings on reload).
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// A folder of drop-ins cannot be listed.
     #[error("{}: {source}", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A file cannot be read: missing (`--config FILE`), not a regular
+    /// file, over 1 MiB, unreadable.
     #[error("{0}")]
-    Invalid(Problem),
+    File(FileError),
+    /// Every problem of the first file that is not valid, in file order.
+    #[error("{}", join(.0))]
+    Invalid(Vec<Problem>),
+}
+
+fn join(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(Problem::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 impl ConfigError {
@@ -127,7 +145,16 @@ impl ConfigError {
     pub fn path(&self) -> Option<&Path> {
         match self {
             ConfigError::Read { path, .. } => Some(path),
-            ConfigError::Invalid(p) => p.path.as_deref(),
+            ConfigError::File(e) => Some(e.path()),
+            ConfigError::Invalid(p) => p.first().and_then(|p| p.path.as_deref()),
+        }
+    }
+
+    /// The problems found (one for a file that cannot be read).
+    pub fn problems(&self) -> Vec<String> {
+        match self {
+            ConfigError::Invalid(p) => p.iter().map(Problem::to_string).collect(),
+            other => vec![other.to_string()],
         }
     }
 }
@@ -250,50 +277,6 @@ impl Paths {
     }
 }
 
-/// One file's shape: the sections, plus `locked`. Sections take their
-/// defaults where the file is silent (only to check types and ranges).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileView {
-    #[serde(default)]
-    locked: Vec<String>,
-    #[serde(default)]
-    vault: VaultConfig,
-    #[serde(default)]
-    pin: PinConfig,
-    #[serde(default)]
-    activation: ActivationConfig,
-    #[serde(default)]
-    issuers: IssuersConfig,
-    #[serde(default)]
-    accounts: AccountsConfig,
-    #[serde(default)]
-    scanner: ScannerConfig,
-    #[serde(default)]
-    plugins: PluginsConfig,
-    #[serde(default)]
-    biometrics: BiometricsConfig,
-    #[serde(default)]
-    notifications: NotificationsConfig,
-}
-
-impl FileView {
-    fn config(self) -> Config {
-        Config {
-            vault: self.vault,
-            pin: self.pin,
-            activation: self.activation,
-            issuers: self.issuers,
-            accounts: self.accounts,
-            scanner: self.scanner,
-            plugins: self.plugins,
-            biometrics: self.biometrics,
-            notifications: self.notifications,
-            provenance: Provenance::default(),
-        }
-    }
-}
-
 /// One file, read and checked on its own.
 #[derive(Debug)]
 struct ParsedFile {
@@ -305,6 +288,20 @@ struct ParsedFile {
     lines: BTreeMap<String, usize>,
     /// Locked keys → line.
     locked: Vec<(String, usize)>,
+    /// What is wrong in it, in file order; the keys concerned are not in
+    /// `values`.
+    problems: Vec<Problem>,
+}
+
+impl ParsedFile {
+    /// Drops `key` (a user value that does not combine with the others').
+    fn drop_key(&mut self, key: &str) {
+        if let Some((section, name)) = key.split_once('.')
+            && let Some(t) = self.values.get_mut(section)
+        {
+            t.remove(name);
+        }
+    }
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -368,12 +365,20 @@ impl Located<'_> {
         k.or(v).map_or(0, |s| line_col(self.text, s.start).0)
     }
 
+    fn at_key(&self, key: &str, message: impl Into<String>) -> Problem {
+        let (k, v) = self.spans(key);
+        self.problem(k.or(v), Some(key), message)
+    }
+
     fn at_value(&self, key: &str, message: impl Into<String>) -> Problem {
         let (k, v) = self.spans(key);
         self.problem(v.or(k), Some(key), message)
     }
 }
 
+/// Reads one file's text: every top-level item and key checked on its own
+/// against the schema ([`KEYS`]); each problem is recorded and its key left
+/// out, the rest kept. `Err` only for text that is not TOML at all.
 fn parse_text(path: Option<&Path>, text: &str, layer: Layer) -> Result<ParsedFile, Problem> {
     let doc = match toml_edit::ImDocument::parse(text) {
         Ok(doc) => doc,
@@ -389,91 +394,171 @@ fn parse_text(path: Option<&Path>, text: &str, layer: Layer) -> Result<ParsedFil
         }
     };
     let here = Located { path, text, doc };
-    let view: FileView = toml::from_str(text).map_err(|e| {
-        let mut message = e.message().trim().to_owned();
-        if message.starts_with("unknown field") && !here_has_section_context(&message) {
-            message.push_str(&format!(
-                " (top-level keys: locked, {})",
-                SECTIONS.join(", ")
-            ));
-        }
-        here.problem(e.span(), None, message)
-    })?;
-    let mut locked = Vec::new();
-    if !view.locked.is_empty() {
-        if layer == Layer::User {
-            return Err(here.at_value(
-                "locked",
-                "only administrator (and vendor) files may lock keys; remove `locked` from this user file",
-            ));
-        }
-        let line = here.line_of("locked");
-        for key in &view.locked {
-            if key_info(key).is_none() {
-                return Err(here.at_value(
-                    "locked",
-                    format!(
-                        "locked: {key:?} is not a key; write section.key, e.g. \"pin.min_length\" (`tessera config show` lists them)"
-                    ),
-                ));
-            }
-            locked.push((key.clone(), line));
-        }
-    }
-    let config = view.config();
-    if let Some(bad) = config.check_keys().into_iter().next() {
-        return Err(here.at_value(&bad.key, bad.message));
-    }
     let raw: toml::Table =
-        toml::from_str(text).map_err(|e| here.problem(e.span(), None, e.message()))?;
+        toml::from_str(text).map_err(|e| here.problem(e.span(), None, e.message().trim()))?;
+    let mut problems = Vec::new();
+    let mut locked = Vec::new();
     let mut values = BTreeMap::new();
     let mut lines = BTreeMap::new();
     for (section, value) in raw {
         if section == "locked" {
+            if layer == Layer::User {
+                problems.push(here.at_value(
+                    "locked",
+                    "only administrator (and vendor) files may lock keys; remove `locked` from this user file",
+                ));
+                continue;
+            }
+            let line = here.line_of("locked");
+            let toml::Value::Array(items) = value else {
+                problems.push(here.at_value(
+                    "locked",
+                    "locked must be a list of keys, e.g. [\"pin.min_length\"]",
+                ));
+                continue;
+            };
+            for item in items {
+                match item.as_str() {
+                    Some(key) if key_info(key).is_some() => locked.push((key.to_owned(), line)),
+                    _ => problems.push(here.at_value(
+                        "locked",
+                        format!(
+                            "locked: {} is not a key{}; write section.key, e.g. \"pin.min_length\" \
+                             (`tessera config show` lists them)",
+                            crate::value_to_text(&item),
+                            item.as_str()
+                                .and_then(|k| closest(k, KEYS.iter().map(|k| k.key)))
+                                .map(|k| format!(" (did you mean \"{k}\"?)"))
+                                .unwrap_or_default(),
+                        ),
+                    )),
+                }
+            }
+            continue;
+        }
+        if !SECTIONS.contains(&section.as_str()) {
+            let hint = closest(&section, SECTIONS.iter().copied())
+                .map(|s| format!(" (did you mean [{s}]?)"))
+                .unwrap_or_default();
+            problems.push(here.at_key(
+                &section,
+                format!(
+                    "`{section}` is not a section{hint}; the sections are: {}{}",
+                    SECTIONS.join(", "),
+                    if layer == Layer::User {
+                        ""
+                    } else {
+                        ", and the list `locked`"
+                    }
+                ),
+            ));
             continue;
         }
         let toml::Value::Table(table) = value else {
-            // The typed read above refuses a section that is not a table.
+            problems.push(here.at_value(
+                &section,
+                format!("`{section}` must be a section, written [{section}] on a line of its own"),
+            ));
             continue;
         };
-        for key in table.keys() {
-            let full = format!("{section}.{key}");
+        let mut good = toml::Table::new();
+        for (name, value) in table {
+            let full = format!("{section}.{name}");
+            let Some(info) = key_info(&full) else {
+                let prefix = format!("{section}.");
+                let names: Vec<&str> = KEYS
+                    .iter()
+                    .filter_map(|k| k.key.strip_prefix(prefix.as_str()))
+                    .collect();
+                let hint = closest(&name, names.iter().copied())
+                    .map(|k| format!(" (did you mean {k}?)"))
+                    .unwrap_or_default();
+                problems.push(here.at_key(
+                    &full,
+                    format!(
+                        "`{name}` is not a key of [{section}]{hint}; its keys are: {}",
+                        names.join(", ")
+                    ),
+                ));
+                continue;
+            };
+            if let Err(message) = info.check(&value) {
+                problems.push(here.at_value(&full, message));
+                continue;
+            }
             lines.insert(full.clone(), here.line_of(&full));
+            good.insert(name, value);
         }
-        values.insert(section, table);
+        values.insert(section, good);
     }
+    problems.sort_by_key(|p| (p.line, p.column));
     Ok(ParsedFile {
         layer,
         path: path.map(Path::to_owned).unwrap_or_default(),
         values,
         lines,
         locked,
+        problems,
     })
 }
 
-fn here_has_section_context(message: &str) -> bool {
-    // serde names the expected fields ("expected one of `a`, `b`").
-    message.contains("expected")
+/// The candidate nearest to `word` when it is a likely typo of it (at most
+/// two letters changed, added or removed).
+fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut prev = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let here = row[j + 1];
+                row[j + 1] = (prev + usize::from(ca != *cb))
+                    .min(row[j] + 1)
+                    .min(here + 1);
+                prev = here;
+            }
+        }
+        row[b.len()]
+    }
+    let word = word.to_ascii_lowercase();
+    candidates
+        .map(|c| (distance(&word, c), c))
+        .filter(|(d, c)| *d > 0 && *d <= 2 && *d < c.len())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Reads a settings file (a regular file, at most 1 MiB, never a blocking
+/// open).
+fn read_settings(path: &Path) -> Result<String, FileError> {
+    tessera_files::read_to_string(path, Kind::Settings)
 }
 
 /// Checks one file's text on its own (defaults for everything else).
-pub(crate) fn parse_single(text: &str) -> Result<Config, Problem> {
-    let parsed = parse_text(None, text, Layer::Admin)?;
-    let (config, _) = merge(&[parsed], &mut Vec::new())?;
+pub(crate) fn parse_single(text: &str) -> Result<Config, Vec<Problem>> {
+    let parsed = parse_text(None, text, Layer::Admin).map_err(|p| vec![p])?;
+    if !parsed.problems.is_empty() {
+        return Err(parsed.problems);
+    }
+    let (config, _) = merge(&[parsed], &mut Vec::new()).map_err(|p| vec![p])?;
     Ok(config)
 }
 
 /// Checks the file at `path` as a file of `layer` would be checked when
 /// loading, on its own (defaults for everything else): what `tessera config
-/// check FILE` does before an administrator rolls a file out.
+/// check FILE` does before an administrator rolls a file out. Every problem
+/// is an error here, also in a user file (where loading would drop the keys
+/// concerned with a warning each).
 pub fn check_file(path: &Path, layer: Layer) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    let parsed = parse_text(Some(path), &text, layer).map_err(ConfigError::Invalid)?;
+    let text = read_settings(path).map_err(ConfigError::File)?;
+    let parsed = parse_text(Some(path), &text, layer).map_err(|p| ConfigError::Invalid(vec![p]))?;
+    if !parsed.problems.is_empty() {
+        return Err(ConfigError::Invalid(parsed.problems));
+    }
     let mut warnings = Vec::new();
-    let (mut config, provenance) = merge(&[parsed], &mut warnings).map_err(ConfigError::Invalid)?;
+    let (mut config, provenance) =
+        merge(&[parsed], &mut warnings).map_err(|p| ConfigError::Invalid(vec![p]))?;
     config.provenance = provenance;
     Ok(config)
 }
@@ -483,6 +568,12 @@ pub fn load(root: Option<&Path>) -> Result<Config, ConfigError> {
     load_paths(&Paths::standard(root))
 }
 
+/// What a user value that was dropped says after its problem.
+const DROPPED: &str = "this key is ignored; the rest of the file applies";
+
+/// In the warning about a refused locked value.
+const LOCKED_MARK: &str = " is locked by ";
+
 /// Reads and merges the layers of `paths`. The result's
 /// [`Config::provenance`] says where each value came from and what was
 /// refused.
@@ -490,43 +581,62 @@ pub fn load_paths(paths: &Paths) -> Result<Config, ConfigError> {
     let mut warnings = Vec::new();
     let mut parsed = Vec::new();
     for (layer, path) in paths.files()? {
-        let text = match std::fs::read_to_string(&path) {
+        let text = match read_settings(&path) {
             Ok(text) => text,
-            Err(source) if layer == Layer::User => {
+            Err(e) if layer == Layer::User => {
+                let text = e.to_string();
+                let why = text
+                    .strip_prefix(&format!("{}: ", path.display()))
+                    .unwrap_or(&text);
                 warnings.push(Problem {
                     path: Some(path.clone()),
                     line: 0,
                     column: 0,
                     key: None,
-                    message: format!("cannot be read ({source}); ignored"),
+                    message: format!("cannot be read ({why}); the whole user file is ignored"),
                 });
                 continue;
             }
-            Err(source) => return Err(ConfigError::Read { path, source }),
+            Err(e) => return Err(ConfigError::File(e)),
         };
         match parse_text(Some(&path), &text, layer) {
+            Ok(mut p) if layer == Layer::User => {
+                for mut problem in std::mem::take(&mut p.problems) {
+                    problem.message.push_str(&format!("; {DROPPED}"));
+                    warnings.push(problem);
+                }
+                parsed.push(p);
+            }
+            Ok(p) if !p.problems.is_empty() => return Err(ConfigError::Invalid(p.problems)),
             Ok(p) => parsed.push(p),
             Err(mut problem) if layer == Layer::User => {
                 problem.message.push_str("; the whole user file is ignored");
                 warnings.push(problem);
             }
-            Err(problem) => return Err(ConfigError::Invalid(problem)),
+            Err(problem) => return Err(ConfigError::Invalid(vec![problem])),
         }
     }
-    let result = match merge(&parsed, &mut warnings) {
-        Err(mut problem)
-            if parsed.last().is_some_and(|p| p.layer == Layer::User)
-                && problem.path.as_deref() == parsed.last().map(|p| p.path.as_path()) =>
-        {
-            // The user's values do not combine with the others': drop them.
-            problem.message.push_str("; the whole user file is ignored");
-            warnings.push(problem);
-            parsed.pop();
-            merge(&parsed, &mut warnings)
+    let result = loop {
+        let before = warnings.len();
+        match merge(&parsed, &mut warnings) {
+            Err(mut problem)
+                if parsed.last().is_some_and(|p| p.layer == Layer::User)
+                    && problem.path.as_deref() == parsed.last().map(|p| p.path.as_path())
+                    && problem.key.is_some() =>
+            {
+                // A user value that does not combine with the others': drop
+                // that key, keep the rest of the user file. (The warnings
+                // of this merge are made again by the next one.)
+                warnings.truncate(before);
+                let key = problem.key.clone().expect("checked");
+                problem.message.push_str(&format!("; {DROPPED}"));
+                warnings.push(problem);
+                parsed.last_mut().expect("checked").drop_key(&key);
+            }
+            other => break other,
         }
-        other => other,
     };
-    let (mut config, mut provenance) = result.map_err(ConfigError::Invalid)?;
+    let (mut config, mut provenance) = result.map_err(|p| ConfigError::Invalid(vec![p]))?;
     provenance.warnings = warnings;
     config.provenance = provenance;
     Ok(config)
@@ -562,7 +672,7 @@ fn merge(
                         column: 1,
                         key: Some(key.clone()),
                         message: format!(
-                            "{key} is locked by {} (line {}); this value is refused and the administrator's applies",
+                            "{key}{LOCKED_MARK}{} (line {}); this value is refused and the administrator's applies",
                             lock.path.display(),
                             lock.line
                         ),

@@ -45,15 +45,15 @@ fn bad_files_name_the_line_column_and_what_is_allowed() {
     let cases: &[(&str, &str)] = &[
         (
             "[vault]\nauto_lock_minutes = 3\nfoo = 1\n",
-            "line 3, column 1: unknown field `foo`, expected one of `protection`",
+            "line 3, column 1: `foo` is not a key of [vault]; its keys are: protection",
         ),
         (
             "[pin]\nmin_length = \"six\"\n",
-            "line 2, column 14: invalid type: string \"six\", expected u32",
+            "line 2, column 14: pin.min_length must be a whole number from 1 to 64; not the text \"six\"",
         ),
         (
             "[pin]\nmin_length = 0\n",
-            "line 2, column 14: pin.min_length must be 1 to 64, not 0",
+            "line 2, column 14: pin.min_length must be a whole number from 1 to 64; not 0",
         ),
         (
             "[pin]\nmin_length = 6\n[pin]\n",
@@ -61,23 +61,23 @@ fn bad_files_name_the_line_column_and_what_is_allowed() {
         ),
         (
             "[pinn]\nmin_length = 6\n",
-            "line 1, column 2: unknown field `pinn`, expected one of `locked`, `vault`",
+            "line 1, column 2: `pinn` is not a section (did you mean [pin]?)",
         ),
         (
             "[accounts]\nalgorithms = [\"SHA1\", \"MD5\"]\n",
-            "line 2, column 14: accounts.algorithms: \"MD5\" is not an algorithm; allowed: SHA1, SHA256, SHA512",
+            "line 2, column 14: accounts.algorithms must be a list of names from: SHA1, SHA256, SHA512",
         ),
         (
             "[scanner]\nsources = [\"webcam\"]\n",
-            "line 2, column 11: scanner.sources: \"webcam\" is not a source; allowed: image, camera, screen",
+            "line 2, column 11: scanner.sources must be a list of names from: image, camera, screen",
         ),
         (
             "[vault]\nprotection = \"none\"\n",
-            "line 2, column 14: unknown variant `none`, expected `pin` or `keyring`",
+            "line 2, column 14: vault.protection must be one of: pin, keyring; not \"none\"",
         ),
         (
             "[issuers]\ntrusted = [\"ed25519:xx\"]\n",
-            "line 2, column 11: issuers.trusted: issuer key",
+            "line 2, column 11: issuers.trusted must be a list of issuer keys",
         ),
         (
             "locked = [\"pin.length\"]\n",
@@ -93,27 +93,27 @@ fn bad_files_name_the_line_column_and_what_is_allowed() {
         ),
         (
             "[plugins]\nfolders = [\"plugins\"]\n",
-            "line 2, column 11: plugins.folders: \"plugins\" is not an absolute path",
+            "line 2, column 11: plugins.folders must be a list of folders",
         ),
         (
             "[plugins]\nallow = [{ name = \"Image\" }]\n",
-            "plugins.allow[0].name \"Image\" is not a plugin name",
+            "entry 0: name \"Image\" is not a plugin name",
         ),
         (
             "[plugins]\nallow = [{ name = \"image\", sha256 = \"00\" }]\n",
-            "plugins.allow[0].sha256 must be the file's SHA-256",
+            "entry 0: sha256 is not the file's SHA-256",
         ),
         (
             "[plugins]\nimage_timeout_seconds = 0\n",
-            "plugins.image_timeout_seconds must be 1 to 600, not 0",
+            "plugins.image_timeout_seconds must be a whole number from 1 to 600; not 0",
         ),
         (
             "[notifications]\napproval_timeout_seconds = 1\n",
-            "must be 5 to 3600",
+            "from 5 to 3600",
         ),
         (
             "[biometrics]\nmax_failures = 0\n",
-            "biometrics.max_failures must be 1 to 100",
+            "biometrics.max_failures must be a whole number from 1 to 100",
         ),
     ];
     for (text, expected) in cases {
@@ -278,14 +278,14 @@ fn layers_and_locks() {
             warning: Some("is locked by"),
         },
         Case {
-            name: "an invalid user file is ignored whole",
+            name: "a bad key of a user file is dropped; the rest applies",
             files: &[
                 (ADMIN, "[pin]\nmin_length = 6\n"),
                 (USER, "[pin]\nmin_length = 7\nbogus = 1\n"),
             ],
-            min_length: 6,
-            origin: Some(ADMIN),
-            warning: Some("line 3, column 1: unknown field `bogus`"),
+            min_length: 7,
+            origin: Some(USER),
+            warning: Some("line 3, column 1: `bogus` is not a key of [pin]"),
         },
         Case {
             name: "a user file may not lock",
@@ -293,8 +293,8 @@ fn layers_and_locks() {
                 USER,
                 "locked = [\"pin.min_length\"]\n[pin]\nmin_length = 7\n",
             )],
-            min_length: 4,
-            origin: None,
+            min_length: 7,
+            origin: Some(USER),
             warning: Some("only administrator"),
         },
         Case {
@@ -309,8 +309,8 @@ fn layers_and_locks() {
                     "[vault]\nprotection = \"keyring\"\n[pin]\nmin_length = 7\n",
                 ),
             ],
-            min_length: 6,
-            origin: Some(ADMIN),
+            min_length: 7,
+            origin: Some(USER),
             warning: Some("vault.allow_keyring is false"),
         },
         Case {
@@ -397,7 +397,7 @@ fn a_bad_admin_file_stops_loading_with_its_place() {
     let msg = e.to_string();
     assert!(
         msg.starts_with(&format!(
-            "{}: line 2, column 1: unknown field `min_lenght`",
+            "{}: line 2, column 1: `min_lenght` is not a key of [pin] (did you mean min_length?)",
             tree.path(DROP_A).display()
         )),
         "{msg}"
@@ -419,7 +419,7 @@ fn single_file_mode_reads_only_that_file_and_requires_it() {
     assert_eq!(c.pin.min_length, 7);
     assert_eq!(c.provenance.files, vec![(Layer::Admin, f)]);
     let e = load_paths(&Paths::single(Path::new("/nonexistent/tessera.toml"))).unwrap_err();
-    assert!(matches!(e, ConfigError::Read { .. }), "{e}");
+    assert!(matches!(e, ConfigError::File(_)), "{e}");
 }
 
 #[test]

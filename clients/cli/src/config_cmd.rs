@@ -85,7 +85,9 @@ fn check(file: Option<PathBuf>, user: bool, root: Option<PathBuf>, mode: Mode) -
             format!("cannot read {}: {source}", path.display()),
             exit::USAGE,
         ),
-        ConfigError::Invalid(p) => CliError::new(INVALID, p.to_string(), exit::USAGE),
+        e @ (ConfigError::File(_) | ConfigError::Invalid(_)) => {
+            CliError::new(INVALID, e.problems().join("\n"), exit::USAGE)
+        }
     })?;
     let p = &config.provenance;
     let warnings: Vec<String> = p.warnings.iter().map(Problem::to_string).collect();

@@ -85,9 +85,12 @@ fn check(file: Option<PathBuf>, user: bool, root: Option<PathBuf>, mode: Mode) -
             format!("cannot read {}: {source}", path.display()),
             exit::USAGE,
         ),
-        e @ (ConfigError::File(_) | ConfigError::Invalid(_)) => {
-            CliError::new(INVALID, e.problems().join("\n"), exit::USAGE)
-        }
+        ConfigError::File(e) => CliError::new(
+            INVALID,
+            format!("cannot read the settings file {e}"),
+            exit::USAGE,
+        ),
+        e @ ConfigError::Invalid(_) => CliError::new(INVALID, e.problems().join("\n"), exit::USAGE),
     })?;
     let p = &config.provenance;
     let warnings: Vec<String> = p.warnings.iter().map(Problem::to_string).collect();

@@ -121,7 +121,7 @@ fn config_check_a_file_before_rollout() {
     assert_eq!(
         stderr(&out),
         format!(
-            "tessera: {}: line 5, column 14: accounts.algorithms: \"MD4\" is not an algorithm; allowed: SHA1, SHA256, SHA512\n",
+            "tessera: {}: line 5, column 14: accounts.algorithms must be a list of names from: SHA1, SHA256, SHA512 (e.g. [\"SHA1\"]); \"MD4\" is not one of them\n",
             bad.display()
         )
     );

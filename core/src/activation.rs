@@ -83,6 +83,14 @@ impl Serial {
     }
 }
 
+impl Serial {
+    /// A serial as a person types it: case, spaces and hyphens do not
+    /// matter (`tsr-000 0001` is `TSR0000001`); then as [`FromStr`].
+    pub fn from_typed(typed: &str) -> Result<Self, ActivationError> {
+        strip_separators(typed).trim().to_ascii_uppercase().parse()
+    }
+}
+
 impl FromStr for Serial {
     type Err = ActivationError;
 
@@ -364,6 +372,19 @@ mod tests {
 
     const AC: &str = "00000523310060624280605095539573136129562";
     const NONCE: u32 = 123_456_789;
+
+    #[test]
+    fn typed_serials_ignore_case_spaces_and_hyphens() {
+        assert_eq!(Serial::from_typed(" tsr-000 0001 ").unwrap(), serial());
+        assert_eq!(
+            Serial::from_typed("tsr00001"),
+            Err(ActivationError::SerialLength(8))
+        );
+        assert_eq!(
+            Serial::from_typed("TSR_000001"),
+            Err(ActivationError::SerialCharacter('_'))
+        );
+    }
 
     /// PROTOCOL.md §8, every row.
     #[test]

@@ -236,6 +236,8 @@ async fn otpauth_and_export_activations_unlock_with_the_existing_pin() {
     let v = start(&mut c, pb::start_activation_request::Source::Payload(text)).await;
     assert_eq!(v.accounts.len(), 2);
     let v = send(&mut c, &v, E::Pin(PIN.into())).await.unwrap();
+    // The first account's code at counter 0 (RFC 4226): shown, so used.
+    assert_eq!(shown_code(&v), "755224");
     let v = send(&mut c, &v, E::Continue(empty())).await.unwrap();
     assert_eq!(state_name(&v), "activated");
 
@@ -246,8 +248,9 @@ async fn otpauth_and_export_activations_unlock_with_the_existing_pin() {
         .unwrap()
         .into_inner();
     assert_eq!(list.accounts.len(), 4);
-    // HOTP: RFC 4226 codes in order; the counter advances and is kept.
-    for want in ["755224", "287082", "359152"] {
+    // HOTP: RFC 4226 codes in order from the one after the code shown
+    // during activation; the counter advances and is kept.
+    for want in ["287082", "359152", "969429"] {
         let c = accounts
             .code(pb::AccountRef {
                 account: "a@example.com".into(),
@@ -264,14 +267,21 @@ async fn otpauth_and_export_activations_unlock_with_the_existing_pin() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(a.counter, 3);
+    assert_eq!(a.counter, 4);
+    let b = accounts
+        .get(pb::AccountRef {
+            account: "b@example.com".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(b.counter, 0, "only the account whose code was shown");
 
-    // Activating the same account twice is refused, nothing stored twice.
+    // Activating the same account twice is refused right after decoding
+    // (the vault is unlocked): no PIN, no finalize step, nothing stored.
     let uri =
         format!("otpauth://totp/GitHub:alice?secret={TOTP_SECRET_B32}&issuer=GitHub&digits=8");
     let v = start(&mut c, pb::start_activation_request::Source::Payload(uri)).await;
-    let v = send(&mut c, &v, E::Pin(PIN.into())).await.unwrap();
-    let v = send(&mut c, &v, E::Continue(empty())).await.unwrap();
     assert_eq!(state_name(&v), "failed");
     let Some(pb::activation_state::Kind::Failed(f)) = v.state.unwrap().kind else {
         unreachable!()
@@ -483,6 +493,7 @@ async fn change_pin_and_account_management() {
         .change_pin(pb::ChangePinRequest {
             old_pin: "000000".into(),
             new_pin: "735190".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -491,6 +502,7 @@ async fn change_pin_and_account_management() {
         .change_pin(pb::ChangePinRequest {
             old_pin: PIN.into(),
             new_pin: "1234".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -499,6 +511,7 @@ async fn change_pin_and_account_management() {
         .change_pin(pb::ChangePinRequest {
             old_pin: PIN.into(),
             new_pin: "735190".into(),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -599,4 +612,355 @@ fn folders_and_files_are_private() {
     assert_eq!(mode(d.runtime_dir()), 0o700);
     assert_eq!(mode(d.data_dir()), 0o700);
     assert_eq!(mode(d.socket()), 0o600);
+}
+
+async fn unlock(
+    vault: &mut pb::vault_client::VaultClient<tonic::transport::Channel>,
+    pin: &str,
+) -> Result<pb::VaultStatus, tonic::Status> {
+    vault
+        .unlock(pb::UnlockRequest {
+            pin: pin.into(),
+            ..Default::default()
+        })
+        .await
+        .map(|r| r.into_inner())
+}
+
+async fn vault_status(
+    vault: &mut pb::vault_client::VaultClient<tonic::transport::Channel>,
+) -> pb::VaultStatus {
+    vault
+        .status(pb::VaultStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// Unlock is not taken at its word: an unlocked vault still checks the PIN,
+/// counts a wrong one, and says it was unlocked already.
+#[tokio::test]
+async fn unlocking_an_unlocked_vault_still_checks_the_pin() {
+    let d = Daemon::start(FAST_CONFIG);
+    activate_tessera_first(&d, "TSR0000010").await;
+    let mut vault = d.vault().await;
+    assert!(!vault_status(&mut vault).await.locked);
+
+    let e = unlock(&mut vault, "000000").await.unwrap_err();
+    assert_eq!(error_code(&e), "ERROR_CODE_WRONG_PIN");
+    assert!(
+        e.message().contains("4 more tries before a delay"),
+        "{}",
+        e.message()
+    );
+    let s = vault_status(&mut vault).await;
+    assert_eq!((s.locked, s.failed_attempts), (false, 1), "counted");
+
+    let s = unlock(&mut vault, PIN).await.unwrap();
+    assert!(s.already_unlocked && !s.locked);
+    assert_eq!(s.failed_attempts, 0, "the right PIN resets the count");
+
+    vault.lock(pb::LockRequest {}).await.unwrap();
+    let s = unlock(&mut vault, PIN).await.unwrap();
+    assert!(!s.already_unlocked && !s.locked);
+}
+
+/// A method number the daemon does not know is refused, naming it; it is
+/// never taken as AUTO.
+#[tokio::test]
+async fn an_unknown_unlock_method_is_an_invalid_argument() {
+    let d = Daemon::start(FAST_CONFIG);
+    activate_tessera_first(&d, "TSR0000011").await;
+    let mut vault = d.vault().await;
+    vault.lock(pb::LockRequest {}).await.unwrap();
+    let e = vault
+        .unlock(pb::UnlockRequest {
+            pin: PIN.into(),
+            method: 7,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert_eq!(error_code(&e), "ERROR_CODE_INVALID_ARGUMENT");
+    assert!(
+        e.message().contains("unknown unlock method 7"),
+        "{}",
+        e.message()
+    );
+    assert!(
+        vault_status(&mut vault).await.locked,
+        "nothing was unlocked"
+    );
+}
+
+/// The HOTP code shown at the finalize step counts as used: the first code
+/// after the activation is the next one (RFC 4226 counter 1).
+#[tokio::test]
+async fn an_hotp_code_shown_during_activation_is_not_given_again() {
+    use pb::event::Kind as E;
+    let d = Daemon::start(FAST_CONFIG);
+    let mut c = d.activation().await;
+    // RFC 4226's secret "12345678901234567890".
+    let uri = "otpauth://hotp/Mail:carol?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Mail";
+    let v = start(
+        &mut c,
+        pb::start_activation_request::Source::Payload(uri.into()),
+    )
+    .await;
+    let v = send(&mut c, &v, E::Pin(PIN.into())).await.unwrap();
+    let v = send(&mut c, &v, E::Pin(PIN.into())).await.unwrap();
+    assert_eq!(shown_code(&v), "755224");
+    let v = send(&mut c, &v, E::Continue(empty())).await.unwrap();
+    assert_eq!(state_name(&v), "activated");
+    let code = d
+        .accounts()
+        .await
+        .code(pb::AccountRef {
+            account: "carol".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((code.code.as_str(), code.counter), ("287082", 1));
+}
+
+/// An account the vault has already is refused at the start: right after
+/// decoding when the vault can be read, right after the PIN when it is
+/// locked; never after the finalize code was shown.
+#[tokio::test]
+async fn an_account_already_in_the_vault_is_refused_at_the_start() {
+    use pb::event::Kind as E;
+    let d = Daemon::start(FAST_CONFIG);
+    let (payload, _, _) = tessera_payload("TSR0000012", "dave");
+    let mut c = d.activation().await;
+    let source = || pb::start_activation_request::Source::Payload(payload.clone());
+    let v = start(&mut c, source()).await;
+    let v = send(&mut c, &v, E::Continue(empty())).await.unwrap();
+    let v = send(&mut c, &v, E::Pin(PIN.into())).await.unwrap();
+    let v = send(&mut c, &v, E::Pin(PIN.into())).await.unwrap();
+    let v = send(&mut c, &v, E::Continue(empty())).await.unwrap();
+    assert_eq!(state_name(&v), "activated");
+
+    let failed = |v: &pb::ActivationView| match v.state.as_ref().and_then(|s| s.kind.clone()) {
+        Some(pb::activation_state::Kind::Failed(f)) => f.error.unwrap(),
+        other => panic!("expected failed, got {other:?}"),
+    };
+    // Unlocked: refused by Start itself.
+    let v = start(&mut c, source()).await;
+    let e = failed(&v);
+    assert_eq!(e.code, "ERROR_CODE_ALREADY_EXISTS");
+    assert!(
+        e.message.contains("\"dave\" (Example Bank)"),
+        "{}",
+        e.message
+    );
+
+    // Locked: the accounts can be read only once the PIN is given.
+    d.vault().await.lock(pb::LockRequest {}).await.unwrap();
+    let v = start(&mut c, source()).await;
+    assert_eq!(state_name(&v), "device_code");
+    let v = send(&mut c, &v, E::Continue(empty())).await.unwrap();
+    assert_eq!(state_name(&v), "enter_pin");
+    let v = send(&mut c, &v, E::Pin(PIN.into())).await.unwrap();
+    assert_eq!(failed(&v).code, "ERROR_CODE_ALREADY_EXISTS");
+    // Starting over goes back to Home, not through the same payload again.
+    let home = send(&mut c, &v, E::StartOver(empty())).await.unwrap();
+    assert_eq!(state_name(&home), "home");
+    let list = d
+        .accounts()
+        .await
+        .list(pb::ListAccountsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(list.accounts.len(), 1);
+}
+
+/// Change PIN checks the current PIN before anything else, can check it
+/// alone (`check_only`), and refuses the same PIN.
+#[tokio::test]
+async fn change_pin_checks_the_current_pin_first_and_refuses_the_same_one() {
+    let d = Daemon::start(FAST_CONFIG);
+    activate_tessera_first(&d, "TSR0000013").await;
+    let mut vault = d.vault().await;
+    vault.lock(pb::LockRequest {}).await.unwrap();
+    let change = |old: &str, new: &str, check_only| pb::ChangePinRequest {
+        old_pin: old.into(),
+        new_pin: new.into(),
+        check_only,
+    };
+    // A wrong current PIN is said first, even with a new PIN policy refuses.
+    let e = vault
+        .change_pin(change("000000", "1111", false))
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&e), "ERROR_CODE_WRONG_PIN");
+    let e = vault
+        .change_pin(change("000000", "", true))
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&e), "ERROR_CODE_WRONG_PIN");
+    assert_eq!(vault_status(&mut vault).await.failed_attempts, 2);
+    let s = vault
+        .change_pin(change(PIN, "", true))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(s.locked, "checking changes nothing");
+    assert_eq!(s.failed_attempts, 0);
+    let e = vault.change_pin(change(PIN, PIN, false)).await.unwrap_err();
+    assert_eq!(error_code(&e), "ERROR_CODE_PIN_POLICY");
+    assert!(
+        e.message().contains("same as the current"),
+        "{}",
+        e.message()
+    );
+    unlock(&mut vault, PIN).await.expect("the PIN is unchanged");
+}
+
+/// The otpauth finalize step's TOTP code says when it expires; PIN prompts
+/// carry the policy's `digits_only`.
+#[tokio::test]
+async fn a_totp_code_shown_during_activation_says_when_it_expires() {
+    use pb::event::Kind as E;
+    let d = Daemon::start(&format!("{FAST_CONFIG}[pin]\ndigits_only = true\n"));
+    let mut c = d.activation().await;
+    let uri = format!("otpauth://totp/GitHub:erin?secret={TOTP_SECRET_B32}&issuer=GitHub");
+    let v = start(&mut c, pb::start_activation_request::Source::Payload(uri)).await;
+    let Some(pb::activation_state::Kind::ChoosePin(p)) = v.state.clone().unwrap().kind else {
+        panic!("{v:?}")
+    };
+    assert!(p.digits_only);
+    let v = send(&mut c, &v, E::Pin(PIN.into())).await.unwrap();
+    let v = send(&mut c, &v, E::Pin(PIN.into())).await.unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let Some(pb::activation_state::Kind::FinalizeCode(code)) = v.state.clone().unwrap().kind else {
+        panic!("{v:?}")
+    };
+    assert_eq!(code.valid_until_unix % 30, 0);
+    assert!(code.valid_until_unix > now - 1 && code.valid_until_unix <= now + 31);
+    let at = (code.valid_until_unix - 30) as u64;
+    assert_eq!(
+        code.code,
+        totp(b"12345678901234567890", Algorithm::Sha1, at, 30, 6).as_str()
+    );
+}
+
+/// Unmounts a small tmpfs when dropped (after the daemon using it).
+struct Mount(std::path::PathBuf);
+
+impl Mount {
+    /// A tmpfs of `size` (e.g. "512k") on `dir`, mode 0700; `None` where
+    /// mounting is not allowed (not root).
+    fn tmpfs(dir: &std::path::Path, size: &str) -> Option<Mount> {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Mount(dir.to_owned()))
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// Fills the file system of `dir` until a write fails (ENOSPC).
+fn fill(dir: &std::path::Path) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(dir.join("filler")).unwrap();
+    let block = vec![0u8; 4096];
+    while f.write_all(&block).and_then(|()| f.sync_data()).is_ok() {}
+}
+
+/// When the wrong-PIN counter cannot be written (a full disk: a real
+/// small tmpfs when this runs as root; otherwise a folder in the counter
+/// file's place, which makes its replacement fail the same way), the right
+/// PIN still unlocks, a warning says so (reply and status), and wrong PINs
+/// are still refused, counted in memory and delayed.
+#[tokio::test]
+async fn when_the_pin_counter_cannot_be_written_unlock_stays_honest() {
+    let config = format!("{FAST_CONFIG}[pin]\nfree_attempts = 2\ndelay_seconds = 600\n");
+    let mut d = Daemon::unstarted();
+    let mount = Mount::tmpfs(&d.data_dir(), "1m");
+    d.write_config(&config);
+    d.restart();
+    activate_tessera_first(&d, "TSR0000014").await;
+    let counter = d.data_dir().join("pin-attempts");
+    match &mount {
+        Some(_) => fill(&d.data_dir()),
+        None => {
+            std::fs::create_dir(&counter).unwrap();
+            std::fs::write(counter.join("keep"), b"x").unwrap();
+        }
+    }
+    let mut vault = d.vault().await;
+    vault.lock(pb::LockRequest {}).await.unwrap();
+
+    // A wrong PIN: refused, counted in memory, and the failure to save said.
+    let e = unlock(&mut vault, "000000").await.unwrap_err();
+    assert_eq!(error_code(&e), "ERROR_CODE_WRONG_PIN");
+    assert!(
+        e.message().contains("could not be saved"),
+        "{}",
+        e.message()
+    );
+    let s = vault_status(&mut vault).await;
+    assert_eq!((s.locked, s.failed_attempts), (true, 1));
+    assert!(s.pin_counter_warning.contains("wrong-PIN counter"), "{s:?}");
+    if mount.is_some() {
+        assert!(
+            s.pin_counter_warning.contains("No space left on device"),
+            "{s:?}"
+        );
+        assert!(!counter.exists(), "the count could not be written");
+    }
+
+    // The right PIN still unlocks, with the warning in the reply.
+    let s = unlock(&mut vault, PIN)
+        .await
+        .expect("the right PIN unlocks");
+    assert!(!s.locked);
+    assert!(!s.pin_counter_warning.is_empty(), "{s:?}");
+    assert!(
+        d.log().contains("cannot write the wrong-PIN counter"),
+        "{}",
+        d.log()
+    );
+
+    // Wrong PINs still lead to the delay, which even the right PIN waits.
+    vault.lock(pb::LockRequest {}).await.unwrap();
+    let e = unlock(&mut vault, "000000").await.unwrap_err();
+    assert_eq!(error_code(&e), "ERROR_CODE_WRONG_PIN");
+    let e = unlock(&mut vault, "111111").await.unwrap_err();
+    assert_eq!(error_code(&e), "ERROR_CODE_WRONG_PIN");
+    assert!(
+        e.message().contains("try again in 10 min"),
+        "{}",
+        e.message()
+    );
+    let e = unlock(&mut vault, PIN).await.unwrap_err();
+    assert_eq!(error_code(&e), "ERROR_CODE_PIN_DELAYED");
+    let s = vault_status(&mut vault).await;
+    assert!(s.locked && s.failed_attempts == 2 && s.retry_after_seconds > 0);
+    drop(vault);
+    d.stop();
+    drop(mount);
 }

@@ -6,10 +6,11 @@ use std::process::{Command, Stdio};
 
 use serde_json::json;
 use tessera_proto::v1::{
-    AccountRef, ChangePinRequest, ListAccountsRequest, ListPluginsRequest, LockRequest,
-    RenameAccountRequest, RespondRequest, ScanRequest, SetNotificationsRequest, UnlockRequest,
-    VaultStatusRequest, accounts_client::AccountsClient, plugins_client::PluginsClient,
-    scan_request, scanner_client::ScannerClient, vault_client::VaultClient,
+    AccountRef, ChangePinRequest, CommitCodeRequest, ListAccountsRequest, ListCodesRequest,
+    ListPluginsRequest, LockRequest, RenameAccountRequest, RespondRequest, ScanRequest,
+    SetNotificationsRequest, UnlockRequest, VaultStatus, VaultStatusRequest,
+    accounts_client::AccountsClient, plugins_client::PluginsClient, scan_request,
+    scanner_client::ScannerClient, vault_client::VaultClient,
 };
 use tonic::transport::Channel;
 use zeroize::Zeroizing;
@@ -58,36 +59,105 @@ pub async fn list(ch: Channel, mode: Mode) -> Result<()> {
     Ok(())
 }
 
-pub async fn code(ch: Channel, mode: Mode, name: String, copy: bool) -> Result<()> {
-    let response = AccountsClient::new(ch)
-        .code(AccountRef { account: name })
-        .await?
-        .into_inner();
-    let now = now_unix();
+/// `tessera code [QUERY] [--copy] [--peek]`; without a query (or with
+/// `--all`), every account's current code.
+pub async fn code(
+    ch: Channel,
+    mode: Mode,
+    name: Option<String>,
+    copy: bool,
+    peek: bool,
+) -> Result<()> {
+    let Some(name) = name else {
+        return all_codes(ch, mode).await;
+    };
+    let mut client = AccountsClient::new(ch);
+    // A copy that fails must not use up an HOTP code: peek, copy, and only
+    // then commit (the daemon advances the counter only from the peeked
+    // value, so nothing is skipped or given twice).
+    let response = if copy || peek {
+        client.peek_code(AccountRef { account: name }).await?
+    } else {
+        client.code(AccountRef { account: name }).await?
+    }
+    .into_inner();
     if copy {
         copy_to_clipboard(&response.code)?;
     }
+    let commit = response
+        .account
+        .as_ref()
+        .filter(|_| copy && !peek && render::is_hotp(&response))
+        .map(|a| CommitCodeRequest {
+            account: a.id.clone(),
+            counter: response.counter,
+        });
+    let response = match commit {
+        Some(request) => client
+            .commit_code(request)
+            .await
+            .map_err(|e| {
+                let mut e = CliError::from(e);
+                e.message = format!(
+                    "the code on the clipboard was not marked as used: {}",
+                    e.message
+                );
+                e
+            })?
+            .into_inner(),
+        None => response,
+    };
+    let now = now_unix();
+    let peeked = peek && render::is_hotp(&response);
     if mode.json {
         let mut value = render::code_json(&response, now);
         if copy {
             value.set("copied", json!(true));
         }
+        if peeked {
+            value.set("peeked", json!(true));
+        }
         print_json(&value);
-    } else if copy {
+        return Ok(());
+    }
+    let hint = if peeked {
+        format!(
+            "counter {}, not used: `tessera code` without --peek uses it",
+            response.counter
+        )
+    } else {
+        render::code_hint(&response, now)
+    };
+    if copy {
         let label = response
             .account
             .as_ref()
             .map(|a| a.label.as_str())
             .unwrap_or("the account");
-        outln!(
-            "Copied the code for {label} to the clipboard ({}).",
-            render::code_hint(&response, now)
-        );
+        outln!("Copied the code for {label} to the clipboard ({hint}).");
     } else if std::io::stdout().is_terminal() {
-        outln!("{}  ({})", response.code, render::code_hint(&response, now));
+        outln!("{}  ({hint})", render::shown_code(&response));
     } else {
         // Piped: the code alone, for `$(tessera code NAME)`.
         outln!("{}", response.code);
+    }
+    Ok(())
+}
+
+/// Every account's current code; HOTP accounts are listed without one
+/// (nothing advances).
+async fn all_codes(ch: Channel, mode: Mode) -> Result<()> {
+    let codes = AccountsClient::new(ch)
+        .list_codes(ListCodesRequest {})
+        .await?
+        .into_inner()
+        .codes;
+    let now = now_unix();
+    if mode.json {
+        print_json(&render::codes_json(&codes, now));
+    } else {
+        let terminal = std::io::stdout().is_terminal();
+        outln!("{}", render::codes_table(&codes, now, terminal));
     }
     Ok(())
 }
@@ -151,14 +221,23 @@ pub async fn set_approvals(ch: Channel, mode: Mode, name: String, allowed: bool)
     Ok(())
 }
 
+/// `tessera delete QUERY`: names the account and asks; `--yes` deletes
+/// without asking, and then the daemon takes only an exact name or id (a
+/// part of a name never deletes anything unasked).
 pub async fn delete(ch: Channel, mode: Mode, name: String, yes: bool) -> Result<()> {
     let mut client = AccountsClient::new(ch);
-    let account = client.get(AccountRef { account: name }).await?.into_inner();
-    if !yes {
+    let reference = if yes {
+        name
+    } else {
+        let account = client.get(AccountRef { account: name }).await?.into_inner();
         if !mode.interactive {
             return Err(CliError::missing_flag(
-                "--yes",
-                &format!("deleting {} asks to confirm", account.label),
+                "--yes (with the exact name or id)",
+                &format!(
+                    "deleting {} (id {}) asks to confirm",
+                    render::query_name(&account),
+                    render::short_id(&account.id)
+                ),
             ));
         }
         let what = if account.issuer.is_empty() {
@@ -169,15 +248,14 @@ pub async fn delete(ch: Channel, mode: Mode, name: String, yes: bool) -> Result<
         if !confirm(&format!("Delete account {what}? [y/N] "))? {
             return Err(CliError::cancelled("nothing was deleted"));
         }
-    }
+        account.id
+    };
     let deleted = client
-        .delete(AccountRef {
-            account: account.id.clone(),
-        })
+        .delete(AccountRef { account: reference })
         .await?
         .into_inner()
         .deleted
-        .unwrap_or(account);
+        .unwrap_or_default();
     if mode.json {
         print_json(&wrap("deleted", render::account_json(&deleted)));
     } else {
@@ -278,13 +356,26 @@ pub async fn unlock(
     force_pin: bool,
 ) -> Result<()> {
     let mut vault = VaultClient::new(ch);
-    // Biometrics when enabled, unless the PIN is asked for or given.
+    let s = unlock_vault(&mut vault, mode, pin_file.as_deref(), force_pin).await?;
+    print_unlocked(&s, mode);
+    Ok(())
+}
+
+/// Opens the vault: a finger when biometrics are on (unless `force_pin` or
+/// a PIN file), the login keyring for a keyring vault, else the PIN. At a
+/// terminal a wrong PIN is asked again, with the daemon's word on the tries
+/// left, until a delay or the lock-out stops it.
+async fn unlock_vault(
+    vault: &mut VaultClient<Channel>,
+    mode: Mode,
+    pin_file: Option<&Path>,
+    force_pin: bool,
+) -> Result<VaultStatus> {
     if !force_pin
         && pin_file.is_none()
-        && let Some(s) = crate::biometrics::try_unlock(&mut vault, mode).await?
+        && let Some(s) = crate::biometrics::try_unlock(vault, mode).await?
     {
-        print_unlocked(&s, mode);
-        return Ok(());
+        return Ok(s);
     }
     // A vault protected by the login keyring opens without a PIN.
     let keyring = !force_pin
@@ -295,37 +386,82 @@ pub async fn unlock(
             .into_inner()
             .protection
             == tessera_proto::v1::Protection::Keyring as i32;
-    let pin = if keyring {
-        Zeroizing::new(String::new())
-    } else {
-        pin_from(
-            pin_file.as_deref(),
-            mode,
-            "Vault PIN: ",
-            "--pin-file FILE",
-            "unlocking needs the PIN",
-        )?
-    };
-    let s = vault
+    if keyring || pin_file.is_some() || !mode.interactive {
+        let pin = if keyring {
+            Zeroizing::new(String::new())
+        } else {
+            pin_from(
+                pin_file,
+                mode,
+                "Vault PIN: ",
+                "--pin-file FILE",
+                "unlocking needs the PIN",
+            )?
+        };
+        return Ok(unlock_with_pin(vault, &pin).await?);
+    }
+    loop {
+        let pin = ask_pin("Vault PIN: ")?;
+        match unlock_with_pin(vault, &pin).await {
+            Ok(s) => return Ok(s),
+            Err(e) => again_after_wrong_pin(vault, e).await?,
+        }
+    }
+}
+
+async fn unlock_with_pin(vault: &mut VaultClient<Channel>, pin: &str) -> Result<VaultStatus> {
+    Ok(vault
         .unlock(UnlockRequest {
-            pin: pin.as_str().to_owned(),
+            pin: pin.to_owned(),
             ..Default::default()
         })
         .await?
-        .into_inner();
-    print_unlocked(&s, mode);
+        .into_inner())
+}
+
+/// At a terminal, a locked PIN vault offers to unlock before a command that
+/// needs the accounts (then the command carries on). Without a terminal
+/// nothing is asked: the command fails with ERROR_CODE_VAULT_LOCKED.
+pub async fn offer_unlock(ch: &Channel, mode: Mode) -> Result<()> {
+    if !mode.interactive {
+        return Ok(());
+    }
+    let mut vault = VaultClient::new(ch.clone());
+    let s = vault.status(VaultStatusRequest {}).await?.into_inner();
+    // A keyring vault opens by itself; no vault: the command says so.
+    if !s.exists || !s.locked || s.protection != tessera_proto::v1::Protection::Pin as i32 {
+        return Ok(());
+    }
+    errln!("The vault is locked.");
+    let s = unlock_vault(&mut vault, mode, None, false).await?;
+    warn_counter(&s);
     Ok(())
 }
 
-fn print_unlocked(s: &tessera_proto::v1::VaultStatus, mode: Mode) {
+/// The daemon could not write the wrong-PIN counter (a full disk).
+fn warn_counter(s: &VaultStatus) {
+    if !s.pin_counter_warning.is_empty() {
+        errln!("tessera: warning: {}", s.pin_counter_warning);
+    }
+}
+
+fn print_unlocked(s: &VaultStatus, mode: Mode) {
     if mode.json {
         print_json(&render::status_json(s));
+        return;
+    }
+    warn_counter(s);
+    let accounts = format!(
+        "{} account{}",
+        s.account_count,
+        if s.account_count == 1 { "" } else { "s" }
+    );
+    if !s.already_unlocked {
+        outln!("Vault unlocked, {accounts}.");
+    } else if s.protection == tessera_proto::v1::Protection::Keyring as i32 {
+        outln!("The vault is already unlocked (it opens from the login keyring), {accounts}.");
     } else {
-        outln!(
-            "Vault unlocked, {} account{}.",
-            s.account_count,
-            if s.account_count == 1 { "" } else { "s" }
-        );
+        outln!("The vault was already unlocked; the PIN is right. {accounts}.");
     }
 }
 
@@ -353,54 +489,120 @@ fn two_pins_from_stdin() -> Result<(Zeroizing<String>, Zeroizing<String>)> {
     Ok((old, new))
 }
 
+/// `tessera change-pin`. At a terminal the current PIN is checked first
+/// (asked again after a wrong one, as `unlock` does); only then is the new
+/// PIN asked, twice, and asked again when the daemon refuses it (the same
+/// PIN, or not within policy).
 pub async fn change_pin(
     ch: Channel,
     mode: Mode,
     pin_file: Option<PathBuf>,
     new_pin_file: Option<PathBuf>,
 ) -> Result<()> {
+    let mut vault = VaultClient::new(ch);
     let dash = Path::new("-");
     let (old, new) = if pin_file.as_deref() == Some(dash) && new_pin_file.as_deref() == Some(dash) {
-        two_pins_from_stdin()?
+        let (old, new) = two_pins_from_stdin()?;
+        (old, Some(new))
     } else {
-        let old = pin_from(
-            pin_file.as_deref(),
-            mode,
-            "Current PIN: ",
-            "--pin-file FILE",
-            "changing the PIN needs the current PIN",
-        )?;
-        let new = match new_pin_file.as_deref() {
+        let new = new_pin_file.as_deref().map(read_secret_file).transpose()?;
+        if new.is_none() && !mode.interactive {
+            return Err(CliError::missing_flag(
+                "--new-pin-file FILE",
+                "changing the PIN needs the new PIN",
+            ));
+        }
+        let old = match pin_file.as_deref() {
             Some(f) => read_secret_file(f)?,
             None if mode.interactive => loop {
-                let first = ask_pin("New PIN: ")?;
-                let again = ask_pin("Repeat the new PIN: ")?;
-                if first == again {
-                    break first;
+                let old = ask_pin("Current PIN: ")?;
+                match check_pin(&mut vault, &old).await {
+                    Ok(()) => break old,
+                    Err(e) => again_after_wrong_pin(&mut vault, e).await?,
                 }
-                errln!("The PINs did not match; try again.");
             },
             None => {
                 return Err(CliError::missing_flag(
-                    "--new-pin-file FILE",
-                    "changing the PIN needs the new PIN",
+                    "--pin-file FILE",
+                    "changing the PIN needs the current PIN",
                 ));
             }
         };
+        if new.is_none() && pin_file.is_some() {
+            // From a file: checked before the new PIN is asked all the same.
+            check_pin(&mut vault, &old).await?;
+        }
         (old, new)
     };
-    let s = VaultClient::new(ch)
-        .change_pin(ChangePinRequest {
-            old_pin: old.as_str().to_owned(),
-            new_pin: new.as_str().to_owned(),
-        })
-        .await?
-        .into_inner();
+    let s = loop {
+        let (new, asked) = match &new {
+            Some(n) => (n.clone(), false),
+            None => (ask_new_pin()?, true),
+        };
+        let answer = vault
+            .change_pin(ChangePinRequest {
+                old_pin: old.as_str().to_owned(),
+                new_pin: new.as_str().to_owned(),
+                check_only: false,
+            })
+            .await;
+        match answer {
+            Ok(s) => break s.into_inner(),
+            Err(status) => {
+                let e = CliError::from_status(&status);
+                if asked && e.code == "ERROR_CODE_PIN_POLICY" {
+                    errln!("tessera: {}", e.message);
+                    continue;
+                }
+                return Err(e);
+            }
+        }
+    };
     if mode.json {
         print_json(&render::status_json(&s));
     } else {
         outln!("PIN changed.");
     }
+    Ok(())
+}
+
+/// The new PIN, typed twice until both agree.
+fn ask_new_pin() -> Result<Zeroizing<String>> {
+    loop {
+        let first = ask_pin("New PIN: ")?;
+        let again = ask_pin("Repeat the new PIN: ")?;
+        if first == again {
+            return Ok(first);
+        }
+        errln!("The PINs did not match; try again.");
+    }
+}
+
+/// Checks the current PIN without changing anything (counted as any PIN
+/// check).
+async fn check_pin(vault: &mut VaultClient<Channel>, pin: &str) -> Result<()> {
+    vault
+        .change_pin(ChangePinRequest {
+            old_pin: pin.to_owned(),
+            new_pin: String::new(),
+            check_only: true,
+        })
+        .await?;
+    Ok(())
+}
+
+/// After a refused PIN at a terminal: `Ok` to ask again (a wrong PIN while
+/// tries are free: its message is shown), else the error (a delay runs, the
+/// lock-out, anything else).
+async fn again_after_wrong_pin(vault: &mut VaultClient<Channel>, e: CliError) -> Result<()> {
+    if e.code != "ERROR_CODE_WRONG_PIN" {
+        return Err(e);
+    }
+    let s = vault.status(VaultStatusRequest {}).await?.into_inner();
+    if s.retry_after_seconds > 0 {
+        return Err(e);
+    }
+    errln!("tessera: {}", e.message);
     Ok(())
 }
 

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use tessera_proto::v1::{
-    Account, ActivationView, Empty, ErrorCodeMessage, Event, ManualEntry, SendEventRequest,
+    Account, ActivationView, Empty, ErrorCodeMessage, Event, SendEventRequest,
     StartActivationRequest, WatchActivationRequest, activation_client::ActivationClient,
     activation_state::Kind as State, event::Kind as EventKind, start_activation_request::Source,
 };
@@ -19,8 +19,9 @@ use tonic::transport::Channel;
 use crate::error::{CliError, Result, exit, exit_for_error_code, normalize_code};
 use crate::out::{errln, outln};
 use crate::prompt::{Answer, Method, Permission, PinStep, Prompter, Question};
-use crate::render::{view_json, view_state, view_text};
+use crate::render::{pending_text, view_json, view_state, view_text};
 use crate::term;
+use tessera_proto::v1::CodeShown;
 
 /// What the driver remembers between views.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,13 +95,20 @@ pub fn step_for(state: Option<&State>, ctx: &FlowContext) -> Step {
                 code: "ERROR_CODE_UNSPECIFIED".into(),
                 message: "the activation failed".into(),
             });
-            if exit_for_error_code(&error.code) == exit::USAGE && !ctx.can_change_input {
+            if input_fault(&error.code) && !ctx.can_change_input {
                 Step::Done(Outcome::Failed(error))
             } else {
                 Step::Ask(Question::StartOver(error))
             }
         }
     }
+}
+
+/// A failure caused by the input itself: the same input would fail the
+/// same way (an invalid image or payload; an account the vault has
+/// already), so starting over needs a different input.
+fn input_fault(code: &str) -> bool {
+    exit_for_error_code(code) == exit::USAGE || normalize_code(code) == "ERROR_CODE_ALREADY_EXISTS"
 }
 
 /// Whether `Cancel` may be sent in this state.
@@ -171,14 +179,21 @@ pub fn rescan_event(source: &Source) -> EventKind {
 /// Prints each view once (per revision): a JSON line, or the human text.
 pub struct Printer {
     pub json: bool,
+    /// A person watches: a TOTP code is shown on a live line instead
+    /// ([`Flow::live_code`]).
+    pub live: bool,
     last_revision: Option<u64>,
+    /// The accounts being added were listed (once, before any question).
+    accounts_shown: bool,
 }
 
 impl Printer {
     pub fn new(json: bool) -> Self {
         Self {
             json,
+            live: false,
             last_revision: None,
+            accounts_shown: false,
         }
     }
 
@@ -189,10 +204,30 @@ impl Printer {
         self.last_revision = Some(view.revision);
         if self.json {
             outln!("{}", view_json(view));
-        } else {
-            let text = view_text(view);
-            if !text.is_empty() {
-                outln!("{text}");
+            crate::out::flush_stdout();
+            return;
+        }
+        let state = view_state(view);
+        if !self.accounts_shown
+            && !view.accounts.is_empty()
+            && !matches!(
+                state,
+                None | Some(State::Home(_) | State::Scanning(_) | State::Activated(_))
+                    | Some(State::Failed(_))
+            )
+        {
+            self.accounts_shown = true;
+            outln!("{}", pending_text(&view.accounts));
+        }
+        match state {
+            Some(State::FinalizeCode(c)) if self.live && c.valid_until_unix > 0 => {
+                outln!("\nCheck that the site accepts this code (renewed as it expires):");
+            }
+            _ => {
+                let text = view_text(view);
+                if !text.is_empty() {
+                    outln!("{text}");
+                }
             }
         }
         crate::out::flush_stdout();
@@ -228,10 +263,12 @@ impl<'a> Flow<'a> {
         source: Source,
     ) -> Self {
         let can_change_input = prompter.is_interactive() && matches!(source, Source::Manual(_));
+        let mut printer = Printer::new(json);
+        printer.live = prompter.is_interactive() && !json;
         Self {
             client: ActivationClient::new(channel),
             prompter,
-            printer: Printer::new(json),
+            printer,
             source,
             ctx: FlowContext {
                 can_change_input,
@@ -270,14 +307,8 @@ impl<'a> Flow<'a> {
                     watch = None;
                     self.ctx.home_needs_source = false;
                     if let (Source::Manual(_), true) = (&self.source, self.ctx.can_change_input) {
-                        self.source = Source::Manual(ManualEntry {
-                            serial: self.prompter.text("Serial number", None, "--serial")?,
-                            activation_code: self.prompter.text(
-                                "Activation code",
-                                None,
-                                "--activation-code",
-                            )?,
-                        });
+                        self.source =
+                            Source::Manual(crate::prompt::manual_entry(self.prompter, None, None)?);
                     }
                     let event = rescan_event(&self.source);
                     view = self.send(&view, event).await?;
@@ -300,7 +331,14 @@ impl<'a> Flow<'a> {
                 }
                 Step::Ask(question) => {
                     watch = None;
-                    let answer = self.prompter.ask(&question)?;
+                    let answer = match &question {
+                        Question::FinalizeCode(c)
+                            if self.printer.live && c.valid_until_unix > 0 =>
+                        {
+                            self.live_code(&view, c.clone()).await?
+                        }
+                        _ => self.prompter.ask(&question)?,
+                    };
                     match event_for(&question, answer)? {
                         Reaction::Done(outcome) => return self.finish(outcome, true),
                         Reaction::Send(event) => {
@@ -321,6 +359,70 @@ impl<'a> Flow<'a> {
                             }
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// A TOTP code at a terminal: one line, redrawn every second with the
+    /// seconds it has left, and with the next code once it expires (a fresh
+    /// view from the daemon), until Enter (or Ctrl-C / end of input: cancel).
+    async fn live_code(&mut self, view: &ActivationView, mut code: CodeShown) -> Result<Answer> {
+        use std::io::Write;
+        let mut err = std::io::stderr();
+        loop {
+            let now = unix_now();
+            if code.valid_until_unix <= now {
+                let fresh = self.current(view).await?;
+                if fresh.revision != view.revision {
+                    // Answered elsewhere: the stale answer is refused and
+                    // the run goes on from the current view.
+                    let _ = writeln!(err);
+                    return Ok(Answer::Continue);
+                }
+                if let Some(State::FinalizeCode(c)) = view_state(&fresh)
+                    && c.valid_until_unix > code.valid_until_unix
+                {
+                    code = c.clone();
+                }
+            }
+            let left = code.valid_until_unix.saturating_sub(now).max(0);
+            let shown = if code.grouped.is_empty() {
+                &code.code
+            } else {
+                &code.grouped
+            };
+            let _ = write!(
+                err,
+                "\r\x1b[2K    Current code:  {shown}  ({left} s left). Press Enter when done: "
+            );
+            let _ = err.flush();
+            // Wake just after the next second starts, so each second is
+            // drawn once and the daemon has renewed an expired code.
+            let into_second = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_millis());
+            let wait = Duration::from_millis(u64::from(1150 - into_second.min(999)) % 1000 + 1);
+            let waited =
+                term::wait_for_input(wait).map_err(|e| CliError::io("reading the terminal", e))?;
+            match waited {
+                term::Waited::TimedOut => {}
+                term::Waited::Interrupted => {
+                    let _ = writeln!(err);
+                    return Ok(Answer::Cancel);
+                }
+                term::Waited::Ready => {
+                    return Ok(
+                        match term::read_line("", true)
+                            .map_err(|e| CliError::io("reading the terminal", e))?
+                        {
+                            term::Input::Line(l) if l.trim().eq_ignore_ascii_case("cancel") => {
+                                Answer::Cancel
+                            }
+                            term::Input::Line(_) => Answer::Continue,
+                            term::Input::Eof | term::Input::Interrupted => Answer::Cancel,
+                        },
+                    );
                 }
             }
         }
@@ -410,6 +512,12 @@ impl<'a> Flow<'a> {
     }
 }
 
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 /// Waits for a view newer than `view`; with `interruptible`, Ctrl-C ends the
 /// wait (the caller then sends `Cancel`).
 async fn wait_for_change(
@@ -476,6 +584,7 @@ mod tests {
         CodeShown {
             code: c.into(),
             grouped: c.into(),
+            ..Default::default()
         }
     }
 

@@ -4,7 +4,8 @@
 use std::io::BufRead;
 use std::path::Path;
 
-use tessera_proto::v1::{CodeShown, ErrorCodeMessage, MethodChoice, PinPrompt};
+use tessera_core::activation::{ActivationCode, ActivationError, Serial};
+use tessera_proto::v1::{CodeShown, ErrorCodeMessage, ManualEntry, MethodChoice, PinPrompt};
 use zeroize::Zeroizing;
 
 use crate::error::{CliError, Result};
@@ -116,6 +117,71 @@ impl FlagAnswers {
             }
             Question::ConfirmCancel => self.yes.then_some(Answer::Yes),
         })
+    }
+}
+
+/// A new PIN's rule as policy words it: "6 digits" only when policy wants
+/// digits only, else "6 characters".
+pub fn pin_rule(prompt: &PinPrompt) -> String {
+    let n = prompt.min_length;
+    let unit = match (prompt.digits_only, n == 1) {
+        (true, true) => "digit",
+        (true, false) => "digits",
+        (false, true) => "character",
+        (false, false) => "characters",
+    };
+    format!("{n} {unit}")
+}
+
+/// The serial number and activation code of a manual entry, from the flags
+/// or typed, normalised and checked with the protocol's own rules
+/// (tessera-core) before the daemon is asked: case, spaces and hyphens do
+/// not matter; the serial is checked before the code is asked; after an
+/// error only the field at fault is asked again (check digits that do not
+/// match ask for the code, or `serial` to retype the serial). Without a
+/// terminal an error names the flag.
+pub fn manual_entry(
+    p: &mut dyn Prompter,
+    serial: Option<&str>,
+    code: Option<&str>,
+) -> Result<ManualEntry> {
+    let mut serial_flag = serial.map(str::to_owned);
+    let mut code_flag = code.map(|c| Zeroizing::new(c.to_owned()));
+    let bad = |flag: &str, e: ActivationError| CliError::usage(format!("{flag}: {e}"));
+    'serial: loop {
+        let typed = p.text("Serial number", serial_flag.take().as_deref(), "--serial")?;
+        let serial = match Serial::from_typed(&typed) {
+            Ok(s) => s,
+            Err(e) if p.is_interactive() => {
+                errln!("{e}; type the serial number again.");
+                continue;
+            }
+            Err(e) => return Err(bad("--serial", e)),
+        };
+        loop {
+            let typed = Zeroizing::new(p.text(
+                "Activation code",
+                code_flag.take().as_deref().map(String::as_str),
+                "--activation-code",
+            )?);
+            if p.is_interactive() && typed.trim().eq_ignore_ascii_case("serial") {
+                continue 'serial;
+            }
+            match ActivationCode::parse(&serial, &typed) {
+                Ok(code) => {
+                    return Ok(ManualEntry {
+                        serial: serial.to_string(),
+                        activation_code: code.expose().to_owned(),
+                    });
+                }
+                Err(e @ ActivationError::CodeCheck) if p.is_interactive() => errln!(
+                    "{e} {serial}; type the activation code again (or `serial` to retype \
+                     the serial number)."
+                ),
+                Err(e) if p.is_interactive() => errln!("{e}; type the activation code again."),
+                Err(e) => return Err(bad("--activation-code", e)),
+            }
+        }
     }
 }
 
@@ -284,7 +350,7 @@ impl Prompter for TerminalPrompter {
                             if *step == PinStep::Choose
                                 && (pin.chars().count() as u32) < prompt.min_length =>
                         {
-                            errln!("The PIN must have at least {} digits.", prompt.min_length)
+                            errln!("The PIN must have at least {}.", pin_rule(prompt))
                         }
                         Typed::Line(pin) => return Ok(Answer::Pin(pin)),
                     }
@@ -472,6 +538,7 @@ mod tests {
             PinPrompt {
                 reason: "The PIN is too simple.".into(),
                 min_length: 4,
+                ..Default::default()
             },
         );
         let err = p.ask(&q).unwrap_err();
@@ -483,6 +550,7 @@ mod tests {
             PinPrompt {
                 reason: "Wrong PIN.".into(),
                 min_length: 0,
+                ..Default::default()
             },
         );
         assert_eq!(p.ask(&q).unwrap_err().code, "ERROR_CODE_WRONG_PIN");

@@ -191,11 +191,18 @@ fn state_fields(state: &State, m: &mut Json) {
         State::DeviceCode(c) | State::FinalizeCode(c) => {
             m.set("code", json!(c.code));
             m.set("grouped", json!(c.grouped));
+            // A TOTP code: when it stops being valid (Watch has the next).
+            if c.valid_until_unix > 0 {
+                m.set("valid_until_unix", json!(c.valid_until_unix));
+            }
         }
         State::ChoosePin(p) | State::ConfirmPin(p) | State::EnterPin(p) => {
             set_nonempty(m, "reason", &p.reason);
             if p.min_length > 0 {
                 m.set("min_length", json!(p.min_length));
+            }
+            if p.digits_only {
+                m.set("digits_only", json!(true));
             }
         }
         State::ChooseMethod(c) => {
@@ -269,6 +276,37 @@ fn describe_account(label: &str, issuer: &str) -> String {
     }
 }
 
+/// The accounts an activation will add, one line each (label, issuer,
+/// kind), shown once before the first question (the PIN's included).
+pub fn pending_text(accounts: &[tessera_proto::v1::PendingAccount]) -> String {
+    accounts
+        .iter()
+        .map(|a| {
+            format!(
+                "Activating {} [{}]{}",
+                describe_account(&a.label, &a.issuer),
+                kind_label(a.kind),
+                if a.issuer_verified {
+                    " — issuer verified"
+                } else {
+                    ""
+                }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// "Tessera", "TOTP", "HOTP" for people.
+fn kind_label(kind: i32) -> &'static str {
+    match AccountKind::try_from(kind) {
+        Ok(AccountKind::Tessera) => "Tessera",
+        Ok(AccountKind::Totp) => "TOTP",
+        Ok(AccountKind::Hotp) => "HOTP",
+        _ => "unknown kind",
+    }
+}
+
 /// Human text shown when the activation enters a state (the questions are the
 /// prompter's). Empty when there is nothing to show.
 pub fn view_text(view: &ActivationView) -> String {
@@ -280,25 +318,10 @@ pub fn view_text(view: &ActivationView) -> String {
         None => String::new(),
         Some(State::Home(_)) => String::new(),
         Some(State::Scanning(_)) => "Reading the activation image…".into(),
-        Some(State::DeviceCode(c)) => {
-            let mut s = String::new();
-            for a in &view.accounts {
-                s += &format!(
-                    "Activating {}{}\n",
-                    describe_account(&a.label, &a.issuer),
-                    if a.issuer_verified {
-                        " — issuer verified"
-                    } else {
-                        ""
-                    }
-                );
-            }
-            s += &format!(
-                "\n    Device code:  {}\n\nType this code into the issuer's app or page.",
-                display_code(c)
-            );
-            s
-        }
+        Some(State::DeviceCode(c)) => format!(
+            "\n    Device code:  {}\n\nType this code into the issuer's app or page.",
+            display_code(c)
+        ),
         Some(State::ChoosePin(p)) => {
             let mut s = String::new();
             if !p.reason.is_empty() {
@@ -306,7 +329,10 @@ pub fn view_text(view: &ActivationView) -> String {
             }
             s += "Choose a PIN for your Tessera vault";
             if p.min_length > 0 {
-                s += &format!(" (at least {} digits)", p.min_length);
+                // Worded as policy is: "digits" only when it wants digits.
+                s += &format!(" (at least {})", crate::prompt::pin_rule(p));
+            } else if p.digits_only {
+                s += " (digits only)";
             }
             s += ".";
             s
@@ -381,14 +407,14 @@ pub fn accounts_table(accounts: &[Account]) -> String {
 }
 
 /// Columns aligned with two spaces between them; the last one is not padded.
-fn table(headers: [&str; 4], rows: &[[String; 4]]) -> String {
+fn table<const N: usize>(headers: [&str; N], rows: &[[String; N]]) -> String {
     let mut widths = headers.map(|h| h.chars().count());
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: [&str; 4]| {
+    let line = |cells: [&str; N]| {
         let mut s = String::new();
         for (i, cell) in cells.iter().enumerate() {
             if i + 1 == cells.len() {
@@ -402,7 +428,7 @@ fn table(headers: [&str; 4], rows: &[[String; 4]]) -> String {
     };
     let mut out = vec![line(headers)];
     for row in rows {
-        out.push(line([&row[0], &row[1], &row[2], &row[3]]));
+        out.push(line(row.each_ref().map(String::as_str)));
     }
     out.join("\n")
 }
@@ -666,10 +692,88 @@ pub fn list_json(accounts: &[Account]) -> Json {
     m
 }
 
+/// Whether the code's account is an HOTP one (its codes use up a counter).
+pub fn is_hotp(c: &CodeResponse) -> bool {
+    c.account
+        .as_ref()
+        .is_some_and(|a| a.otp_type == "hotp" || a.kind == AccountKind::Hotp as i32)
+}
+
+/// How a person reads a code: the daemon's grouped form (`123 456`; one
+/// rule, the daemon's), or the digits from an older daemon.
+pub fn shown_code(c: &CodeResponse) -> &str {
+    if c.display.is_empty() {
+        &c.code
+    } else {
+        &c.display
+    }
+}
+
+/// An account as `tessera code` and the query rule name it: `issuer:label`,
+/// or the label alone.
+pub fn query_name(a: &Account) -> String {
+    if a.issuer.is_empty() {
+        a.label.clone()
+    } else {
+        format!("{}:{}", a.issuer, a.label)
+    }
+}
+
+/// `tessera code` without a query: every account and its current code;
+/// an HOTP account shows how to get its next code (making one would use up
+/// the counter): `[HOTP: tessera code 1a2b3c4d]`. `grouped`: codes as
+/// people read them (a terminal), else the digits.
+pub fn codes_table(codes: &[CodeResponse], now_unix: i64, grouped: bool) -> String {
+    if codes.is_empty() {
+        return "No accounts yet. Add one with `tessera activate --image FILE`.".into();
+    }
+    let rows: Vec<[String; 2]> = codes
+        .iter()
+        .map(|c| {
+            let (name, id) = c
+                .account
+                .as_ref()
+                .map(|a| (query_name(a), short_id(&a.id).to_owned()))
+                .unwrap_or_default();
+            let code = if c.code.is_empty() {
+                format!("[HOTP: tessera code {id}]")
+            } else {
+                let digits = if grouped { shown_code(c) } else { &c.code };
+                format!("{digits}  ({})", code_hint(c, now_unix))
+            };
+            [name, code]
+        })
+        .collect();
+    table(["ACCOUNT", "CODE"], &rows)
+}
+
+/// `tessera code --json` without a query: `{"codes":[…]}`, each as
+/// [`code_json`]; an HOTP account has `"code": null` (no code was made).
+pub fn codes_json(codes: &[CodeResponse], now_unix: i64) -> Json {
+    let mut m = Json::object();
+    m.set(
+        "codes",
+        Json::Array(
+            codes
+                .iter()
+                .map(|c| {
+                    let mut j = code_json(c, now_unix);
+                    if c.code.is_empty() {
+                        j.set("code", Value::Null);
+                    }
+                    j
+                })
+                .collect(),
+        ),
+    );
+    m
+}
+
 /// `tessera code --json`.
 pub fn code_json(c: &CodeResponse, now_unix: i64) -> Json {
     let mut m = Json::object();
     m.set("code", json!(c.code));
+    set_nonempty(&mut m, "display", &c.display);
     if c.valid_until_unix != 0 {
         m.set("valid_from_unix", json!(c.valid_from_unix));
         m.set("valid_until_unix", json!(c.valid_until_unix));
@@ -678,11 +782,7 @@ pub fn code_json(c: &CodeResponse, now_unix: i64) -> Json {
             json!((c.valid_until_unix - now_unix).max(0)),
         );
     }
-    let hotp = c
-        .account
-        .as_ref()
-        .is_some_and(|a| a.otp_type == "hotp" || a.kind == AccountKind::Hotp as i32);
-    if hotp || c.counter != 0 {
+    if is_hotp(c) || c.counter != 0 {
         m.set("counter", json!(c.counter));
     }
     if let Some(a) = &c.account {
@@ -709,6 +809,12 @@ pub fn status_json(s: &VaultStatus) -> Json {
     m.set("retry_after_seconds", json!(s.retry_after_seconds));
     m.set("account_count", json!(s.account_count));
     m.set("auto_lock_minutes", json!(s.auto_lock_minutes));
+    if !s.pin_counter_warning.is_empty() {
+        m.set("pin_counter_warning", json!(s.pin_counter_warning));
+    }
+    if s.already_unlocked {
+        m.set("already_unlocked", json!(true));
+    }
     m
 }
 
@@ -749,6 +855,9 @@ pub fn status_text(s: &VaultStatus) -> String {
     if s.retry_after_seconds > 0 {
         lines.push(format!("Next try:    in {} s", s.retry_after_seconds));
     }
+    if !s.pin_counter_warning.is_empty() {
+        lines.push(format!("Warning:     {}", s.pin_counter_warning));
+    }
     lines.join("\n")
 }
 
@@ -785,6 +894,7 @@ mod tests {
         let v = view(State::DeviceCode(CodeShown {
             code: "012345678998".into(),
             grouped: "0123-4567-8998".into(),
+            ..Default::default()
         }));
         assert_eq!(
             view_json(&v).to_string(),
@@ -797,6 +907,7 @@ mod tests {
         let v = view(State::FinalizeCode(CodeShown {
             code: "12345678".into(),
             grouped: "1234-5678".into(),
+            ..Default::default()
         }));
         assert_eq!(
             view_json(&v).to_value(),
@@ -817,7 +928,8 @@ mod tests {
         assert_eq!(
             view_json(&view(State::ConfirmPin(PinPrompt {
                 reason: "The PINs did not match.".into(),
-                min_length: 6
+                min_length: 6,
+                ..Default::default()
             })))
             .to_value(),
             json!({"state":"confirm_pin","reason":"The PINs did not match.","min_length":6})
@@ -887,6 +999,7 @@ mod tests {
         let mut v = view(State::DeviceCode(CodeShown {
             code: "1".into(),
             grouped: "1".into(),
+            ..Default::default()
         }));
         v.accounts.push(PendingAccount {
             label: "alice".into(),
@@ -900,7 +1013,10 @@ mod tests {
             view_json(&v).to_value(),
             json!({"state":"device_code","code":"1","grouped":"1"})
         );
-        assert!(view_text(&v).contains("Activating alice (Bank) — issuer verified"));
+        assert_eq!(
+            pending_text(&v.accounts),
+            "Activating alice (Bank) [Tessera] — issuer verified"
+        );
         assert!(view_text(&v).contains("Device code:  1"));
     }
 
@@ -956,9 +1072,11 @@ mod tests {
             valid_until_unix: 1020,
             counter: 0,
             account: Some(account("x", "l", "i")),
+            display: "123 456".into(),
         };
         let j = code_json(&totp, 1000).to_value();
         assert_eq!(j["code"], "123456");
+        assert_eq!(j["display"], "123 456");
         assert_eq!(j["valid_until_unix"], 1020);
         assert_eq!(j["seconds_left"], 20);
         assert!(j.get("counter").is_none());
@@ -976,6 +1094,37 @@ mod tests {
         assert_eq!(j["counter"], 7);
         assert!(j.get("valid_until_unix").is_none());
         assert_eq!(code_hint(&hotp, 1000), "counter 7");
+    }
+
+    #[test]
+    fn codes_table_groups_totp_and_names_the_hotp_command() {
+        let totp = CodeResponse {
+            code: "123456".into(),
+            display: "123 456".into(),
+            valid_from_unix: 990,
+            valid_until_unix: 1020,
+            account: Some(account("0123456789abcdef", "alice", "GitHub")),
+            ..Default::default()
+        };
+        let mut acc = account("fedcba9876543210", "bank", "");
+        acc.otp_type = "hotp".into();
+        let hotp = CodeResponse {
+            counter: 3,
+            account: Some(acc),
+            ..Default::default()
+        };
+        let both = [totp, hotp];
+        let t = codes_table(&both, 1000, true);
+        let lines: Vec<_> = t.lines().collect();
+        assert_eq!(lines[0], "ACCOUNT       CODE");
+        assert_eq!(lines[1], "GitHub:alice  123 456  (valid for 20 s)");
+        assert_eq!(lines[2], "bank          [HOTP: tessera code fedcba98]");
+        assert!(codes_table(&both, 1000, false).contains("GitHub:alice  123456  (valid"));
+        let j = codes_json(&both, 1000).to_value();
+        assert_eq!(j["codes"][0]["code"], "123456");
+        assert_eq!(j["codes"][0]["display"], "123 456");
+        assert_eq!(j["codes"][1]["code"], Value::Null);
+        assert_eq!(j["codes"][1]["counter"], 3);
     }
 
     #[test]

@@ -172,3 +172,45 @@ pub fn read_line(prompt: &str, echo: bool) -> io::Result<Input> {
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "input is not UTF-8"))?;
     Ok(Input::Line(Zeroizing::new(text.to_owned())))
 }
+
+/// What [`wait_for_input`] saw.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Waited {
+    /// Something to read (a line, or the end of input).
+    Ready,
+    TimedOut,
+    /// Ctrl-C.
+    Interrupted,
+}
+
+/// Waits up to `timeout` for standard input to have something to read,
+/// without reading it (a live line redraws meanwhile; [`read_line`] then
+/// reads what was typed).
+pub fn wait_for_input(timeout: std::time::Duration) -> io::Result<Waited> {
+    let _sigint = SigintGuard::install();
+    if take_interrupt() {
+        return Ok(Waited::Interrupted);
+    }
+    let mut fd = libc::pollfd {
+        fd: libc::STDIN_FILENO,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: poll on one valid pollfd struct.
+    match unsafe { libc::poll(&mut fd, 1, ms) } {
+        0 => Ok(Waited::TimedOut),
+        n if n > 0 => Ok(Waited::Ready),
+        _ => {
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+            Ok(if take_interrupt() {
+                Waited::Interrupted
+            } else {
+                Waited::TimedOut
+            })
+        }
+    }
+}

@@ -216,8 +216,8 @@ fn scripted_activation_from_an_image() {
     assert_eq!(lines.last().unwrap()["account"]["label"], ALICE_LABEL);
     assert_eq!(d.accounts().len(), 1);
 
-    // The same image on standard input: read and decoded (a device code
-    // again), then refused when storing, as alice is in the vault already.
+    // The same image on standard input: read and decoded, then refused at
+    // once, as alice is in the (unlocked) vault already.
     let out = d.run_with_stdin(
         &[
             "activate",
@@ -233,7 +233,7 @@ fn scripted_activation_from_an_image() {
     );
     assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
     let lines = json_lines(&out);
-    assert_eq!(states(&lines)[..2], ["device_code", "enter_pin"]);
+    assert_eq!(states(&lines), ["failed", "<none>"]);
     assert_eq!(
         lines.last().unwrap()["error"]["code"],
         "ERROR_CODE_ALREADY_EXISTS"
@@ -342,7 +342,8 @@ fn existing_vault_asks_enter_pin_and_a_wrong_pin_exits_1() {
 fn failed_activation_exits_1_in_scripts() {
     let d = Daemon::with_accounts();
     let pin = d.file("pin", PIN.as_bytes());
-    // Alice's serial is in the vault already: refused when storing.
+    // Alice's serial is in the vault already (unlocked): refused right
+    // after decoding, before any question.
     let payload = tessera_payload(
         ALICE_SERIAL,
         ALICE_KEY,
@@ -361,17 +362,8 @@ fn failed_activation_exits_1_in_scripts() {
     assert_eq!(out.status.code(), Some(1));
     let lines = json_lines(&out);
     // Not started over: the failure is the last state.
-    assert_eq!(
-        states(&lines),
-        [
-            "device_code",
-            "enter_pin",
-            "finalize_code",
-            "failed",
-            "<none>"
-        ]
-    );
-    let failed = &lines[3]["error"];
+    assert_eq!(states(&lines), ["failed", "<none>"]);
+    let failed = &lines[0]["error"];
     assert_eq!(failed["code"], "ERROR_CODE_ALREADY_EXISTS");
     assert!(
         failed["message"]
@@ -380,7 +372,7 @@ fn failed_activation_exits_1_in_scripts() {
             .contains("already in the vault"),
         "{failed}"
     );
-    assert_eq!(&lines[4]["error"], failed);
+    assert_eq!(&lines[1]["error"], failed);
     assert_eq!(d.accounts().len(), 2);
 
     // Without --json: the daemon's message on stderr.
@@ -497,7 +489,7 @@ fn pin_from_standard_input() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(
-        text.contains("Activating alice@example.com (Example Bank)\n"),
+        text.contains("Activating alice@example.com (Example Bank) [Tessera]\n"),
         "{text}"
     );
     let device = code_after(&text, "Device code:  ").unwrap_or_default();

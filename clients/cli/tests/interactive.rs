@@ -33,14 +33,15 @@ fn interactive_activation_walks_through_every_step() {
     let d = Daemon::start_with(NOTIFY_CONFIG);
     let payload = alice_payload();
     let mut t = tessera(&d, &["activate", "--uri", &payload]);
-    t.expect("Activating alice@example.com (Example Bank)");
+    t.expect("Activating alice@example.com (Example Bank) [Tessera]");
     t.expect("Device code:  ");
     t.expect("Press Enter once you have typed it in: ");
     t.send("\r");
-    t.expect("Choose a PIN for your Tessera vault (at least 4 digits).");
+    // Policy does not ask for digits only: the wording does not either.
+    t.expect("Choose a PIN for your Tessera vault (at least 4 characters).");
     t.expect("New PIN: ");
     t.send("12\r"); // too short: asked again before anything is sent
-    t.expect("at least 4 digits");
+    t.expect("The PIN must have at least 4 characters.");
     t.expect("New PIN: ");
     t.send(&format!("{PIN}\r"));
     t.expect("Repeat the PIN: ");
@@ -98,74 +99,82 @@ fn ctrl_c_and_the_word_cancel_ask_to_cancel() {
 }
 
 #[test]
-fn a_failure_offers_start_over() {
+fn an_account_in_the_vault_is_refused_before_any_question() {
     let d = Daemon::with_accounts();
-    // Alice is in the vault already: the daemon refuses to store her again.
+    // Alice is in the vault already, which is unlocked: refused at once,
+    // before the device code or the PIN, and not offered again.
     let payload = alice_payload();
+    let t = tessera(&d, &["activate", "--uri", &payload]);
+    let (status, screen) = t.wait();
+    assert_eq!(status.code(), Some(1), "{screen}");
+    assert!(
+        screen.contains("alice@example.com\" (Example Bank) is already in the vault"),
+        "{screen}"
+    );
+    assert!(!screen.contains("Device code"), "{screen}");
+    assert!(!screen.contains("PIN"), "{screen}");
+    assert!(!screen.contains("Start over"), "{screen}");
+
+    // Locked: known only after the vault PIN, still before the finalize code.
+    assert_eq!(d.run(&["lock"]).status.code(), Some(0));
     let mut t = tessera(&d, &["activate", "--uri", &payload]);
     t.expect("Press Enter once you have typed it in: ");
     t.send("\r");
     t.expect("Vault PIN: ");
     t.send(&format!("{PIN}\r"));
-    t.expect("Press Enter when done: ");
-    t.send("\r");
-    t.expect("Activation failed: ");
-    t.expect("already in the vault");
-    t.expect("Start over? [y/N] ");
-    t.send("y\r");
-    // The same source is read again: a new device code.
-    t.expect("Device code:  ");
-    t.expect("Press Enter");
-    t.send("\x03");
-    t.expect("Cancel activation?");
-    t.send("\x03"); // Ctrl-C at the cancel question: yes
     let (status, screen) = t.wait();
     assert_eq!(status.code(), Some(1), "{screen}");
-    assert!(
-        screen.contains("tessera: activation cancelled; nothing was stored"),
-        "{screen}"
-    );
-    assert_eq!(screen.matches("Device code:  ").count(), 2, "{screen}");
-    assert!(!screen.contains(PIN), "{screen}");
-
-    // Declining to start over ends the run.
-    let mut t = tessera(&d, &["activate", "--uri", &payload]);
-    t.expect("Press Enter");
-    t.send("\r");
-    t.expect("Vault PIN: ");
-    t.send(&format!("{PIN}\r"));
-    t.expect("Press Enter when done: ");
-    t.send("\r");
-    t.expect("Start over? [y/N] ");
-    t.send("\r");
-    let (status, screen) = t.wait();
-    assert_eq!(status.code(), Some(1), "{screen}");
-    assert!(
-        screen.contains("tessera: activation failed; nothing was stored"),
-        "{screen}"
-    );
+    assert!(screen.contains("is already in the vault"), "{screen}");
+    assert!(!screen.contains("Finalize code"), "{screen}");
+    assert!(!screen.contains("Start over"), "{screen}");
     assert_eq!(d.accounts().len(), 2);
 }
 
 #[test]
-fn manual_entry_is_asked_again_after_a_failure() {
+fn a_typed_entry_already_in_the_vault_starts_over_at_the_entry() {
+    let d = Daemon::with_accounts();
+    let mut t = tessera(&d, &["activate", "--manual"]);
+    t.expect("Serial number: ");
+    t.send(&format!("{ALICE_SERIAL}\r"));
+    t.expect("Activation code: ");
+    t.send(&format!("{}\r", activation_code(ALICE_SERIAL, ALICE_KEY)));
+    t.expect("is already in the vault");
+    t.expect("Start over? [y/N] ");
+    t.send("y\r");
+    // Back at the entry, not through the same serial again.
+    t.expect("Serial number: ");
+    t.send("\x03");
+    let (status, screen) = t.wait();
+    assert_eq!(status.code(), Some(1), "{screen}");
+    assert_eq!(
+        screen.matches("is already in the vault").count(),
+        1,
+        "{screen}"
+    );
+    assert!(!screen.contains("Device code"), "{screen}");
+}
+
+#[test]
+fn manual_entry_checks_each_field_as_it_is_typed() {
     let d = Daemon::start();
     let mut t = tessera(&d, &["activate", "--manual"]);
     t.expect("Serial number: ");
     t.send("BAD\r");
-    t.expect("Activation code: ");
-    t.send("1\r");
-    t.expect("Activation failed: ");
-    t.expect("10 characters");
-    t.expect("Start over? [y/N] ");
-    t.send("y\r");
+    // The serial is checked before the activation code is asked.
+    t.expect("SN: must be exactly 10 characters, got 3; type the serial number again.");
     t.expect("Serial number: ");
-    t.send("TSR0000042\r");
+    // Lower case, with a hyphen: the same serial.
+    t.send("tsr-0000042\r");
+    t.expect("Activation code: ");
+    // Check digits that do not match: only the code is asked again.
+    let wrong = activation_code("TSR0000043", 0x42).replace('-', " ");
+    t.send(&format!("{wrong}\r"));
+    t.expect("check digits do not match the serial number TSR0000042");
     t.expect("Activation code: ");
     // Typed in blocks with spaces.
     let code = activation_code("TSR0000042", 0x42).replace('-', " ");
     t.send(&format!("{code}\r"));
-    t.expect("Activating TSR0000042\r\n");
+    t.expect("Activating TSR0000042 [Tessera]\r\n");
     t.expect("Device code:  ");
     t.expect("Press Enter");
     t.send("cancel\r");
@@ -174,7 +183,40 @@ fn manual_entry_is_asked_again_after_a_failure() {
     let (status, screen) = t.wait();
     assert_eq!(status.code(), Some(1), "{screen}");
     assert!(screen.contains("activation cancelled"), "{screen}");
+    assert_eq!(screen.matches("Serial number: ").count(), 2, "{screen}");
     assert_eq!(d.status()["exists"], false);
+}
+
+#[test]
+fn a_totp_code_shown_during_activation_counts_down_and_renews() {
+    let d = Daemon::start();
+    let uri = "otpauth://totp/Chat:frank?secret=JBSWY3DPEHPK3PXP&issuer=Chat&period=10";
+    let mut t = tessera(&d, &["activate", "--uri", uri]);
+    // The accounts being added come before the PIN.
+    t.expect("Activating frank (Chat) [TOTP]");
+    t.expect("New PIN: ");
+    t.send(&format!("{PIN}\r"));
+    t.expect("Repeat the PIN: ");
+    t.send(&format!("{PIN}\r"));
+    t.expect("Current code:  ");
+    t.expect(" s left). Press Enter when done: ");
+    // Redrawn each second down to the last one, then the next code.
+    t.expect("(1 s left)");
+    t.expect("(9 s left)");
+    t.send("\r");
+    let (status, screen) = t.wait();
+    assert_eq!(status.code(), Some(0), "{screen}");
+    let codes: Vec<&str> = screen
+        .split("Current code:  ")
+        .skip(1)
+        .filter_map(|s| s.split("  (").next())
+        .collect();
+    assert!(codes.len() >= 3, "{screen}");
+    assert!(
+        codes.first() != codes.last(),
+        "the code was renewed when it expired: {codes:?}"
+    );
+    assert!(screen.contains("Activated frank (Chat) [totp]"), "{screen}");
 }
 
 #[test]

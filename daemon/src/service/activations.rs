@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use super::plan::{Plan, SignaturePolicy};
 use super::scanning::ScanSource;
 use super::{Service, unix_now};
-use crate::account::{AccountInfo, AccountKind};
+use crate::account::AccountInfo;
 use crate::activation::{Effect, Event, Machine, PinStep, Setup, Source, State};
 use crate::config::{PinConfigExt, ProtectionConfig, VaultConfigExt};
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
@@ -32,7 +32,11 @@ pub struct ActivationView {
     pub state: State,
     pub device_code: Option<DeviceCode>,
     pub finalize_code: Option<Code>,
+    /// When `finalize_code` stops being valid (a TOTP code), Unix seconds.
+    pub finalize_valid_until: Option<u64>,
     pub pin_min_length: u32,
+    /// Policy allows digits only in a new PIN.
+    pub pin_digits_only: bool,
     pub biometric_available: bool,
     /// Why biometrics are not offered, when they are not.
     pub biometric_unavailable_reason: Option<String>,
@@ -82,7 +86,10 @@ impl Activations {
             .ok_or_else(|| {
                 ServiceError::new(
                     ErrorCode::NotFound,
-                    format!("no activation {id:?}; it may have ended or timed out"),
+                    format!(
+                        "no activation {:?}; it may have ended or timed out",
+                        crate::error::truncate_for_echo(id)
+                    ),
                 )
             })
     }
@@ -224,6 +231,12 @@ impl Service {
         session.views.send_replace(view.clone());
         // No receiver is not an error: nobody listens for signals.
         let _ = self.inner.activations.updates.send(view.clone());
+        if let Some(until) = view.finalize_valid_until {
+            tokio::spawn(
+                self.clone()
+                    .renew_code(session.clone(), view.revision, until),
+            );
+        }
         if let State::Activated = view.state {
             tracing::info!(activation = %session.id, accounts = view.accounts.len(), "activation complete");
         }
@@ -252,18 +265,29 @@ impl Service {
                 }
                 Err(e) => Event::DecodeFailed(e),
             }),
-            Effect::CheckPin(pin) => Some(Event::PinChecked(
-                self.with_vault(move |v| {
-                    let now = std::time::SystemTime::now();
-                    if v.is_unlocked() {
-                        v.verify_pin(&pin, now)
-                    } else {
-                        v.unlock_with_pin(&pin, now)
-                    }
-                })
-                .await
-                .and_then(|r| r.map_err(ServiceError::from)),
-            )),
+            // The vault PIN; a locked vault's accounts can be read only now,
+            // so an account it has already fails here, before the finalize
+            // code is shown.
+            Effect::CheckPin(pin) => {
+                let plan = st.plan.clone();
+                Some(Event::PinChecked(
+                    self.with_vault(move |v| {
+                        let now = std::time::SystemTime::now();
+                        if v.is_unlocked() {
+                            v.verify_pin(&pin, now)
+                        } else {
+                            v.unlock_with_pin(&pin, now)
+                        }
+                        .map_err(|e| super::vault_ops::pin_error(v, e))?;
+                        match &plan {
+                            Some(plan) => plan.check_not_stored(v.accounts()?),
+                            None => Ok(()),
+                        }
+                    })
+                    .await
+                    .and_then(|r| r),
+                ))
+            }
             // The plugin asks for a finger for as long as the user needs:
             // progress and the result arrive as events (service/biometrics.rs).
             Effect::StartEnroll => {
@@ -282,9 +306,9 @@ impl Service {
                         "nothing to store: the activation has no decoded payload",
                     ))));
                 };
-                let infos = plan.account_infos();
+                let accounts = plan.accounts_to_store();
+                let infos: Vec<AccountInfo> = accounts.iter().map(AccountInfo::from).collect();
                 let kdf = self.config().vault.kdf();
-                let accounts = plan.accounts.clone();
                 let result = match self.check_account_limit(accounts.len(), true).await {
                     Err(e) => Err(e),
                     Ok(()) => self
@@ -338,6 +362,33 @@ impl Service {
         }
     }
 
+    /// Keeps a shown TOTP code current: when it expires the view is made
+    /// again and published with the same revision (nothing a client answers
+    /// has changed), so Watch and the D-Bus signal have the next code with
+    /// its `valid_until`. Stops once the activation moves on.
+    async fn renew_code(self, session: Arc<Session>, revision: u64, mut until: u64) {
+        loop {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            let wait = Duration::from_secs(until).saturating_sub(now);
+            tokio::time::sleep(wait).await;
+            let st = session.state.lock().await;
+            if st.revision != revision {
+                return;
+            }
+            let view = self.view(&session.id, &st);
+            drop(st);
+            let next = view.finalize_valid_until;
+            session.views.send_replace(view.clone());
+            let _ = self.inner.activations.updates.send(view);
+            match next {
+                Some(t) if t > until => until = t,
+                _ => return,
+            }
+        }
+    }
+
     /// Decodes a capture and feeds the result to the activation. Boxed: it
     /// steps the machine, whose effects may start another capture.
     fn capture(
@@ -385,7 +436,7 @@ impl Service {
             Source::Screen => first_payload(&self.scan_texts(ScanSource::Screen).await?)?,
             Source::Text(text) => parse_payload(&text)?,
             Source::Manual { serial, code } => {
-                let serial: Serial = serial.trim().parse().map_err(invalid_payload)?;
+                let serial = Serial::from_typed(&serial).map_err(invalid_payload)?;
                 let code =
                     ActivationCode::parse(&serial, code.expose()).map_err(invalid_payload)?;
                 Payload::Tessera(TesseraPayload::new(serial, code))
@@ -400,6 +451,7 @@ impl Service {
         // Fleet policy: otpauth, algorithms, the most accounts (service/config_ops.rs).
         super::config_ops::check_plan(&config, &plan)?;
         self.check_account_limit(plan.accounts.len(), false).await?;
+        self.check_not_stored_yet(&plan).await?;
         let protection = self.vault().lock().await.protection();
         let pin = match (protection, config.vault.protection) {
             (Some(Protection::Pin), _) => PinStep::Enter,
@@ -419,7 +471,22 @@ impl Service {
         Ok((plan, setup))
     }
 
+    /// Refuses an account the vault has already, right after decoding,
+    /// when the vault can be read: unlocked, or a keyring vault (opened
+    /// from the login keyring as every account call does). A locked PIN
+    /// vault is checked right after its PIN (the `CheckPin` effect).
+    async fn check_not_stored_yet(&self, plan: &Plan) -> ServiceResult<()> {
+        self.ensure_unlocked().await?;
+        let vault = self.vault().lock().await;
+        match vault.accounts() {
+            Ok(existing) => plan.check_not_stored(existing),
+            // No vault yet, or locked: nothing to compare with now.
+            Err(_) => Ok(()),
+        }
+    }
+
     fn view(&self, id: &str, st: &SessionState) -> ActivationView {
+        let now = unix_now();
         let state = st.machine.state().clone();
         let plan = st.plan.as_ref();
         let shown = match &state {
@@ -434,9 +501,13 @@ impl Service {
                 .and_then(|p| p.device_code),
             finalize_code: plan
                 .filter(|_| matches!(shown, State::FinalizeCode))
-                .and_then(|p| p.finalize_code(unix_now())),
+                .and_then(|p| p.finalize_code(now)),
+            finalize_valid_until: plan
+                .filter(|_| matches!(shown, State::FinalizeCode))
+                .and_then(|p| p.finalize_valid_until(now)),
             state,
             pin_min_length: self.config().pin.min_length,
+            pin_digits_only: self.config().pin.digits_only,
             biometric_available: st.machine.setup().is_some_and(|s| s.biometrics),
             biometric_unavailable_reason: st
                 .machine
@@ -537,27 +608,9 @@ fn store_accounts(
         return v.create_with_pin(&pin, kdf, accounts).map_err(Into::into);
     }
     super::vault_ops::unlock_from_keyring(v)?;
-    let existing = v.accounts()?;
-    for new in &accounts {
-        let clash = existing.iter().find(|old| match (&old.kind, &new.kind) {
-            (AccountKind::Tessera { serial: a, .. }, AccountKind::Tessera { serial: b, .. }) => {
-                a == b
-            }
-            (AccountKind::OtpAuth, AccountKind::OtpAuth) => {
-                old.secret == new.secret && old.label == new.label && old.issuer == new.issuer
-            }
-            _ => false,
-        });
-        if let Some(old) = clash {
-            return Err(ServiceError::new(
-                ErrorCode::AlreadyExists,
-                format!(
-                    "the account {:?} is already in the vault; delete it first to activate it again",
-                    old.label
-                ),
-            ));
-        }
-    }
+    // Checked at the start already; again here, as another client may have
+    // stored the same account meanwhile.
+    super::plan::check_not_stored(&accounts, v.accounts()?)?;
     v.update(move |all| {
         all.extend(accounts);
         Ok(())

@@ -378,7 +378,6 @@ impl Service {
             UnlockMethod::Auto => {
                 let v = self.vault().lock().await;
                 pin.expose().is_empty()
-                    && !v.is_unlocked()
                     && v.slots().contains(&SlotKind::Biometric)
                     && self.config().biometrics.allowed
                     && self.bio().failures.load(Ordering::Relaxed)
@@ -394,9 +393,10 @@ impl Service {
     }
 
     /// Verifies the user with the biometric plugin, then opens the vault
-    /// with the biometric slot's key from the login keyring.
+    /// with the biometric slot's key from the login keyring. An unlocked
+    /// vault still asks for the finger (and says it was unlocked).
     pub async fn unlock_by_biometrics(&self) -> ServiceResult<VaultStatus> {
-        {
+        let already_unlocked = {
             let v = self.vault().lock().await;
             if !v.exists() {
                 return Err(ServiceError::new(
@@ -404,17 +404,14 @@ impl Service {
                     "there is no vault yet; activate an account first",
                 ));
             }
-            if v.is_unlocked() {
-                drop(v);
-                return Ok(self.vault_status().await);
-            }
             if !v.slots().contains(&SlotKind::Biometric) {
                 return Err(unavailable(
                     "biometrics are not enabled for this vault; unlock with the PIN (and turn \
                      them on with `tessera biometrics enable`)",
                 ));
             }
-        }
+            v.is_unlocked()
+        };
         let max = self.config().biometrics.max_failures;
         let failures = self.bio().failures.load(Ordering::Relaxed);
         if failures >= max {
@@ -441,8 +438,11 @@ impl Service {
         }
         self.with_vault(unlock_from_biometric_slot).await??;
         self.bio().failures.store(0, Ordering::Relaxed);
-        tracing::info!("vault unlocked with biometrics");
-        Ok(self.vault_status().await)
+        tracing::info!(already_unlocked, "vault unlocked with biometrics");
+        Ok(VaultStatus {
+            already_unlocked,
+            ..self.vault_status().await
+        })
     }
 
     /// The `StartEnroll` effect of activation `session_id`: enrolls a

@@ -4,7 +4,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tessera_core::activation::{self, DeviceCode};
-use tessera_core::otp::{Code, OCRA_DEFAULT_SUITE};
+use tessera_core::otp::{Code, OCRA_DEFAULT_SUITE, OtpKind};
 use tessera_core::payload::{OtpAuthAccount, Payload, TesseraPayload};
 use tessera_core::signature::{self, IssuerPublicKey, SignatureError};
 
@@ -48,11 +48,18 @@ impl Plan {
         nonce: u32,
         policy: &SignaturePolicy,
     ) -> Result<Plan, ServiceError> {
-        match payload {
-            Payload::Tessera(p) => Self::tessera(&p, nonce, policy),
-            Payload::OtpAuth(a) => Ok(Self::otpauth(vec![a])),
-            Payload::Migration(batch) => Ok(Self::otpauth(batch.accounts)),
+        let plan = match payload {
+            Payload::Tessera(p) => Self::tessera(&p, nonce, policy)?,
+            Payload::OtpAuth(a) => Self::otpauth(vec![a]),
+            Payload::Migration(batch) => Self::otpauth(batch.accounts),
+        };
+        // Names that could pass for another account's are refused here,
+        // before anything is shown or stored (the one rule: account.rs).
+        for a in &plan.accounts {
+            crate::account::check_names(a)
+                .map_err(|e| ServiceError::new(ErrorCode::InvalidPayload, e))?;
         }
+        Ok(plan)
     }
 
     fn tessera(
@@ -142,8 +149,80 @@ impl Plan {
         }
     }
 
+    /// When the finalize step's code stops being valid: a TOTP account's
+    /// current code, at the end of its period. `None` for codes that do not
+    /// expire (Tessera's finalize code, an HOTP code).
+    pub fn finalize_valid_until(&self, unix_time: u64) -> Option<u64> {
+        let Finalize::CurrentCode = self.finalize else {
+            return None;
+        };
+        match self.accounts.first()?.params.kind() {
+            OtpKind::Totp { period } => {
+                let period = u64::from(period);
+                Some(unix_time - unix_time % period + period)
+            }
+            OtpKind::Hotp { .. } => None,
+        }
+    }
+
+    /// Refuses a plan holding an account the vault has already (`existing`):
+    /// the same Tessera serial, or the same otpauth secret, label and issuer.
+    /// Checked right after decoding when the vault can be read, else right
+    /// after the vault PIN, and once more when storing.
+    pub fn check_not_stored(&self, existing: &[Account]) -> Result<(), ServiceError> {
+        check_not_stored(&self.accounts, existing)
+    }
+
+    /// The accounts as they are stored. An HOTP code shown at the finalize
+    /// step counts as used: that account is stored with the next counter,
+    /// so its first `code` is a new one.
+    pub fn accounts_to_store(&self) -> Vec<Account> {
+        let mut accounts = self.accounts.clone();
+        if let (Finalize::CurrentCode, Some(first)) = (&self.finalize, accounts.first_mut())
+            && let OtpKind::Hotp { counter } = first.params.kind()
+        {
+            first.params = first.params.with_counter(counter.saturating_add(1));
+        }
+        accounts
+    }
+
     pub fn account_infos(&self) -> Vec<AccountInfo> {
         self.accounts.iter().map(AccountInfo::from).collect()
+    }
+}
+
+/// [`Plan::check_not_stored`] for accounts about to be stored.
+pub fn check_not_stored(accounts: &[Account], existing: &[Account]) -> Result<(), ServiceError> {
+    for new in accounts {
+        let clash = existing.iter().find(|old| match (&old.kind, &new.kind) {
+            (AccountKind::Tessera { serial: a, .. }, AccountKind::Tessera { serial: b, .. }) => {
+                a == b
+            }
+            (AccountKind::OtpAuth, AccountKind::OtpAuth) => {
+                old.secret == new.secret && old.label == new.label && old.issuer == new.issuer
+            }
+            _ => false,
+        });
+        if let Some(old) = clash {
+            return Err(ServiceError::new(
+                ErrorCode::AlreadyExists,
+                format!(
+                    "the account {} is already in the vault; nothing was changed. Delete it \
+                     first to activate it again",
+                    describe(old)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `issuer: label` (or the label), escaped as clients show names.
+fn describe(a: &Account) -> String {
+    let info = AccountInfo::from(a);
+    match &info.issuer {
+        Some(issuer) => format!("{:?} ({issuer})", info.label),
+        None => format!("{:?}", info.label),
     }
 }
 
@@ -193,5 +272,28 @@ mod tests {
         // RFC 6238's SHA1 seed at t=59.
         assert_eq!(plan.finalize_code(59).unwrap().as_str(), "94287082");
         assert_eq!(plan.accounts[0].issuer.as_deref(), Some("Example"));
+        assert_eq!(plan.finalize_valid_until(59), Some(60));
+        assert_eq!(plan.finalize_valid_until(60), Some(90));
+    }
+
+    #[test]
+    fn an_hotp_code_shown_at_finalize_is_stored_as_used() {
+        let p = payload::parse(
+            "otpauth://hotp/Example:bob?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&counter=7",
+        )
+        .unwrap();
+        let plan = Plan::new(p, 1, &SignaturePolicy::default()).unwrap();
+        let shown = plan.finalize_code(0).unwrap();
+        assert_eq!(plan.finalize_valid_until(0), None);
+        let stored = plan.accounts_to_store();
+        assert_eq!(stored[0].params.kind(), OtpKind::Hotp { counter: 8 });
+        assert_ne!(
+            stored[0].code(0),
+            shown,
+            "the first code after is the next one"
+        );
+        // A Tessera account's finalize code is not one of its codes.
+        let t = Plan::new(payload::parse(TAG).unwrap(), 1, &SignaturePolicy::default()).unwrap();
+        assert_eq!(t.accounts_to_store()[0].params, t.accounts[0].params);
     }
 }

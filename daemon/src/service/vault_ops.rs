@@ -9,19 +9,24 @@ use super::Service;
 use crate::config::{PinConfigExt, VaultConfigExt};
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::keyring::{KeyStore, KeyringError};
-use crate::vault::{Protection, SlotKind, Vault, VaultError};
+use crate::vault::{SlotKind, Vault, VaultError};
 
 /// What `tessera status` shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VaultStatus {
     pub exists: bool,
     pub locked: bool,
-    pub protection: Option<Protection>,
+    pub protection: Option<super::Protection>,
     pub failed_attempts: u32,
     pub retry_after: Duration,
     /// Only while unlocked.
     pub account_count: Option<usize>,
     pub auto_lock_minutes: u32,
+    /// The last PIN check could not write the wrong-PIN counter: why.
+    pub pin_counter_warning: Option<String>,
+    /// Only in `unlock`'s answer: the vault was unlocked before the call
+    /// (a PIN given was checked all the same).
+    pub already_unlocked: bool,
 }
 
 impl Service {
@@ -31,11 +36,13 @@ impl Service {
         VaultStatus {
             exists: vault.exists(),
             locked: !vault.is_unlocked(),
-            protection: vault.protection(),
+            protection: vault.protection().map(Into::into),
             failed_attempts: pin.failed_attempts,
             retry_after: pin.retry_after,
             account_count: vault.accounts().ok().map(<[_]>::len),
             auto_lock_minutes: self.config().vault.auto_lock_minutes,
+            pin_counter_warning: pin.counter_warning,
+            already_unlocked: false,
         }
     }
 
@@ -45,29 +52,44 @@ impl Service {
         self.vault_status().await
     }
 
+    /// Unlocks with the PIN (or the login keyring for a keyring vault).
+    /// An unlocked vault is not taken at its word: the PIN is checked with
+    /// the same counting (a wrong one is `WrongPin`), and the answer says it
+    /// was already unlocked; a keyring vault has nothing to check.
     pub async fn unlock(&self, pin: SecretString) -> ServiceResult<VaultStatus> {
-        self.with_vault(move |v| {
-            if !v.exists() {
-                return Err(ServiceError::new(
-                    ErrorCode::NoVault,
-                    "there is no vault yet; activate an account first",
-                ));
-            }
-            if v.is_unlocked() {
-                return Ok(());
-            }
-            // A keyring vault opens without a PIN; an empty PIN asks for the
-            // keyring when the vault has both slots.
-            let has_pin = v.slots().contains(&SlotKind::Pin);
-            if v.slots().contains(&SlotKind::Keyring) && (pin.expose().is_empty() || !has_pin) {
-                return unlock_from_keyring(v);
-            }
-            v.unlock_with_pin(&pin, SystemTime::now())
-                .map_err(ServiceError::from)
+        let already_unlocked = self
+            .with_vault(move |v| {
+                if !v.exists() {
+                    return Err(ServiceError::new(
+                        ErrorCode::NoVault,
+                        "there is no vault yet; activate an account first",
+                    ));
+                }
+                let was_unlocked = v.is_unlocked();
+                // A keyring vault opens without a PIN; an empty PIN asks for
+                // the keyring when the vault has both slots.
+                let has_pin = v.slots().contains(&SlotKind::Pin);
+                if v.slots().contains(&SlotKind::Keyring) && (pin.expose().is_empty() || !has_pin) {
+                    return unlock_from_keyring(v).map(|()| was_unlocked);
+                }
+                let now = SystemTime::now();
+                let checked = if was_unlocked {
+                    v.verify_pin(&pin, now)
+                } else {
+                    v.unlock_with_pin(&pin, now)
+                };
+                checked.map_err(|e| pin_error(v, e)).map(|()| was_unlocked)
+            })
+            .await??;
+        if already_unlocked {
+            tracing::info!("unlock asked of an unlocked vault");
+        } else {
+            tracing::info!("vault unlocked");
+        }
+        Ok(VaultStatus {
+            already_unlocked,
+            ..self.vault_status().await
         })
-        .await??;
-        tracing::info!("vault unlocked");
-        Ok(self.vault_status().await)
     }
 
     /// Opens a locked vault that has a keyring slot with the key from the
@@ -84,20 +106,43 @@ impl Service {
         self.with_vault(unlock_from_keyring).await?
     }
 
+    /// Changes the PIN. The current PIN is checked first (with the usual
+    /// counting: a wrong one is `WrongPin` whatever the new PIN is); then a
+    /// new PIN that is the same as the current one, or that policy does not
+    /// accept, is refused (`PinPolicy`). One Argon2 check in every case.
+    /// Checks the PIN with the usual counting and changes nothing (locked
+    /// stays locked): `change-pin` asks for the new PIN only after this.
+    pub async fn check_pin(&self, pin: SecretString) -> ServiceResult<VaultStatus> {
+        self.with_vault(move |v| {
+            if !v.exists() {
+                return Err(ServiceError::new(
+                    ErrorCode::NoVault,
+                    "there is no vault yet; activate an account first",
+                ));
+            }
+            v.verify_pin(&pin, SystemTime::now())
+                .map_err(|e| pin_error(v, e))
+        })
+        .await??;
+        Ok(self.vault_status().await)
+    }
+
     pub async fn change_pin(
         &self,
         old: SecretString,
         new: SecretString,
     ) -> ServiceResult<VaultStatus> {
-        self.config()
-            .pin
-            .rules()
-            .check(new.expose())
-            .map_err(|reason| ServiceError::new(ErrorCode::PinPolicy, reason))?;
+        let rules = self.config().pin.rules();
         let kdf = self.config().vault.kdf();
         self.with_vault(move |v| {
-            v.change_pin(&old, &new, kdf, SystemTime::now())
-                .map_err(ServiceError::from)
+            let now = SystemTime::now();
+            if let Err(refused) = check_new_pin(&rules, &old, &new) {
+                // A wrong current PIN is said first (and counted).
+                v.verify_pin(&old, now).map_err(|e| pin_error(v, e))?;
+                return Err(refused);
+            }
+            v.change_pin(&old, &new, kdf, now)
+                .map_err(|e| pin_error(v, e))
         })
         .await??;
         tracing::info!("vault PIN changed");
@@ -130,6 +175,45 @@ impl Service {
             }
         }
     }
+}
+
+/// Whether `new` may replace `old`: not the same PIN, and within policy.
+/// The current PIN is checked before this (a wrong one says so first).
+pub(crate) fn check_new_pin(
+    rules: &crate::activation::PinRules,
+    old: &SecretString,
+    new: &SecretString,
+) -> ServiceResult<()> {
+    if old.expose() == new.expose() {
+        return Err(ServiceError::new(
+            ErrorCode::PinPolicy,
+            "the new PIN is the same as the current one; choose a different PIN",
+        ));
+    }
+    rules
+        .check(new.expose())
+        .map_err(|reason| ServiceError::new(ErrorCode::PinPolicy, reason))
+}
+
+/// A PIN check's error as clients see it: a wrong PIN says how many tries
+/// are left before delays start; the counter file's trouble (a full disk)
+/// is added when the check could not write it.
+pub(crate) fn pin_error(v: &Vault, e: VaultError) -> ServiceError {
+    let status = v.pin_status(SystemTime::now());
+    let free = matches!(e, VaultError::WrongPin { retry_after, .. } if retry_after.is_zero());
+    let mut error = ServiceError::from(e);
+    if free && status.attempts_before_delay > 0 {
+        let left = status.attempts_before_delay;
+        error.message = format!(
+            "{}; {left} more {} before a delay",
+            error.message,
+            if left == 1 { "try" } else { "tries" }
+        );
+    }
+    if let Some(warning) = status.counter_warning {
+        error.message = format!("{}. Also, {warning}", error.message.trim_end_matches('.'));
+    }
+    error
 }
 
 /// Unlocks `v` through its keyring slot with the key kept in the login

@@ -971,11 +971,19 @@ fn a_failed_update_changes_nothing() {
     fail_next_save_at(Some(Step::Rename));
     assert!(v.add_slot(SlotKind::Biometric, &new_slot_key()).is_err());
     assert_eq!(v.slots(), [SlotKind::Pin]);
+    // (The wrong-PIN counter is written first and its failure does not stop
+    // a PIN check: make it fail on its own so the vault's write is the one
+    // that meets the injected failure.)
+    let blocker = tmp.path().join("pin-attempts.tmp");
+    std::fs::create_dir(&blocker).unwrap();
+    std::fs::write(blocker.join("x"), b"x").unwrap();
     fail_next_save_at(Some(Step::Write));
     assert!(
         v.change_pin(&pin("1234"), &pin("5678"), small(), t0())
             .is_err()
     );
+    fail_next_save_at(None);
+    std::fs::remove_dir_all(&blocker).unwrap();
     assert_eq!(read(&v), on_disk);
     drop(v);
 
@@ -1045,4 +1053,52 @@ fn debug_output_holds_no_secrets() {
 
     let p = pin("1234");
     assert_eq!(format!("{p:?}"), "SecretString(<redacted>)");
+}
+
+/// A wrong-PIN counter that cannot be written (docs/security.md): the check
+/// goes on, the count is kept in memory with its delays, the failure is
+/// reported, and the right PIN still unlocks.
+#[test]
+fn a_pin_counter_that_cannot_be_written_is_kept_in_memory() {
+    let tmp = with_pin_vault(sample());
+    let mut v = Vault::open(tmp.path()).unwrap();
+    v.set_pin_delay_policy(PinDelayPolicy {
+        free_attempts: 1,
+        base_delay: Duration::from_secs(30),
+        lockout_after: None,
+    });
+    // A folder with something in it where the counter file would be
+    // renamed to: the write fails for real.
+    let counter = tmp.path().join(PIN_ATTEMPTS_FILE);
+    std::fs::create_dir(&counter).unwrap();
+    std::fs::write(counter.join("x"), b"x").unwrap();
+
+    assert!(matches!(
+        v.unlock_with_pin(&pin("9999"), t0()),
+        Err(VaultError::WrongPin {
+            failed_attempts: 1,
+            ..
+        })
+    ));
+    let status = v.pin_status(t0());
+    assert_eq!(status.failed_attempts, 1);
+    assert!(
+        status
+            .counter_warning
+            .as_deref()
+            .is_some_and(|w| w.contains("could not be saved")),
+        "{status:?}"
+    );
+    // The delay applies from memory, even to the right PIN.
+    assert!(matches!(
+        v.unlock_with_pin(&pin("1234"), t0() + Duration::from_secs(1)),
+        Err(VaultError::PinDelayed { .. })
+    ));
+    // After it, the right PIN unlocks; the count is reset in memory.
+    v.unlock_with_pin(&pin("1234"), t0() + Duration::from_secs(31))
+        .unwrap();
+    assert!(v.is_unlocked());
+    let status = v.pin_status(t0() + Duration::from_secs(31));
+    assert_eq!(status.failed_attempts, 0);
+    assert!(status.counter_warning.is_some(), "still reported");
 }

@@ -89,18 +89,126 @@ pub struct AccountInfo {
     pub notifications: bool,
 }
 
+/// An account as clients see it: the label and issuer are shown escaped
+/// ([`escape_name`]), so an account stored before names were checked
+/// cannot pass for another.
 impl From<&Account> for AccountInfo {
     fn from(a: &Account) -> Self {
         Self {
             id: a.id.clone(),
-            label: a.label.clone(),
-            issuer: a.issuer.clone(),
+            label: escape_name(&a.label).into_owned(),
+            issuer: a.issuer.as_deref().map(|i| escape_name(i).into_owned()),
             kind: a.kind.clone(),
             params: a.params,
             ocra_suite: a.ocra_suite.clone(),
             created_unix: a.created_unix,
             extra: a.extra.clone(),
             notifications: a.notifications,
+        }
+    }
+}
+
+/// Why a character may not be in a label or issuer: it can make a name
+/// look like another (bidi overrides and isolates, zero-width characters)
+/// or break the line it is shown on (control characters, line and
+/// paragraph separators). `None` for every other character.
+///
+/// The one rule for names (ARCHITECTURE.md): [`check_name`] refuses them at
+/// every entry (activation plans, rename), [`escape_name`] shows them as
+/// `<U+XXXX>` in what clients get (accounts stored before the check).
+pub fn unsafe_char(c: char) -> Option<&'static str> {
+    match c {
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{061C}' => {
+            Some("a bidirectional control character")
+        }
+        '\u{200B}'..='\u{200F}' | '\u{2060}' | '\u{FEFF}' => Some("a zero-width character"),
+        '\u{2028}' | '\u{2029}' => Some("a line or paragraph separator"),
+        c if c.is_control() => Some("a control character"),
+        _ => None,
+    }
+}
+
+/// The error for the first unsafe character of `text`, which is the
+/// account's `field` ("label", "issuer").
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the {field} contains {what} (U+{code:04X}), which can make one account look like another; \
+     remove it"
+)]
+pub struct UnsafeName {
+    pub field: &'static str,
+    pub what: &'static str,
+    pub code: u32,
+}
+
+/// Refuses a label or issuer with a character [`unsafe_char`] names.
+pub fn check_name(field: &'static str, text: &str) -> Result<(), UnsafeName> {
+    match text.chars().find_map(|c| unsafe_char(c).map(|w| (c, w))) {
+        Some((c, what)) => Err(UnsafeName {
+            field,
+            what,
+            code: u32::from(c),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Checks an account's label and issuer (an activation's plan calls this
+/// before anything is stored).
+pub fn check_names(account: &Account) -> Result<(), UnsafeName> {
+    check_name("label", &account.label)?;
+    if let Some(issuer) = &account.issuer {
+        check_name("issuer", issuer)?;
+    }
+    Ok(())
+}
+
+/// `text` with every character [`unsafe_char`] names written `<U+XXXX>`
+/// (borrowed when there is none).
+pub fn escape_name(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().all(|c| unsafe_char(c).is_none()) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c).is_some() {
+            out.push_str(&format!("<U+{:04X}>", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spoofing_characters_are_named_and_escaped() {
+        for (text, code, what) in [
+            ("pay\u{202E}lapyap", 0x202E, "bidirectional"),
+            ("a\u{2066}b", 0x2066, "bidirectional"),
+            ("git\u{200B}hub", 0x200B, "zero-width"),
+            ("\u{FEFF}bank", 0xFEFF, "zero-width"),
+            ("x\u{2060}", 0x2060, "zero-width"),
+            ("bell\u{7}", 0x7, "control"),
+            ("two\nlines", 0xA, "control"),
+            ("c1\u{85}", 0x85, "control"),
+        ] {
+            let e = check_name("label", text).unwrap_err();
+            assert_eq!(e.code, code, "{text:?}");
+            let message = e.to_string();
+            assert!(message.contains("label"), "{message}");
+            assert!(message.contains(what), "{message}");
+            assert!(message.contains(&format!("U+{code:04X}")), "{message}");
+            let escaped = escape_name(text);
+            assert!(escaped.contains(&format!("<U+{code:04X}>")), "{escaped}");
+            assert!(check_name("label", &escaped).is_ok(), "{escaped}");
+        }
+        for fine in ["alice@example.com", "Ärzte-Bank", "Пётр", "山田", "a b"] {
+            assert!(check_name("issuer", fine).is_ok(), "{fine}");
+            assert!(matches!(escape_name(fine), std::borrow::Cow::Borrowed(_)));
         }
     }
 }

@@ -114,8 +114,8 @@ impl Notifier {
                 APP_NAME,
                 0,
                 ICON,
-                summary,
-                &escape_markup(body),
+                &shown(summary),
+                &escape_markup(&shown(body)),
                 &[APPROVE, "Approve", DENY, "Deny"],
                 hints,
                 ms,
@@ -167,14 +167,24 @@ impl Notifier {
                 APP_NAME,
                 0,
                 ICON,
-                summary,
-                &escape_markup(body),
+                &shown(summary),
+                &escape_markup(&shown(body)),
                 &[],
                 hints,
                 -1,
             )
             .await?)
     }
+}
+
+/// Text as a person may read it: every character that could make it look
+/// like other text written `<U+XXXX>` (the one rule,
+/// [`crate::account::escape_name`]), line by line, so line breaks stay.
+fn shown(text: &str) -> String {
+    text.split('\n')
+        .map(|line| crate::account::escape_name(line))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Bodies may be read as markup by the server: show the text as it is.
@@ -186,6 +196,15 @@ fn escape_markup(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn spoofing_characters_are_shown_escaped_and_lines_kept() {
+        assert_eq!(
+            super::shown("Pay \u{202E}01$\nto Bob\u{200B}"),
+            "Pay <U+202E>01$\nto Bob<U+200B>"
+        );
+        assert_eq!(super::shown("plain"), "plain");
+    }
+
     #[test]
     fn markup_is_escaped() {
         assert_eq!(

@@ -32,10 +32,11 @@ pub enum Error {
     Policy(String),
     NoMatch(String),
     BiometricsUnavailable(String),
+    Ambiguous(String),
 }
 
 /// Every code, for the tests that check names against the XML.
-pub const ALL_CODES: [ErrorCode; 19] = [
+pub const ALL_CODES: [ErrorCode; 20] = [
     ErrorCode::InvalidArgument,
     ErrorCode::InvalidPayload,
     ErrorCode::InvalidImage,
@@ -55,6 +56,7 @@ pub const ALL_CODES: [ErrorCode; 19] = [
     ErrorCode::Policy,
     ErrorCode::NoMatch,
     ErrorCode::BiometricsUnavailable,
+    ErrorCode::Ambiguous,
 ];
 
 /// The last part of the error name of `code`.
@@ -79,6 +81,7 @@ pub fn short_name(code: ErrorCode) -> &'static str {
         ErrorCode::Policy => "Policy",
         ErrorCode::NoMatch => "NoMatch",
         ErrorCode::BiometricsUnavailable => "BiometricsUnavailable",
+        ErrorCode::Ambiguous => "Ambiguous",
     }
 }
 
@@ -109,6 +112,7 @@ pub(crate) fn from_service(e: ServiceError) -> Error {
         ErrorCode::Policy => Error::Policy(m),
         ErrorCode::NoMatch => Error::NoMatch(m),
         ErrorCode::BiometricsUnavailable => Error::BiometricsUnavailable(m),
+        ErrorCode::Ambiguous => Error::Ambiguous(m),
     }
 }
 

@@ -29,14 +29,11 @@ pub struct Hit {
     pub description: String,
 }
 
-/// "123 456 · Issuer": the code grouped for reading, and the issuer.
+/// "123 456 · Issuer": the code as the service shows it
+/// ([`crate::service::accounts::display_code`]), and the issuer.
 pub fn describe(account: &AccountInfo, code: Option<&CodeInfo>) -> String {
     let code = match code {
-        Some(c) => tessera_core::activation::group_digits(
-            &c.code,
-            if c.code.len() == 8 { 4 } else { 3 },
-            ' ',
-        ),
+        Some(c) => c.display.clone(),
         None => "press Enter for the next code".into(),
     };
     match &account.issuer {
@@ -86,11 +83,6 @@ pub async fn activate(service: &Service, id: &str) -> Result<(), Error> {
         )
     } else if let Some(account) = id.strip_prefix(ACCOUNT_PREFIX) {
         let code = service.code(account).await?;
-        let grouped = tessera_core::activation::group_digits(
-            &code.code,
-            if code.code.len() == 8 { 4 } else { 3 },
-            ' ',
-        );
         let until = code
             .valid_until
             .map(|u| {
@@ -98,7 +90,10 @@ pub async fn activate(service: &Service, id: &str) -> Result<(), Error> {
                 format!(" (valid for {left} s)")
             })
             .unwrap_or_default();
-        (code.account.label.clone(), format!("{grouped}{until}"))
+        (
+            code.account.label.clone(),
+            format!("{}{until}", code.display),
+        )
     } else {
         return Err(ServiceError::invalid_argument(format!("unknown result id {id:?}")).into());
     };

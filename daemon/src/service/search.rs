@@ -2,8 +2,7 @@
 //! accounts whose label or issuer holds every typed term, with their
 //! current code. One rule for both shells.
 
-use tessera_core::otp::OtpKind;
-
+use super::accounts::current_code;
 use super::{CodeInfo, Service, unix_now};
 use crate::account::{Account, AccountInfo};
 use crate::error::{ErrorCode, ServiceResult};
@@ -22,10 +21,12 @@ pub enum SearchResults {
 }
 
 /// Whether `account` matches every term (case-insensitive substrings of
-/// its label or issuer). No terms match nothing.
+/// its label or issuer, in the escaped form clients see). No terms match
+/// nothing.
 pub fn matches(account: &Account, terms: &[String]) -> bool {
-    let label = account.label.to_lowercase();
-    let issuer = account.issuer.as_deref().unwrap_or("").to_lowercase();
+    let shown = AccountInfo::from(account);
+    let label = shown.label.to_lowercase();
+    let issuer = shown.issuer.as_deref().unwrap_or("").to_lowercase();
     let mut any = false;
     for term in terms.iter().map(|t| t.trim().to_lowercase()) {
         if term.is_empty() {
@@ -71,22 +72,7 @@ impl Service {
             .iter()
             .filter(|a| wanted(a))
             .take(MAX_RESULTS)
-            .map(|a| {
-                let code = match a.params.kind() {
-                    OtpKind::Totp { period } => {
-                        let from = now - now % u64::from(period);
-                        Some(CodeInfo {
-                            code: a.code(now).to_string(),
-                            valid_from: Some(from),
-                            valid_until: Some(from + u64::from(period)),
-                            counter: None,
-                            account: a.into(),
-                        })
-                    }
-                    OtpKind::Hotp { .. } => None,
-                };
-                (AccountInfo::from(a), code)
-            })
+            .map(|a| (AccountInfo::from(a), current_code(a, now)))
             .collect();
         Ok(SearchResults::Accounts(found))
     }

@@ -174,7 +174,8 @@ pub fn exit_for_error_code(code: &str) -> u8 {
         "ERROR_CODE_INVALID_ARGUMENT"
         | "ERROR_CODE_INVALID_PAYLOAD"
         | "ERROR_CODE_INVALID_IMAGE"
-        | "ERROR_CODE_NOT_FOUND" => exit::USAGE,
+        | "ERROR_CODE_NOT_FOUND"
+        | "ERROR_CODE_AMBIGUOUS" => exit::USAGE,
         _ => exit::REFUSED,
     }
 }

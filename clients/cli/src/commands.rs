@@ -398,7 +398,7 @@ async fn unlock_vault(
                 "unlocking needs the PIN",
             )?
         };
-        return Ok(unlock_with_pin(vault, &pin).await?);
+        return unlock_with_pin(vault, &pin).await;
     }
     loop {
         let pin = ask_pin("Vault PIN: ")?;

@@ -110,7 +110,7 @@ pub fn lookup<'a>(accounts: &'a [Account], query: &str) -> ServiceResult<Found<'
     };
     match candidates.as_slice() {
         [(one, _)] => Ok(Found {
-            account: *one,
+            account: one,
             exact,
         }),
         [] => Err(ServiceError::not_found(format!(

@@ -12,6 +12,9 @@
 //!   connection, for [`THROUGHPUT_SECS`] seconds each (multi-thread runtime);
 //! - the daemon's resident memory (`VmRSS`) after start-up, once the vault is
 //!   open, and idle after the load;
+//! - in a second daemon with the default Argon2id cost (64 MiB), `VmRSS`
+//!   after the vault is made, after a lock and an unlock, and the peak
+//!   (`VmHWM`): the KDF's memory must go back to the system;
 //! - the time from spawning `tesserad` to its socket accepting (median of
 //!   [`STARTS`] starts, fresh folder each, no vault so no Argon2);
 //! - in-process: saving a vault of [`VAULT_ACCOUNTS`] accounts (median of
@@ -90,7 +93,7 @@ fn main() {
         .build()
         .expect("a tokio runtime");
 
-    let daemon = Daemon::start();
+    let daemon = Daemon::start(FAST_CONFIG);
     let rss_started = daemon.rss_kib();
     let id = runtime.block_on(activate(&daemon.socket()));
     std::thread::sleep(Duration::from_millis(300));
@@ -119,6 +122,7 @@ fn main() {
     let rss_after = daemon.rss_kib();
     drop(daemon);
 
+    let kdf_memory = runtime.block_on(measure_kdf_memory());
     let starts = measure_starts(plan.starts);
     let save = measure_vault_save(plan.vault_accounts, plan.saves);
     let load_after = load_average();
@@ -129,6 +133,7 @@ fn main() {
         rss_started,
         rss_open,
         rss_after,
+        kdf_memory,
         starts,
         save,
         load_before,
@@ -160,8 +165,8 @@ fn tesserad() -> &'static str {
 
 impl Daemon {
     /// Starts `tesserad` in a fresh folder and waits until its socket accepts.
-    fn start() -> Daemon {
-        let (dir, mut child) = spawn();
+    fn start(config: &str) -> Daemon {
+        let (dir, mut child) = spawn(config);
         wait_for_socket(&socket_in(dir.path()), &mut child);
         Daemon { dir, child }
     }
@@ -190,10 +195,10 @@ fn socket_in(dir: &Path) -> PathBuf {
 }
 
 /// Spawns `tesserad` on a new temporary folder (no vault yet).
-fn spawn() -> (tempfile::TempDir, Child) {
+fn spawn(config_text: &str) -> (tempfile::TempDir, Child) {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let config = dir.path().join("tessera.toml");
-    std::fs::write(&config, FAST_CONFIG).expect("writes the config");
+    std::fs::write(&config, config_text).expect("writes the config");
     let child = Command::new(tesserad())
         .arg("--foreground")
         .arg("--config")
@@ -249,10 +254,15 @@ fn wait_for_socket(socket: &Path, child: &mut Child) {
 
 /// `VmRSS` of a process, in KiB.
 fn rss_kib(pid: u32) -> u64 {
+    proc_status_kib(pid, "VmRSS:")
+}
+
+/// A `kB` line of `/proc/PID/status` (`VmRSS:`, `VmHWM:`), in KiB.
+fn proc_status_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
@@ -307,6 +317,39 @@ async fn activate(socket: &Path) -> String {
             .into_inner();
     }
     panic!("the activation did not finish in 20 steps")
+}
+
+/// Resident memory around Argon2id at the default cost (no fast config).
+struct KdfMemory {
+    before_kib: u64,
+    made_kib: u64,
+    unlocked_kib: u64,
+    peak_kib: u64,
+}
+
+async fn measure_kdf_memory() -> KdfMemory {
+    let daemon = Daemon::start("");
+    let settle = || std::thread::sleep(Duration::from_millis(300));
+    let before_kib = daemon.rss_kib();
+    activate(&daemon.socket()).await;
+    settle();
+    let made_kib = daemon.rss_kib();
+    let mut vault = pb::vault_client::VaultClient::new(connect(&daemon.socket()).await);
+    vault.lock(pb::LockRequest {}).await.expect("locks");
+    vault
+        .unlock(pb::UnlockRequest {
+            pin: PIN.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("unlocks with the PIN");
+    settle();
+    KdfMemory {
+        before_kib,
+        made_kib,
+        unlocked_kib: daemon.rss_kib(),
+        peak_kib: proc_status_kib(daemon.child.id(), "VmHWM:"),
+    }
 }
 
 async fn code(client: &mut pb::accounts_client::AccountsClient<Channel>, id: &str) {
@@ -421,7 +464,7 @@ fn measure_starts(n: usize) -> Starts {
     let mut times = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
-        let (dir, mut child) = spawn();
+        let (dir, mut child) = spawn(FAST_CONFIG);
         wait_for_socket(&socket_in(dir.path()), &mut child);
         times.push(t.elapsed());
         stop(&mut child);
@@ -509,6 +552,7 @@ struct Report {
     rss_started: u64,
     rss_open: u64,
     rss_after: u64,
+    kdf_memory: KdfMemory,
     starts: Starts,
     save: VaultSave,
     load_before: String,
@@ -597,6 +641,14 @@ impl Report {
             rss_idle as f64 * 1024.0 / 1e6,
             verdict(rss_idle * 1024 < 15_000_000)
         );
+        let k = &self.kdf_memory;
+        let _ = writeln!(
+            out,
+            "| RSS idle after an Argon2id unlock at the default 64 MiB | {:.1} MiB ({:.1} MB) | < 15 MB (the idle target) | {} |",
+            mib(k.unlocked_kib),
+            k.unlocked_kib as f64 * 1024.0 / 1e6,
+            verdict(k.unlocked_kib * 1024 < 15_000_000)
+        );
         let _ = writeln!(
             out,
             "| start to socket accepting, median | {:.1} ms | < 50 ms | {} |",
@@ -654,6 +706,16 @@ impl Report {
             mib(self.rss_started),
             mib(self.rss_open),
             mib(self.rss_after)
+        );
+        let _ = writeln!(
+            out,
+            "- Argon2id at the default cost (64 MiB, a second daemon): RSS {:.1} MiB just started, \
+             {:.1} MiB 0.3 s after the activation made the vault, {:.1} MiB 0.3 s after a lock \
+             and an unlock; peak (`VmHWM`) {:.1} MiB.",
+            mib(k.before_kib),
+            mib(k.made_kib),
+            mib(k.unlocked_kib),
+            mib(k.peak_kib)
         );
         let starts: Vec<String> = self
             .starts

@@ -7,6 +7,7 @@ pub mod dbus;
 pub mod error;
 pub mod grpc;
 pub mod keyring;
+pub mod memory;
 pub mod notify;
 pub mod peer;
 pub mod service;

@@ -53,6 +53,7 @@ fn main() -> std::process::ExitCode {
         }
     };
     let logs = init_logging(args.foreground, data_dir(&args).as_deref());
+    tesserad::memory::tune();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

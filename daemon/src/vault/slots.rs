@@ -143,9 +143,12 @@ impl PinKdf {
             .map_err(|e| VaultError::InvalidKdf(e.to_string()))?;
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let mut kek = Key::default();
-        argon
+        let hashed = argon
             .hash_password_into(pin.expose().as_bytes(), &self.salt, &mut kek[..])
-            .map_err(|e| VaultError::InvalidKdf(e.to_string()))?;
+            .map_err(|e| VaultError::InvalidKdf(e.to_string()));
+        // The KDF's memory is freed by now; keep the daemon near its idle size.
+        crate::memory::give_back_freed();
+        hashed?;
         Ok(kek)
     }
 }

@@ -599,7 +599,8 @@ fn an_invalid_config_file_stops_start_up_with_file_and_line() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("tessera.toml: line 2, column 1: unknown field `auto_lock`"),
+        err.contains("tessera.toml: line 2, column 1: `auto_lock` is not a key of [vault]")
+            && err.contains("auto_lock_minutes"),
         "{err}"
     );
 }

@@ -505,7 +505,7 @@ async fn trusted_issuers_and_unsigned_payloads() {
 #[tokio::test]
 async fn a_pin_is_required_when_the_keyring_is_not_allowed() {
     // The user asks for keyring protection; the admin requires a PIN: the
-    // user file is ignored with a warning, and the activation asks a PIN.
+    // user's key is dropped with a warning, and the activation asks a PIN.
     let l = Layered::start(&[
         (
             ADMIN,
@@ -522,7 +522,7 @@ async fn a_pin_is_required_when_the_keyring_is_not_allowed() {
         r.warnings
     );
     assert!(
-        r.warnings[0].contains("the whole user file is ignored"),
+        r.warnings[0].contains("this key is ignored; the rest of the file applies"),
         "{:?}",
         r.warnings
     );
@@ -607,8 +607,9 @@ async fn sighup_reloads_and_connected_clients_carry_on() {
     l.hangup();
     l.wait_for_log("configuration not reloaded");
     assert!(
-        l.log()
-            .contains("50-policy.toml: line 2, column 14: pin.min_length must be 1 to 64"),
+        l.log().contains(
+            "50-policy.toml: line 2, column 14: pin.min_length must be a whole number from 1 to 64"
+        ),
         "{}",
         l.log()
     );
@@ -703,7 +704,7 @@ fn an_invalid_admin_file_stops_start_up_and_says_where() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains(&format!(
-            "tesserad: invalid configuration, not starting: {}: line 2, column 14: accounts.algorithms: \"MD5\" is not an algorithm; allowed: SHA1, SHA256, SHA512",
+            "tesserad: invalid configuration, not starting: {}: line 2, column 14: accounts.algorithms must be a list of names from: SHA1, SHA256, SHA512 (e.g. [\"SHA1\"]); \"MD5\" is not one of them",
             path(&d, DROP_IN)
         )),
         "{err}"
@@ -714,20 +715,24 @@ fn an_invalid_admin_file_stops_start_up_and_says_where() {
 }
 
 #[tokio::test]
-async fn an_invalid_user_file_is_ignored_with_a_warning() {
+async fn a_typo_in_the_user_file_drops_only_that_key() {
     let l = Layered::start(&[(USER, "[pin]\nmin_length = 7\nmin_lenght = 8\n")]);
     let r = show(l.d.channel().await).await;
-    assert_eq!(entry(&r, "pin.min_length").value, "4");
-    assert_eq!(r.warnings.len(), 1);
+    // The good key still applies; the typo is named, with its place.
+    assert_eq!(entry(&r, "pin.min_length").value, "7");
+    assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
     let w = &r.warnings[0];
     assert!(
         w.starts_with(&format!(
-            "{}: line 3, column 1: unknown field `min_lenght`",
+            "{}: line 3, column 1: `min_lenght` is not a key of [pin] (did you mean min_length?)",
             path(&l.d, USER)
         )),
         "{w}"
     );
-    assert!(w.ends_with("the whole user file is ignored"), "{w}");
+    assert!(
+        w.ends_with("this key is ignored; the rest of the file applies"),
+        "{w}"
+    );
     assert!(l.log().contains("WARN"), "{}", l.log());
 }
 

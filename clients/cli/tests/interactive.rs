@@ -306,9 +306,14 @@ fn code_on_a_terminal_shows_the_time_left() {
     t.expect("  (valid for ");
     let (status, screen) = t.wait();
     assert_eq!(status.code(), Some(0), "{screen}");
+    // At a terminal the code is grouped for reading: "123 456".
     let code = screen.split("  (valid for ").next().unwrap().trim();
+    let groups: Vec<&str> = code.split(' ').collect();
     assert!(
-        code.len() == 6 && code.chars().all(|c| c.is_ascii_digit()),
+        groups.len() == 2
+            && groups
+                .iter()
+                .all(|g| g.len() == 3 && g.chars().all(|c| c.is_ascii_digit())),
         "{screen}"
     );
     assert!(screen.trim_end().ends_with(" s)"), "{screen}");

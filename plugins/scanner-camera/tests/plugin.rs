@@ -56,10 +56,10 @@ async fn loads_as_the_camera_capture_scanner() {
             assert!(err.to_string().contains("no camera found"), "{err}");
         }
     } else {
-        assert_eq!(
-            err.to_string(),
-            "camera: built without camera support (cargo feature `camera`)"
-        );
+        // The message says how to get a build that has it.
+        let msg = err.to_string();
+        assert!(msg.contains("has no camera support"), "{msg}");
+        assert!(msg.contains("make CAMERA=1"), "{msg}");
     }
     // The plugin is still usable.
     assert_eq!(host.plugins().pop().unwrap().status, PluginStatus::Loaded);

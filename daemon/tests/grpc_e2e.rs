@@ -965,3 +965,23 @@ async fn when_the_pin_counter_cannot_be_written_unlock_stays_honest() {
     d.stop();
     drop(mount);
 }
+
+#[tokio::test]
+async fn an_over_long_id_is_not_found_with_a_short_echo() {
+    let d = Daemon::start(FAST_CONFIG);
+    activate_tessera_first(&d, "TSR0000008").await;
+    let long = "x".repeat(10_000);
+    let status = d
+        .accounts()
+        .await
+        .code(pb::AccountRef {
+            account: long.clone(),
+        })
+        .await
+        .expect_err("no such account");
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    assert_eq!(error_code(&status), "ERROR_CODE_NOT_FOUND");
+    // The message names the query, cut short: not 10,000 characters back.
+    assert!(status.message().contains("xxxx"), "{}", status.message());
+    assert!(status.message().len() < 300, "{}", status.message().len());
+}

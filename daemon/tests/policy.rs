@@ -733,6 +733,13 @@ async fn a_typo_in_the_user_file_drops_only_that_key() {
         w.ends_with("this key is ignored; the rest of the file applies"),
         "{w}"
     );
+    // `tessera status` shows the same warning (the Status reply carries it).
+    let status = pb::vault_client::VaultClient::new(l.d.channel().await)
+        .status(pb::VaultStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(status.settings_warnings, r.warnings);
     assert!(l.log().contains("WARN"), "{}", l.log());
 }
 

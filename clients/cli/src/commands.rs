@@ -274,11 +274,18 @@ pub async fn status(ch: Channel, mode: Mode) -> Result<()> {
         if !s.log_destination.is_empty() {
             json.set("log_destination", serde_json::json!(s.log_destination));
         }
+        json.set("settings_warnings", serde_json::json!(s.settings_warnings));
         print_json(&json);
     } else {
         outln!("{}", render::status_text(&s));
         if !s.log_destination.is_empty() {
             outln!("Daemon logs: {}", s.log_destination);
+        }
+        if !s.settings_warnings.is_empty() {
+            outln!("Settings: problems in your files (`tessera config check` checks them):");
+            for w in &s.settings_warnings {
+                outln!("  {w}");
+            }
         }
     }
     Ok(())

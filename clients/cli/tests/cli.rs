@@ -756,7 +756,7 @@ fn lock_unlock_status_change_pin() {
         d.status(),
         json!({"exists":true,"locked":false,"protection":"pin","failed_attempts":0,
                "retry_after_seconds":0,"account_count":2,"auto_lock_minutes":15,
-               "log_destination":"standard error"})
+               "log_destination":"standard error","settings_warnings":[]})
     );
 
     let new = d.file("new", b"777111\n");

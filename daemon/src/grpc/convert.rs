@@ -158,6 +158,7 @@ pub fn vault_status(s: VaultStatus) -> pb::VaultStatus {
         already_unlocked: s.already_unlocked,
         // Filled by the Status handler.
         log_destination: String::new(),
+        settings_warnings: Vec::new(),
     }
 }
 

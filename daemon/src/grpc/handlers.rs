@@ -139,6 +139,7 @@ impl pb::vault_server::Vault for Handlers {
     async fn status(&self, _: Request<pb::VaultStatusRequest>) -> Reply<pb::VaultStatus> {
         let mut status = convert::vault_status(self.service.vault_status().await);
         status.log_destination = self.service.log_destination().to_owned();
+        status.settings_warnings = self.service.settings_warnings();
         Ok(Response::new(status))
     }
 

@@ -199,6 +199,18 @@ impl Service {
         Ok(())
     }
 
+    /// The problems found when the settings in force were loaded (a user
+    /// file's dropped keys), one sentence each.
+    pub fn settings_warnings(&self) -> Vec<String> {
+        let config = self.config();
+        config
+            .provenance
+            .warnings
+            .iter()
+            .map(Problem::to_string)
+            .collect()
+    }
+
     /// Every effective key with its value and origin, the files read, the
     /// warnings of loading and the compliance of the vault.
     pub async fn config_report(&self) -> ConfigReport {
@@ -234,7 +246,7 @@ impl Service {
                 .iter()
                 .map(|(l, f)| (*l, f.display().to_string()))
                 .collect(),
-            warnings: p.warnings.iter().map(Problem::to_string).collect(),
+            warnings: self.settings_warnings(),
             compliance: self.compliance().await,
         }
     }

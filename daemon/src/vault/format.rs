@@ -389,9 +389,12 @@ impl KdfRecord {
             iterations: self.iterations,
             parallelism: self.parallelism,
         };
-        params
-            .validate()
-            .map_err(|e| format!("the PIN slot's Argon2 parameters are out of range: {e}"))?;
+        params.validate().map_err(|e| {
+            format!(
+                "the PIN slot's Argon2 parameters are out of range ({e}): the header was \
+                     damaged or tampered with"
+            )
+        })?;
         Ok(PinKdf {
             params,
             salt: fixed::<SALT_LEN>("the PIN slot's salt", &self.salt)?,

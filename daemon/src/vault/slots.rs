@@ -87,10 +87,13 @@ impl Default for KdfParams {
 }
 
 impl KdfParams {
-    /// 4 GiB: more would let a crafted file exhaust the machine's memory.
-    pub const MAX_MEMORY_KIB: u32 = 4 * 1024 * 1024;
-    pub const MAX_ITERATIONS: u32 = 1000;
-    pub const MAX_PARALLELISM: u32 = 64;
+    /// The settings' bounds (1 GiB, 100 passes, 64 lanes), so a vault made
+    /// with any allowed setting opens, and a header changed to ask for more
+    /// is refused as damaged before Argon2 runs: a crafted file can cost at
+    /// most 1 GiB and 100 passes per try, never 4 GiB.
+    pub const MAX_MEMORY_KIB: u32 = tessera_config::ARGON2_MAX_MEMORY_KIB;
+    pub const MAX_ITERATIONS: u32 = tessera_config::ARGON2_MAX_ITERATIONS;
+    pub const MAX_PARALLELISM: u32 = tessera_config::ARGON2_MAX_PARALLELISM;
 
     /// Checks the ranges this vault accepts, both for new slots and for slots
     /// read from a file.

@@ -1102,3 +1102,26 @@ fn a_pin_counter_that_cannot_be_written_is_kept_in_memory() {
     assert_eq!(status.failed_attempts, 0);
     assert!(status.counter_warning.is_some(), "still reported");
 }
+
+#[test]
+fn a_header_asking_for_more_argon2_memory_than_allowed_is_damaged_not_a_wrong_pin() {
+    // 2 GiB: within the old 4 GiB bound, beyond the settings' 1 GiB. An
+    // attacker who rewrites the header (and its checksum) must not make each
+    // PIN try cost 2 GiB, nor pass the change off as a wrong PIN.
+    let tmp = with_pin_vault(sample());
+    let path = tmp.path().join(VAULT_FILE);
+    let text = fs::read(&path).unwrap();
+    let from = b"\"memory_kib\":64";
+    let at = text
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("the header names the slot's memory");
+    let mut changed = text[..at].to_vec();
+    changed.extend_from_slice(b"\"memory_kib\":2097152");
+    changed.extend_from_slice(&text[at + from.len()..]);
+    fs::write(&path, &changed).unwrap();
+    fix_checksum(&path);
+    let e = assert_open_fails_untouched(tmp.path(), "damaged or tampered with");
+    assert!(matches!(e, VaultError::Corrupt { .. }), "{e}");
+    assert!(e.to_string().contains("Argon2"), "{e}");
+}

@@ -12,11 +12,18 @@
 //! - A camera or the screen goes to the capture scanner plugin named
 //!   `camera` or `screen`; without one the answer is `UNSUPPORTED`.
 //!
+//! At most [`DECODES_AT_ONCE`] images are decoded at a time, in process or
+//! by the plugin, whoever asks: a decoded image can take hundreds of MB
+//! (`tessera_scan::MAX_IMAGE_PIXELS`), and 32 decodes at once once reached
+//! 1.56 GB. The others wait their turn.
+//!
 //! A [`DecodedCode`] shows a payload's kind and fields but never its
 //! activation code, secret or key; the raw text is kept apart and sent only
 //! to a client that asks for it.
 
 use std::collections::BTreeMap;
+
+use tokio::sync::Semaphore;
 
 use tessera_core::SecretString;
 use tessera_core::payload::{self, OtpAuthAccount, Payload};
@@ -174,11 +181,14 @@ impl Service {
             return Err(ServiceError::new(ErrorCode::Policy, source_refused(what)));
         }
         let config = &config.plugins;
+        let mut turn = None;
         let (image, timeout) = match source {
             ScanSource::Image(bytes) => {
                 if scanner_named(&plugins, IMAGE_PLUGIN).is_none() {
+                    let _turn = decode_turn().await?;
                     return decode_builtin(bytes).await;
                 }
+                turn = Some(decode_turn().await?);
                 (bytes, config.image_timeout())
             }
             ScanSource::Camera { device } => {
@@ -202,6 +212,7 @@ impl Service {
         };
         let started = std::time::Instant::now();
         let result = self.inner.plugins.scan(what, image, timeout).await;
+        drop(turn);
         let ms = started.elapsed().as_millis() as u64;
         match result {
             Ok(texts) => {
@@ -219,6 +230,20 @@ impl Service {
             }
         }
     }
+}
+
+/// Images decoded at once (the decoded pixels are the large part).
+pub const DECODES_AT_ONCE: usize = 2;
+
+/// The turns of image decoding, shared by every caller of the daemon.
+static DECODES: Semaphore = Semaphore::const_new(DECODES_AT_ONCE);
+
+/// Waits for a turn to decode an image.
+async fn decode_turn() -> ServiceResult<tokio::sync::SemaphorePermit<'static>> {
+    DECODES
+        .acquire()
+        .await
+        .map_err(|e| ServiceError::internal(format!("the image decoder is closed: {e}")))
 }
 
 /// The request bytes of a capture scanner. ABI 1 passes no image to a
@@ -520,5 +545,39 @@ mod tests {
             e.message,
             "no camera scanner plugin is installed (scanner-camera); `tessera plugins` lists the plugins found"
         );
+    }
+
+    /// While every decoding turn is taken, an image waits; it is decoded as
+    /// soon as a turn is free. (Not a timing test: the scan cannot finish
+    /// while the turns are held, however long the test waits.)
+    #[tokio::test]
+    async fn images_wait_for_a_decoding_turn() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = crate::vault::Vault::open(dir.path()).unwrap();
+        let service = Service::new(
+            vault,
+            crate::config::Config::default(),
+            std::sync::Arc::new(tessera_plugin_host::PluginHost::empty()),
+        );
+        let text = "otpauth://totp/Site:bob?secret=JBSWY3DPEHPK3PXP&issuer=Site";
+        let img = qrcode::QrCode::new(text.as_bytes())
+            .unwrap()
+            .render::<image::Luma<u8>>()
+            .min_dimensions(300, 300)
+            .build();
+        let mut png = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+
+        let held = DECODES.acquire_many(DECODES_AT_ONCE as u32).await.unwrap();
+        let scan = tokio::spawn({
+            let service = service.clone();
+            async move { service.scan_texts(ScanSource::Image(png)).await }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!scan.is_finished(), "decoded while every turn was taken");
+        drop(held);
+        let texts = scan.await.unwrap().expect("decodes once a turn is free");
+        assert_eq!(texts, vec![text.to_owned()]);
     }
 }

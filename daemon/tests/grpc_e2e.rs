@@ -304,14 +304,7 @@ async fn activation_from_an_image_and_manual_entry() {
     use pb::event::Kind as E;
     let d = Daemon::start(FAST_CONFIG);
     let (payload, key, serial) = tessera_payload("TSRIMAGE01", "bob");
-    let qr = qrcode::QrCode::new(payload.as_bytes()).unwrap();
-    let img = qr
-        .render::<image::Luma<u8>>()
-        .min_dimensions(300, 300)
-        .build();
-    let mut png = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .unwrap();
+    let png = tessera_testkit::images::qr_png(&payload);
 
     let mut c = d.activation().await;
     let v = start(&mut c, pb::start_activation_request::Source::Image(png)).await;

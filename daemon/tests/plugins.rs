@@ -48,17 +48,7 @@ fn config_with_folders(folders: &[&Path]) -> String {
     format!("{FAST_CONFIG}[plugins]\nfolders = [{}]\n", list.join(", "))
 }
 
-fn png_of(text: &str) -> Vec<u8> {
-    let qr = qrcode::QrCode::new(text.as_bytes()).unwrap();
-    let img = qr
-        .render::<image::Luma<u8>>()
-        .min_dimensions(300, 300)
-        .build();
-    let mut png = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .unwrap();
-    png
-}
+use tessera_testkit::images::qr_png as png_of;
 
 /// A Tessera payload and its activation code's digits.
 fn tessera_payload() -> (String, String) {

@@ -4,6 +4,7 @@
 //! - [`bus`]: a private `dbus-daemon` per test ([`bus::PrivateBus`]).
 //! - [`daemon`]: the real `tesserad` on a socket in a temporary folder
 //!   ([`daemon::Tesserad`]) and a gRPC channel to it ([`daemon::connect`]).
+//! - [`images`]: a QR code of a text as PNG bytes ([`images::qr_png`]).
 //! - [`bench`]: percentiles and the benchmarks' sections of
 //!   `docs/benchmarks.md`.
 //!
@@ -12,3 +13,4 @@
 pub mod bench;
 pub mod bus;
 pub mod daemon;
+pub mod images;

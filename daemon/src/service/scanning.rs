@@ -560,14 +560,7 @@ mod tests {
             std::sync::Arc::new(tessera_plugin_host::PluginHost::empty()),
         );
         let text = "otpauth://totp/Site:bob?secret=JBSWY3DPEHPK3PXP&issuer=Site";
-        let img = qrcode::QrCode::new(text.as_bytes())
-            .unwrap()
-            .render::<image::Luma<u8>>()
-            .min_dimensions(300, 300)
-            .build();
-        let mut png = Vec::new();
-        img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-            .unwrap();
+        let png = tessera_testkit::images::qr_png(text);
 
         let held = DECODES.acquire_many(DECODES_AT_ONCE as u32).await.unwrap();
         let scan = tokio::spawn({

@@ -860,3 +860,19 @@ fn a_closed_stdout_exits_quietly() {
         assert_eq!(stderr(&out), "", "{args:?}");
     }
 }
+
+#[test]
+fn an_image_that_is_a_fifo_is_refused_without_waiting() {
+    let d = Daemon::start();
+    let fifo = d.dir.path().join("code.png");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: mkfifo on a NUL-terminated path we own.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+    // No writer ever opens it: a blocking open would wait for ever.
+    let out = d.run(&["activate", "--image", fifo.to_str().unwrap()]);
+    // Exit 2: the user's input is at fault (the CLI's exit codes).
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains(&fifo.display().to_string()), "{err}");
+    assert!(err.contains("FIFO"), "{err}");
+}

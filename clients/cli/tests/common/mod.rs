@@ -225,12 +225,7 @@ pub fn activation_code(serial: &str, key: u8) -> String {
 
 /// A PNG of a QR code holding `text`.
 pub fn qr_png(text: &str, path: &Path) {
-    let qr = qrcode::QrCode::new(text.as_bytes()).unwrap();
-    let img = qr
-        .render::<image::Luma<u8>>()
-        .module_dimensions(4, 4)
-        .build();
-    img.save(path).unwrap();
+    std::fs::write(path, tessera_testkit::images::qr_png(text)).unwrap();
 }
 
 pub fn stdout(o: &Output) -> String {

@@ -35,6 +35,9 @@ pub enum ErrorCode {
     /// A query matches several accounts; the message lists them (issuer,
     /// label, short id). Nothing was done.
     Ambiguous,
+    /// The daemon already runs as much of this work as it allows (pending
+    /// activations per client and in all); the message gives the limit.
+    Busy,
 }
 
 /// An error from the service layer: a code and a message for the user.

@@ -978,3 +978,47 @@ async fn an_over_long_id_is_not_found_with_a_short_echo() {
     assert!(status.message().contains("xxxx"), "{}", status.message());
     assert!(status.message().len() < 300, "{}", status.message().len());
 }
+
+/// One client (a process) may have four activations under way; the fifth
+/// is refused as busy, the daemon keeps serving, and a cancelled one frees
+/// its place.
+#[tokio::test]
+async fn a_client_with_four_activations_under_way_is_told_it_is_busy() {
+    use pb::start_activation_request::Source;
+    let d = Daemon::start(FAST_CONFIG);
+    let mut c = d.activation().await;
+    let text = |i: u32| {
+        Source::Payload(format!(
+            "otpauth://totp/Busy:user{i}?secret={TOTP_SECRET_B32}"
+        ))
+    };
+    let mut views = Vec::new();
+    for i in 0..4 {
+        views.push(start(&mut c, text(i)).await);
+    }
+    let status = c
+        .start(pb::StartActivationRequest {
+            source: Some(text(4)),
+        })
+        .await
+        .expect_err("a fifth is refused");
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert_eq!(error_code(&status), "ERROR_CODE_BUSY");
+    assert!(
+        status
+            .message()
+            .contains("already has 4 activations under way"),
+        "{}",
+        status.message()
+    );
+
+    let v = send(&mut c, &views[0], pb::event::Kind::Cancel(empty()))
+        .await
+        .unwrap();
+    let v = send(&mut c, &v, pb::event::Kind::ConfirmCancel(empty()))
+        .await
+        .unwrap();
+    assert_eq!(state_name(&v), "home");
+    let v = start(&mut c, text(4)).await;
+    assert_eq!(state_name(&v), "choose_pin");
+}

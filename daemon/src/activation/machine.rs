@@ -146,6 +146,11 @@ pub enum State {
 }
 
 impl State {
+    /// Activated or failed: nothing more happens unless the user starts over.
+    pub fn is_over(&self) -> bool {
+        matches!(self, State::Activated | State::Failed { .. })
+    }
+
     /// The snake_case name clients and logs use.
     pub fn name(&self) -> &'static str {
         match self {
@@ -332,7 +337,7 @@ impl Machine {
 
         next.state = match (&self.state, event) {
             // Timeouts end any unfinished activation.
-            (s, Event::TimedOut) if !matches!(s, State::Activated | State::Failed { .. }) => {
+            (s, Event::TimedOut) if !s.is_over() => {
                 next.forget();
                 effects.push(Effect::Discard);
                 if matches!(self.effective_state(), State::BiometricEnroll { .. }) {

@@ -16,6 +16,7 @@ use super::types::{
     View,
 };
 use super::{Error, Peers};
+use crate::service::Client;
 use crate::service::Service;
 
 type Result<T> = std::result::Result<T, Error>;
@@ -298,7 +299,10 @@ impl Authenticator {
     ) -> Result<View> {
         self.peers.admit(c, &h).await?;
         let source = types::source(&source)?;
-        Ok(types::view(&self.service.start_activation(source).await?))
+        let client = Client::bus(h.sender().map_or("?", |s| s.as_str()));
+        Ok(types::view(
+            &self.service.start_activation(client, source).await?,
+        ))
     }
 
     #[zbus(out_args("view"))]

@@ -33,10 +33,11 @@ pub enum Error {
     NoMatch(String),
     BiometricsUnavailable(String),
     Ambiguous(String),
+    Busy(String),
 }
 
 /// Every code, for the tests that check names against the XML.
-pub const ALL_CODES: [ErrorCode; 20] = [
+pub const ALL_CODES: [ErrorCode; 21] = [
     ErrorCode::InvalidArgument,
     ErrorCode::InvalidPayload,
     ErrorCode::InvalidImage,
@@ -57,6 +58,7 @@ pub const ALL_CODES: [ErrorCode; 20] = [
     ErrorCode::NoMatch,
     ErrorCode::BiometricsUnavailable,
     ErrorCode::Ambiguous,
+    ErrorCode::Busy,
 ];
 
 /// The last part of the error name of `code`.
@@ -82,6 +84,7 @@ pub fn short_name(code: ErrorCode) -> &'static str {
         ErrorCode::NoMatch => "NoMatch",
         ErrorCode::BiometricsUnavailable => "BiometricsUnavailable",
         ErrorCode::Ambiguous => "Ambiguous",
+        ErrorCode::Busy => "Busy",
     }
 }
 
@@ -113,6 +116,7 @@ pub(crate) fn from_service(e: ServiceError) -> Error {
         ErrorCode::NoMatch => Error::NoMatch(m),
         ErrorCode::BiometricsUnavailable => Error::BiometricsUnavailable(m),
         ErrorCode::Ambiguous => Error::Ambiguous(m),
+        ErrorCode::Busy => Error::Busy(m),
     }
 }
 

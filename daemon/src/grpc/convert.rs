@@ -53,6 +53,7 @@ fn codes(code: ErrorCode) -> (tonic::Code, pb::ErrorCode) {
             pb::ErrorCode::BiometricsUnavailable,
         ),
         ErrorCode::Ambiguous => (Code::InvalidArgument, pb::ErrorCode::Ambiguous),
+        ErrorCode::Busy => (Code::ResourceExhausted, pb::ErrorCode::Busy),
     }
 }
 

@@ -207,10 +207,11 @@ type ViewStream = Pin<Box<dyn Stream<Item = Result<pb::ActivationView, Status>> 
 #[tonic::async_trait]
 impl pb::activation_server::Activation for Handlers {
     async fn start(&self, r: Request<pb::StartActivationRequest>) -> Reply<pb::ActivationView> {
+        let client = super::client(&r);
         let source = convert::source(r.into_inner())?;
         let v = self
             .service
-            .start_activation(source)
+            .start_activation(client, source)
             .await
             .map_err(status)?;
         Ok(Response::new(convert::view(&v)))

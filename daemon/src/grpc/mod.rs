@@ -39,6 +39,17 @@ fn admit(request: Request<()>) -> Result<Request<()>, Status> {
     Ok(request)
 }
 
+/// Who sent `request`, for the service's per-client limits: the socket
+/// peer's pid.
+fn client<T>(request: &Request<T>) -> crate::service::Client {
+    let pid = request
+        .extensions()
+        .get::<UdsConnectInfo>()
+        .and_then(|info| info.peer_cred)
+        .and_then(|cred| cred.pid());
+    crate::service::Client::process(pid)
+}
+
 /// Serves until `shutdown` completes.
 pub async fn serve(
     service: Service,

@@ -44,6 +44,42 @@ pub struct ActivationView {
     pub accounts: Vec<AccountInfo>,
 }
 
+/// The most activations under way (not activated, failed or cancelled back
+/// to the home screen) that one client may have at once ...
+pub const MAX_PENDING_PER_CLIENT: usize = 4;
+/// ... and that the daemon runs at once for everyone. Each holds decoded
+/// secrets and a timer until it ends or times out
+/// (`activation.timeout_minutes`), so these bound what another process of
+/// the user's can make the daemon hold.
+pub const MAX_PENDING: usize = 16;
+/// The most the daemon knows at once, under way or not: an ended one is
+/// forgotten a minute after it ends, a cancelled one when it times out.
+pub const MAX_KNOWN: usize = 64;
+
+/// Who started an activation: a process on the socket (its pid from
+/// `SO_PEERCRED`) or a connection on the bus (its unique name). Only for
+/// the limits; every caller was already admitted by [`crate::peer`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Client(String);
+
+impl Client {
+    /// A gRPC caller by its pid (unknown pids share one place).
+    pub fn process(pid: Option<i32>) -> Client {
+        Client(pid.map_or_else(|| "pid ?".to_owned(), |p| format!("pid {p}")))
+    }
+
+    /// A D-Bus caller by its unique bus name.
+    pub fn bus(unique_name: &str) -> Client {
+        Client(format!("bus {unique_name}"))
+    }
+
+    /// The daemon itself (its own tests).
+    #[cfg(test)]
+    pub fn internal() -> Client {
+        Client("tesserad".to_owned())
+    }
+}
+
 /// The running activations, by id.
 #[derive(Clone)]
 pub struct Activations {
@@ -63,6 +99,8 @@ impl Default for Activations {
 
 struct Session {
     id: String,
+    /// Who started it, for [`MAX_PENDING_PER_CLIENT`].
+    client: Client,
     state: Mutex<SessionState>,
     views: watch::Sender<ActivationView>,
     deadline: std::sync::Mutex<Instant>,
@@ -77,6 +115,55 @@ struct SessionState {
 }
 
 impl Activations {
+    /// Adds `session` unless that would pass a limit on pending ones
+    /// (checked and added under one lock, so racing starts cannot pass it).
+    fn admit(&self, session: Arc<Session>) -> ServiceResult<()> {
+        let mut map = self.map.lock().expect("activation map poisoned");
+        let pending: Vec<_> = map
+            .values()
+            .filter(|s| {
+                let state = &s.views.borrow().state;
+                !(state.is_over() || *state == State::Home)
+            })
+            .collect();
+        let own = pending
+            .iter()
+            .filter(|s| s.client == session.client)
+            .count();
+        if own >= MAX_PENDING_PER_CLIENT {
+            return Err(ServiceError::new(
+                ErrorCode::Busy,
+                format!(
+                    "this client already has {own} activations under way, the most one may \
+                     have; finish or cancel one first"
+                ),
+            ));
+        }
+        if pending.len() >= MAX_PENDING {
+            return Err(ServiceError::new(
+                ErrorCode::Busy,
+                format!(
+                    "{} activations are under way, the most tesserad runs at once; finish or \
+                     cancel one, or wait until they time out",
+                    pending.len()
+                ),
+            ));
+        }
+        if map.len() >= MAX_KNOWN {
+            return Err(ServiceError::new(
+                ErrorCode::Busy,
+                format!(
+                    "tesserad knows {} activations ({} under way), the most it keeps; ended ones \
+                     are forgotten a minute after they end, cancelled ones when they time out",
+                    map.len(),
+                    pending.len()
+                ),
+            ));
+        }
+        map.insert(session.id.clone(), session);
+        Ok(())
+    }
+
     fn get(&self, id: &str) -> ServiceResult<Arc<Session>> {
         self.map
             .lock()
@@ -96,9 +183,15 @@ impl Activations {
 }
 
 impl Service {
-    /// Starts an activation from `source` and returns its first view
-    /// (after decoding: the device code, or the failure).
-    pub async fn start_activation(&self, source: Source) -> ServiceResult<ActivationView> {
+    /// Starts an activation from `source` for `client` and returns its
+    /// first view (after decoding: the device code, or the failure).
+    /// [`ErrorCode::Busy`] when `client` already has
+    /// [`MAX_PENDING_PER_CLIENT`] under way or the daemon [`MAX_PENDING`].
+    pub async fn start_activation(
+        &self,
+        client: Client,
+        source: Source,
+    ) -> ServiceResult<ActivationView> {
         let id = hex::encode(rand::random::<[u8; 8]>());
         let state = SessionState {
             machine: Machine::new(),
@@ -109,16 +202,12 @@ impl Service {
         let (views, _) = watch::channel(self.view(&id, &state));
         let session = Arc::new(Session {
             id: id.clone(),
+            client,
             state: Mutex::new(state),
             views,
             deadline: std::sync::Mutex::new(Instant::now() + self.activation_timeout()),
         });
-        self.inner
-            .activations
-            .map
-            .lock()
-            .expect("activation map poisoned")
-            .insert(id.clone(), session.clone());
+        self.inner.activations.admit(session.clone())?;
         tokio::spawn(self.clone().expire(session.clone()));
         tracing::info!(activation = %id, "activation started");
         self.apply(&session, 0, Event::Scan(source)).await
@@ -527,10 +616,7 @@ impl Service {
                 break;
             }
         }
-        let finished = {
-            let st = session.state.lock().await;
-            matches!(st.machine.state(), State::Activated | State::Failed { .. })
-        };
+        let finished = session.state.lock().await.machine.state().is_over();
         if !finished {
             let _ = self.apply(&session, 0, Event::TimedOut).await;
             tracing::info!(activation = %session.id, "activation timed out");
@@ -639,7 +725,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = service(dir.path());
         let view = s
-            .start_activation(Source::Text(OTPAUTH.into()))
+            .start_activation(Client::internal(), Source::Text(OTPAUTH.into()))
             .await
             .unwrap();
         assert_eq!(view.state.name(), "choose_pin");
@@ -676,5 +762,67 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.code, ErrorCode::NotFound);
         assert!(!dir.path().join("vault").exists(), "nothing was stored");
+    }
+
+    /// Pending activations are bounded per client and in all; one that is
+    /// cancelled (or has failed or finished) frees its place.
+    #[tokio::test]
+    async fn pending_activations_are_bounded_per_client_and_in_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = service(dir.path());
+        let start =
+            |client: &Client| s.start_activation(client.clone(), Source::Text(OTPAUTH.into()));
+        let alice = Client::bus(":1.7");
+        let mut alices = Vec::new();
+        for _ in 0..MAX_PENDING_PER_CLIENT {
+            alices.push(start(&alice).await.unwrap());
+        }
+        let e = start(&alice).await.unwrap_err();
+        assert_eq!(e.code, ErrorCode::Busy);
+        assert!(e.message.contains("already has 4 activations"), "{e}");
+        assert_eq!(s.activation_views().len(), MAX_PENDING_PER_CLIENT);
+
+        // Cancelling one frees a place for alice.
+        let id = &alices[0].id;
+        s.send_event(id, 0, Event::Cancel).await.unwrap();
+        let v = s.send_event(id, 0, Event::ConfirmCancel).await.unwrap();
+        assert_eq!(v.state, State::Home);
+        start(&alice).await.unwrap();
+
+        // Other clients fill the daemon up to MAX_PENDING in all.
+        let mut n = MAX_PENDING_PER_CLIENT;
+        let mut others = (0..).map(|i| Client::process(Some(1000 + i)));
+        while n < MAX_PENDING {
+            let client = others.next().unwrap();
+            for _ in 0..(MAX_PENDING - n).min(MAX_PENDING_PER_CLIENT) {
+                start(&client).await.unwrap();
+                n += 1;
+            }
+        }
+        let e = start(&others.next().unwrap()).await.unwrap_err();
+        assert_eq!(e.code, ErrorCode::Busy);
+        assert!(e.message.contains("16 activations are under way"), "{e}");
+
+        // Cancelled ones are kept (their client may scan again) until they
+        // time out, up to MAX_KNOWN.
+        let views = s.activation_views();
+        for v in views.iter().filter(|v| v.state != State::Home) {
+            s.send_event(&v.id, 0, Event::Cancel).await.unwrap();
+            s.send_event(&v.id, 0, Event::ConfirmCancel).await.unwrap();
+        }
+        let mut known = s.activation_views().len();
+        while known < MAX_KNOWN {
+            let client = others.next().unwrap();
+            let v = start(&client).await.unwrap();
+            s.send_event(&v.id, 0, Event::Cancel).await.unwrap();
+            s.send_event(&v.id, 0, Event::ConfirmCancel).await.unwrap();
+            known += 1;
+        }
+        let e = start(&others.next().unwrap()).await.unwrap_err();
+        assert_eq!(e.code, ErrorCode::Busy);
+        assert!(
+            e.message.contains("knows 64 activations (0 under way)"),
+            "{e}"
+        );
     }
 }

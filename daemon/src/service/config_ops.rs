@@ -276,6 +276,7 @@ mod tests {
 
     use super::*;
     use crate::activation::{Source, State};
+    use crate::service::Client;
     use crate::vault::Vault;
 
     const OTPAUTH: &str = "otpauth://totp/Example:alice?secret=JBSWY3DPEHPK3PXP&issuer=Example";
@@ -295,7 +296,7 @@ mod tests {
             Arc::new(PluginHost::empty()),
         );
         let view = s
-            .start_activation(Source::Text(OTPAUTH.into()))
+            .start_activation(Client::internal(), Source::Text(OTPAUTH.into()))
             .await
             .unwrap();
         let mut watch = s.watch_activation(&view.id).unwrap();
@@ -306,7 +307,7 @@ mod tests {
         s.apply_config(config("[activation]\ntimeout_minutes = 30\n"))
             .await;
         let view = s
-            .start_activation(Source::Text(OTPAUTH.into()))
+            .start_activation(Client::internal(), Source::Text(OTPAUTH.into()))
             .await
             .unwrap();
         tokio::time::sleep(Duration::from_secs(29 * 60)).await;

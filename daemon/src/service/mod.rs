@@ -35,7 +35,7 @@ use crate::error::{ErrorCode, ServiceError};
 use crate::vault::{Vault, VaultError};
 
 pub use accounts::CodeInfo;
-pub use activations::{ActivationView, Activations};
+pub use activations::{ActivationView, Activations, Client};
 pub use biometrics::{BiometricStatus, UnlockMethod};
 pub use scanning::{DecodedCode, ScanSource, SourceInfo};
 pub use vault_ops::VaultStatus;

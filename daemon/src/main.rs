@@ -13,6 +13,11 @@ use tesserad::config::{Config, Paths, PluginsConfigExt, watch};
 use tesserad::service::Service;
 use tesserad::vault::{Vault, VaultError};
 
+/// Freed blocks are wiped, so no library's copy of a PIN or secret stays
+/// in memory after use (docs/security.md, "Memory").
+#[global_allocator]
+static ALLOCATOR: tesserad::memory::ZeroOnFree = tesserad::memory::ZeroOnFree;
+
 /// Tessera's authenticator daemon: keeps the vault and serves codes and
 /// activations on a Unix socket.
 #[derive(Parser, Debug)]

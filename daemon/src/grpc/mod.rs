@@ -3,6 +3,7 @@
 //! and callers are admitted by [`crate::peer`].
 
 mod config;
+mod connections;
 mod convert;
 mod decode_errors;
 mod handlers;
@@ -10,8 +11,7 @@ mod handlers;
 use std::future::Future;
 
 use tokio::net::UnixListener;
-use tokio_stream::wrappers::UnixListenerStream;
-use tonic::transport::Server;
+use tonic::service::Routes;
 use tonic::transport::server::UdsConnectInfo;
 use tonic::{Request, Status};
 
@@ -50,18 +50,19 @@ fn client<T>(request: &Request<T>) -> crate::service::Client {
     crate::service::Client::process(pid)
 }
 
-/// Serves until `shutdown` completes.
+/// Serves until `shutdown` completes; closes every connection when the
+/// vault is locked (see [`connections`]).
 pub async fn serve(
     service: Service,
     listener: UnixListener,
     shutdown: impl Future<Output = ()>,
-) -> Result<(), tonic::transport::Error> {
+) -> std::io::Result<()> {
+    let locks = service.lock_events();
     let config_handler = config::ConfigHandler::new(service.clone());
     let handlers = handlers::Handlers::new(service);
     // Room for the largest image accepted, plus the message framing.
     let max_message = MAX_IMAGE_BYTES + 64 * 1024;
-    Server::builder()
-        .layer(decode_errors::DecodeErrorsLayer)
+    let routes = Routes::default()
         .add_service(AccountsServer::with_interceptor(handlers.clone(), admit))
         .add_service(VaultServer::with_interceptor(handlers.clone(), admit))
         .add_service(PluginsServer::with_interceptor(handlers.clone(), admit))
@@ -74,6 +75,9 @@ pub async fn serve(
             ActivationServer::new(handlers).max_decoding_message_size(max_message),
             admit,
         ))
-        .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
-        .await
+        .prepare();
+    let routes = tower::ServiceBuilder::new()
+        .layer(decode_errors::DecodeErrorsLayer)
+        .service(routes);
+    connections::serve(listener, routes, locks, shutdown).await
 }

@@ -62,6 +62,8 @@ struct Inner {
     last_use_ms: AtomicU64,
     /// Where the daemon logs, in words (set once at start-up).
     log_destination: std::sync::OnceLock<String>,
+    /// How many times the vault was locked (on request or when idle).
+    locks: tokio::sync::watch::Sender<u64>,
 }
 
 impl Service {
@@ -81,8 +83,20 @@ impl Service {
                 started: Instant::now(),
                 last_use_ms: AtomicU64::new(0),
                 log_destination: std::sync::OnceLock::new(),
+                locks: tokio::sync::watch::Sender::new(0),
             }),
         }
+    }
+
+    /// Changes each time the vault is locked, on request or when idle: the
+    /// gRPC server then closes its connections, so the buffers that held
+    /// their requests (PINs, secrets) are freed and wiped.
+    pub fn lock_events(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.locks.subscribe()
+    }
+
+    fn locked_now(&self) {
+        self.inner.locks.send_modify(|n| *n += 1);
     }
 
     /// Records where the daemon logs (start-up), for `tessera status`.

@@ -48,6 +48,7 @@ impl Service {
 
     pub async fn lock(&self) -> VaultStatus {
         self.vault().lock().await.lock();
+        self.locked_now();
         tracing::info!("vault locked on request");
         self.vault_status().await
     }
@@ -166,6 +167,7 @@ impl Service {
                 let mut vault = self.vault().lock().await;
                 if vault.is_unlocked() && self.idle_for() >= limit {
                     vault.lock();
+                    self.locked_now();
                     tracing::info!(minutes, "vault locked after inactivity");
                 }
                 drop(vault);

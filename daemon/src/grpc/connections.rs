@@ -1,0 +1,123 @@
+//! The socket's connections, served one HTTP/2 connection per task.
+//!
+//! Hand-written rather than tonic's `Server::serve_with_incoming` for one
+//! reason: a connection must be closable on its own. hyper and h2 read each
+//! connection into buffers they reuse, so the bytes of its earlier requests
+//! (the PIN of an `Unlock`, the secret of an activation) stay in a live
+//! buffer for as long as the connection is open, out of reach of the
+//! wiping allocator (`crate::memory`). When the vault is locked, every
+//! connection is shut down gracefully (HTTP/2 GOAWAY: calls in flight,
+//! the `Lock` itself included, finish first); the buffers are freed and
+//! wiped, and clients connect again on their next call (tonic's channels
+//! do so by themselves; the CLI connects per command anyway).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tonic::codegen::http;
+use tonic::transport::server::UdsConnectInfo;
+use tower::ServiceExt;
+
+/// What serves each request: the routes of every gRPC service, with the
+/// layers of [`super`].
+pub trait Routes:
+    tower::Service<
+        http::Request<Incoming>,
+        Response = http::Response<tonic::body::Body>,
+        Error = Infallible,
+        Future: Send,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> Routes for S where
+    S: tower::Service<
+            http::Request<Incoming>,
+            Response = http::Response<tonic::body::Body>,
+            Error = Infallible,
+            Future: Send,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
+/// Accepts connections on `listener` until `shutdown`, closes each one
+/// (gracefully) whenever `locks` changes, and at the end closes them all
+/// and waits for them.
+pub async fn serve(
+    listener: UnixListener,
+    routes: impl Routes,
+    locks: watch::Receiver<u64>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let (stopping, stop) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of descriptors and the like: say so, and go on.
+                    tracing::warn!("accepting a connection failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        connections.spawn(connection(
+            stream,
+            routes.clone(),
+            locks.clone(),
+            stop.clone(),
+        ));
+        // Reap the ended ones as we go.
+        while connections.try_join_next().is_some() {}
+    }
+    let _ = stopping.send(true);
+    while connections.join_next().await.is_some() {}
+    Ok(())
+}
+
+/// Serves one connection; the peer's credentials go into every request's
+/// extensions, where [`super::admit`] checks them.
+async fn connection(
+    stream: UnixStream,
+    routes: impl Routes,
+    mut locks: watch::Receiver<u64>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let info = UdsConnectInfo {
+        peer_addr: stream.peer_addr().ok().map(Arc::new),
+        peer_cred: stream.peer_cred().ok(),
+    };
+    let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
+        request.extensions_mut().insert(info.clone());
+        routes.clone().oneshot(request)
+    });
+    let builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    locks.mark_unchanged();
+    loop {
+        tokio::select! {
+            done = &mut conn => {
+                if let Err(e) = done {
+                    tracing::debug!("a connection ended with an error: {e}");
+                }
+                break;
+            }
+            Ok(()) = locks.changed() => conn.as_mut().graceful_shutdown(),
+            Ok(()) = stop.changed() => conn.as_mut().graceful_shutdown(),
+        }
+    }
+}

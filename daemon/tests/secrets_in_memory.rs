@@ -1,0 +1,188 @@
+//! After Lock, the daemon's memory holds no copy of the PIN and no base32
+//! text of a secret it was given: the test reads every readable mapping of
+//! the running `tesserad` through `/proc/PID/mem` (which a parent process
+//! may read) and searches it for both.
+
+mod common;
+mod dbus_bus;
+
+use std::collections::HashMap;
+use std::io::{Read, Seek, SeekFrom};
+
+use common::*;
+use tessera_proto::v1 as pb;
+use tesserad::dbus::types::{Status, View};
+use zbus::zvariant::{OwnedValue, Value};
+
+/// `len` random characters of `alphabet`: values no other part of the
+/// daemon can hold by chance.
+fn random_text(alphabet: &[u8], len: usize) -> String {
+    (0..len)
+        .map(|_| alphabet[usize::from(rand::random::<u8>()) % alphabet.len()] as char)
+        .collect()
+}
+
+/// Where `needle` occurs in the readable memory of process `pid`: the
+/// mapping's address range and name for each hit.
+fn find_in_memory(pid: u32, needle: &[u8]) -> Vec<String> {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).unwrap();
+    let mut hits = Vec::new();
+    for line in maps.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        let name = fields.nth(3).unwrap_or("[anonymous]");
+        // Readable, and not the kernel's vsyscall page (unreadable through mem).
+        if !perms.starts_with('r') || name == "[vvar]" || name == "[vsyscall]" {
+            continue;
+        }
+        let (start, end) = range.split_once('-').unwrap();
+        let start = u64::from_str_radix(start, 16).unwrap();
+        let end = u64::from_str_radix(end, 16).unwrap();
+        let mut region = vec![0u8; (end - start) as usize];
+        if mem.seek(SeekFrom::Start(start)).is_err() || mem.read_exact(&mut region).is_err() {
+            continue; // e.g. a guard page
+        }
+        if region.windows(needle.len()).any(|w| w == needle) {
+            hits.push(format!("{range} {perms} {name}"));
+        }
+    }
+    hits
+}
+
+#[tokio::test]
+async fn after_lock_no_pin_and_no_secret_text_stay_in_the_daemons_memory() {
+    use pb::event::Kind as E;
+    let pin = random_text(b"0123456789", 10);
+    let secret_b32 = random_text(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 32);
+
+    let d = Daemon::start(FAST_CONFIG);
+    let pid = d.child.as_ref().unwrap().id();
+    let mut c = d.activation().await;
+    let uri = format!("otpauth://totp/Memory:alice?secret={secret_b32}&issuer=Memory");
+    let v = c
+        .start(pb::StartActivationRequest {
+            source: Some(pb::start_activation_request::Source::Payload(uri)),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut send = async |v: &pb::ActivationView, kind: E| {
+        c.send_event(pb::SendEventRequest {
+            activation_id: v.id.clone(),
+            revision: v.revision,
+            event: event(kind),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+    };
+    assert_eq!(state_name(&v), "choose_pin");
+    let v = send(&v, E::Pin(pin.clone())).await;
+    let v = send(&v, E::Pin(pin.clone())).await;
+    assert_eq!(state_name(&v), "finalize_code");
+    let v = send(&v, E::Continue(pb::Empty {})).await;
+    assert_eq!(state_name(&v), "activated");
+
+    // Codes, a lock and an unlock with the PIN, a code again: the usual day.
+    let mut accounts = d.accounts().await;
+    let mut vault = d.vault().await;
+    let code = |accounts: &mut pb::accounts_client::AccountsClient<_>| {
+        let mut accounts = accounts.clone();
+        async move {
+            accounts
+                .code(pb::AccountRef {
+                    account: "memory".into(),
+                })
+                .await
+                .unwrap()
+        }
+    };
+    code(&mut accounts).await;
+    vault.lock(pb::LockRequest {}).await.unwrap();
+    vault
+        .unlock(pb::UnlockRequest {
+            pin: pin.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    code(&mut accounts).await;
+
+    // Before Lock the daemon holds the decrypted accounts; the search
+    // finds what it looks for when it is there.
+    let pin_hits_unlocked = find_in_memory(pid, pin.as_bytes());
+
+    vault.lock(pb::LockRequest {}).await.unwrap();
+    let status = vault
+        .status(pb::VaultStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(status.locked);
+
+    let pin_hits = find_in_memory(pid, pin.as_bytes());
+    let secret_hits = find_in_memory(pid, secret_b32.as_bytes());
+    assert!(
+        pin_hits.is_empty() && secret_hits.is_empty(),
+        "after Lock, the PIN is in {pin_hits:?} and the secret's base32 text in \
+         {secret_hits:?} (PIN found before Lock in {pin_hits_unlocked:?})"
+    );
+
+    // The search itself works: a value the daemon must hold (its vault's
+    // file name in its data folder path) is found.
+    let data_dir = d.data_dir();
+    let path = data_dir.to_str().unwrap().as_bytes();
+    assert!(!find_in_memory(pid, path).is_empty());
+}
+
+/// The same over D-Bus, whose connection to the bus stays open for the
+/// daemon's life: the PIN and the otpauth text arrive in bus messages.
+#[tokio::test]
+async fn over_dbus_too_no_pin_and_no_secret_text_stay_after_lock() {
+    let pin = random_text(b"0123456789", 10);
+    let secret_b32 = random_text(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 32);
+    let bus = dbus_bus::PrivateBus::start();
+    let d = dbus_bus::daemon_on(&bus, FAST_CONFIG).await;
+    let pid = d.child.as_ref().unwrap().id();
+    let c = bus.connect().await;
+    let p = zbus::Proxy::new(
+        &c,
+        tesserad::dbus::BUS_NAME,
+        tesserad::dbus::PATH,
+        tesserad::dbus::BUS_NAME,
+    )
+    .await
+    .unwrap();
+
+    let uri = format!("otpauth://totp/Memory:bob?secret={secret_b32}&issuer=Memory");
+    let source = HashMap::from([(
+        "payload".to_owned(),
+        OwnedValue::try_from(Value::from(uri.as_str())).unwrap(),
+    )]);
+    let mut v: View = p.call("StartActivation", &(source,)).await.unwrap();
+    while v.state != "activated" {
+        let (event, arg) = match v.state.as_str() {
+            "choose_pin" | "confirm_pin" => ("pin", pin.as_str()),
+            "finalize_code" => ("continue", ""),
+            other => panic!("unexpected state {other}"),
+        };
+        v = p
+            .call("SendEvent", &(v.id.as_str(), 0u64, event, arg))
+            .await
+            .unwrap();
+    }
+    let _: Status = p.call("Lock", &()).await.unwrap();
+    let _: Status = p.call("Unlock", &(pin.as_str(),)).await.unwrap();
+    let status: Status = p.call("Lock", &()).await.unwrap();
+    assert!(status.locked);
+
+    let pin_hits = find_in_memory(pid, pin.as_bytes());
+    let secret_hits = find_in_memory(pid, secret_b32.as_bytes());
+    assert!(
+        pin_hits.is_empty() && secret_hits.is_empty(),
+        "after Lock, the PIN is in {pin_hits:?} and the secret's base32 text in {secret_hits:?}"
+    );
+}

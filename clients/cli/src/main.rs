@@ -323,7 +323,12 @@ pub struct ScanArgs {
 /// The image of `--image FILE` (`-`: standard input).
 fn read_image(image: &Path) -> Result<Vec<u8>> {
     if is_dash(Some(image)) {
-        read_stdin_bytes("the image")
+        read_bounded(
+            std::io::stdin().lock(),
+            tessera_files::Kind::Image,
+            "the image",
+            "standard input",
+        )
     } else {
         // A regular file of at most 20 MiB; a FIFO or device is refused
         // without blocking (tessera-files).
@@ -348,32 +353,37 @@ fn is_dash(p: Option<&Path>) -> bool {
     p == Some(Path::new("-"))
 }
 
-fn read_stdin_bytes(what: &str) -> Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    std::io::stdin()
-        .read_to_end(&mut buf)
-        .map_err(|e| CliError::io(format!("reading {what} from standard input"), e))?;
-    Ok(buf)
-}
-
 /// The largest payload text read from standard input, a file or a
 /// descriptor.
 const MAX_PAYLOAD: u64 = tessera_files::Kind::Payload.limit();
 
-/// A payload read whole (at most [`MAX_PAYLOAD`]) as text, surrounding
-/// white space (a trailing newline) trimmed.
-fn payload_from(mut reader: impl Read, what: &str) -> Result<String> {
+/// Reads `reader` whole, refusing more than `kind`'s limit (the same
+/// limits as for files: `tessera_files::Kind`) without reading further.
+fn read_bounded(
+    reader: impl Read,
+    kind: tessera_files::Kind,
+    what: &str,
+    from: &str,
+) -> Result<Vec<u8>> {
+    let limit = kind.limit();
     let mut bytes = Vec::new();
-    (&mut reader)
-        .take(MAX_PAYLOAD + 1)
+    reader
+        .take(limit + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| CliError::io(format!("reading the payload from {what}"), e))?;
-    if bytes.len() as u64 > MAX_PAYLOAD {
+        .map_err(|e| CliError::io(format!("reading {what} from {from}"), e))?;
+    if bytes.len() as u64 > limit {
         return Err(CliError::usage(format!(
-            "the payload from {what} is larger than {}; no payload is that long",
-            tessera_files::human(MAX_PAYLOAD)
+            "{what} from {from} is larger than {}, the most Tessera reads",
+            tessera_files::human(limit)
         )));
     }
+    Ok(bytes)
+}
+
+/// A payload read whole (at most [`MAX_PAYLOAD`]) as text, surrounding
+/// white space (a trailing newline) trimmed.
+fn payload_from(reader: impl Read, what: &str) -> Result<String> {
+    let bytes = read_bounded(reader, tessera_files::Kind::Payload, "the payload", what)?;
     let text = String::from_utf8(bytes)
         .map_err(|_| CliError::usage(format!("the payload from {what} is not UTF-8 text")))?;
     Ok(text.trim().to_owned())

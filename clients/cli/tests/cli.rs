@@ -876,3 +876,21 @@ fn an_image_that_is_a_fifo_is_refused_without_waiting() {
     assert!(err.contains(&fifo.display().to_string()), "{err}");
     assert!(err.contains("FIFO"), "{err}");
 }
+
+/// `--image -` reads at most the image limit: an endless stream (here
+/// /dev/zero) is refused at 20 MiB, naming the limit, not read for ever.
+#[test]
+fn an_endless_image_on_standard_input_is_cut_at_the_limit() {
+    let d = Daemon::start();
+    let out = d
+        .command(&["activate", "--image", "-", "--json"])
+        .stdin(std::fs::File::open("/dev/zero").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("the image from standard input is larger than 20 MiB"),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -1274,9 +1274,15 @@ async fn the_activations_property_hides_a_locked_vaults_and_deleted_accounts() {
     assert_eq!(done.accounts[0].label, "alice@example.com");
     assert_eq!(labels_in_activations(&p).await, ["alice@example.com"]);
 
-    // Locked: the finished activation no longer names the account.
+    // Locked: the finished activation no longer names the account, in the
+    // property or when asked for by id.
     let _: Status = call(&p, "Lock", &()).await.unwrap();
     assert_eq!(labels_in_activations(&p).await, Vec::<String>::new());
+    let asked: View = call(&p, "GetActivation", &(done.id.as_str(),))
+        .await
+        .unwrap();
+    assert_eq!(asked.state, "activated");
+    assert!(asked.accounts.is_empty(), "{:?}", asked.accounts);
     let _: Status = call(&p, "Unlock", &(PIN,)).await.unwrap();
     assert_eq!(labels_in_activations(&p).await, ["alice@example.com"]);
 

@@ -332,9 +332,12 @@ impl Authenticator {
         activation_id: &str,
     ) -> Result<View> {
         self.peers.admit(c, &h).await?;
-        let rx = self.service.watch_activation(activation_id)?;
-        let view = types::view(&rx.borrow());
-        Ok(view)
+        let view = self
+            .service
+            .watch_activation(activation_id)?
+            .borrow()
+            .clone();
+        Ok(types::view(&self.service.activation_view_shown(view).await))
     }
 
     #[zbus(out_args("codes"))]

@@ -131,9 +131,9 @@ async fn forward_activations(service: Service, connection: Connection) {
             Err(RecvError::Closed) => return,
         };
         let emitter = iface.signal_emitter();
-        let dict = types::view(&view);
+        let dict = types::view(&service.activation_view_shown(view).await);
         if let Err(e) =
-            authenticator::Authenticator::activation_changed(emitter, &view.id, dict).await
+            authenticator::Authenticator::activation_changed(emitter, &dict.id, dict.clone()).await
         {
             tracing::debug!("ActivationChanged not sent: {e}");
         }

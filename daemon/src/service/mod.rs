@@ -148,11 +148,22 @@ impl Service {
     }
 
     /// The running activations as a client that did not start them may see
-    /// them (D-Bus `Activations`): a finished activation names its accounts
-    /// only while the vault is unlocked and only those still in it, so a
-    /// locked vault's labels and deleted accounts never show.
+    /// them (D-Bus `Activations`): see [`Service::as_shown`].
     pub async fn activation_views_shown(&self) -> Vec<ActivationView> {
-        let mut views = self.activation_views();
+        self.as_shown(self.activation_views()).await
+    }
+
+    /// One activation's view as anyone may see it (D-Bus `GetActivation`
+    /// and `ActivationChanged`): see [`Service::as_shown`].
+    pub async fn activation_view_shown(&self, view: ActivationView) -> ActivationView {
+        let mut shown = self.as_shown(vec![view]).await;
+        shown.pop().expect("one view in, one out")
+    }
+
+    /// A finished activation names its accounts only while the vault is
+    /// unlocked and only those still in it, so a locked vault's labels and
+    /// deleted accounts never show.
+    async fn as_shown(&self, mut views: Vec<ActivationView>) -> Vec<ActivationView> {
         let vault = self.vault().lock().await;
         let stored: std::collections::HashSet<_> = vault
             .accounts()

@@ -893,12 +893,12 @@ mod tests {
     fn device_code_line() {
         let v = view(State::DeviceCode(CodeShown {
             code: "012345678998".into(),
-            grouped: "0123-4567-8998".into(),
+            grouped: "0123 4567 8998".into(),
             ..Default::default()
         }));
         assert_eq!(
             view_json(&v).to_string(),
-            r#"{"state":"device_code","code":"012345678998","grouped":"0123-4567-8998"}"#
+            r#"{"state":"device_code","code":"012345678998","grouped":"0123 4567 8998"}"#
         );
     }
 

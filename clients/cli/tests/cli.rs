@@ -105,7 +105,7 @@ fn scripted_activation_prints_one_json_line_per_state() {
     let device = lines[0]["code"].as_str().unwrap();
     let grouped = lines[0]["grouped"].as_str().unwrap();
     assert!(is_grouped(grouped, 4, 12), "{grouped}");
-    assert_eq!(grouped.replace('-', ""), device);
+    assert_eq!(grouped.replace(' ', ""), device);
     assert!(
         stdout(&out).starts_with(&format!(
             r#"{{"state":"device_code","code":"{device}","grouped":"{grouped}"}}"#

@@ -12,6 +12,7 @@ use super::errors;
 use crate::account::{AccountInfo, AccountKind};
 use crate::activation::{Event, Source, State};
 use crate::error::{ServiceError, ServiceResult};
+use crate::service::accounts::display_code;
 use crate::service::approvals::Approval;
 use crate::service::scanning::CodeFields;
 use crate::service::{
@@ -251,7 +252,7 @@ fn state_into(view: &mut View, s: &State, v: &ActivationView) {
     match s {
         State::DeviceCode => {
             let code = v.device_code.map(|d| d.to_string()).unwrap_or_default();
-            view.grouped = tessera_core::activation::group_digits(&code, 4, '-');
+            view.grouped = display_code(&code);
             view.code = code;
         }
         State::FinalizeCode => {
@@ -260,8 +261,7 @@ fn state_into(view: &mut View, s: &State, v: &ActivationView) {
                 .as_ref()
                 .map(|c| c.to_string())
                 .unwrap_or_default();
-            let group = if code.len() == 8 { 4 } else { 3 };
-            view.grouped = tessera_core::activation::group_digits(&code, group, '-');
+            view.grouped = display_code(&code);
             view.code = code;
         }
         State::ChoosePin { reason } | State::EnterPin { reason } => {

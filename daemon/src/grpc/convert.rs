@@ -163,10 +163,10 @@ pub fn vault_status(s: VaultStatus) -> pb::VaultStatus {
     }
 }
 
-fn shown(code: Option<String>, group: usize) -> pb::CodeShown {
+fn shown(code: Option<String>) -> pb::CodeShown {
     let code = code.unwrap_or_default();
     pb::CodeShown {
-        grouped: tessera_core::activation::group_digits(&code, group, '-'),
+        grouped: crate::service::accounts::display_code(&code),
         code,
         valid_until_unix: 0,
     }
@@ -183,7 +183,7 @@ fn state(s: &State, view: &ActivationView) -> pb::ActivationState {
     let kind = match s {
         State::Home => Kind::Home(empty),
         State::Scanning => Kind::Scanning(empty),
-        State::DeviceCode => Kind::DeviceCode(shown(view.device_code.map(|d| d.to_string()), 4)),
+        State::DeviceCode => Kind::DeviceCode(shown(view.device_code.map(|d| d.to_string()))),
         State::ChoosePin { reason } => Kind::ChoosePin(prompt(reason)),
         State::ConfirmPin => Kind::ConfirmPin(prompt(&None)),
         State::EnterPin { reason } => Kind::EnterPin(prompt(reason)),
@@ -211,14 +211,9 @@ fn state(s: &State, view: &ActivationView) -> pb::ActivationState {
         }),
         State::FinalizeCode => {
             let code = view.finalize_code.as_ref().map(|c| c.to_string());
-            let group = if code.as_ref().is_some_and(|c| c.len() == 8) {
-                4
-            } else {
-                3
-            };
             Kind::FinalizeCode(pb::CodeShown {
                 valid_until_unix: view.finalize_valid_until.map_or(0, |t| t as i64),
-                ..shown(code, group)
+                ..shown(code)
             })
         }
         State::NotificationPermission => Kind::NotificationPermission(empty),

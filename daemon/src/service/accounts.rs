@@ -30,13 +30,18 @@ const MAX_LABEL_CHARS: usize = 64;
 /// At most this many accounts are listed in an "ambiguous" error.
 const MAX_LISTED: usize = 10;
 
-/// The one way a code is shown to a person: two groups split by a space,
-/// the shorter first (6 digits → `123 456`, 8 → `1234 5678`, 7 → `123 4567`,
-/// 5 → `12 345`); 4 digits or fewer stay whole.
+/// The one way a code is shown to a person (one-time codes, the
+/// activation's device and finalize codes): up to 8 digits, two groups split
+/// by a space, the shorter first (6 digits → `123 456`, 8 → `1234 5678`,
+/// 7 → `123 4567`, 5 → `12 345`); 4 digits or fewer stay whole; longer
+/// codes in blocks of 4 (the 12-digit device code → `0123 4567 8998`).
 pub fn display_code(code: &str) -> String {
     let n = code.chars().count();
     if n <= 4 {
         return code.to_owned();
+    }
+    if n > 8 {
+        return tessera_core::activation::group_digits(code, 4, ' ');
     }
     let (first, second): (String, String) = {
         let mut chars = code.chars();
@@ -542,6 +547,8 @@ mod tests {
         assert_eq!(display_code("1234567"), "123 4567");
         assert_eq!(display_code("12345"), "12 345");
         assert_eq!(display_code("1234"), "1234");
+        assert_eq!(display_code("012345678998"), "0123 4567 8998");
+        assert_eq!(display_code("123456789"), "1234 5678 9");
         assert_eq!(display_code(""), "");
     }
 }

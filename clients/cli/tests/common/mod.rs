@@ -256,21 +256,27 @@ pub fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// Whether `s` is `total` digits in blocks of `block` joined by `-`
-/// (`0123-4567-8998`).
+/// Whether `s` is `total` digits in blocks of `block` joined by spaces
+/// (`0123 4567 8998`), as the daemon groups every code.
 pub fn is_grouped(s: &str, block: usize, total: usize) -> bool {
-    let digits: String = s.chars().filter(|c| *c != '-').collect();
+    let digits: String = s.chars().filter(|c| *c != ' ').collect();
     digits.len() == total
         && digits.chars().all(|c| c.is_ascii_digit())
-        && s.split('-').all(|b| b.len() == block)
+        && s.split(' ').all(|b| b.len() == block)
 }
 
-/// The digits and hyphens right after `label` in `text` (a code on screen).
+/// The digits and single spaces right after `label` in `text` (a code on
+/// screen).
 pub fn code_after<'a>(text: &'a str, label: &str) -> Option<&'a str> {
     let start = text.find(label)? + label.len();
     let rest = &text[start..];
-    let end = rest
-        .find(|c: char| !(c.is_ascii_digit() || c == '-'))
-        .unwrap_or(rest.len());
+    let bytes = rest.as_bytes();
+    let mut end = 0;
+    while end < bytes.len()
+        && (bytes[end].is_ascii_digit()
+            || (bytes[end] == b' ' && bytes.get(end + 1).is_some_and(u8::is_ascii_digit)))
+    {
+        end += 1;
+    }
     Some(&rest[..end])
 }

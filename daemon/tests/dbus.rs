@@ -249,6 +249,89 @@ async fn the_interface_matches_its_xml() {
     );
 }
 
+/// A call with arguments of the wrong D-Bus types gets our named
+/// InvalidArgument naming the method and both signatures (not zbus's
+/// InvalidArgs), for every method of every object; the daemon goes on.
+#[tokio::test]
+async fn every_method_with_wrong_argument_types_gets_a_named_error() {
+    let bus = PrivateBus::start();
+    let mut d = daemon_on(&bus, FAST_CONFIG).await;
+    let c = bus.connect().await;
+    // Every method of every object, as the daemon introspects them.
+    let mut objects = Vec::new();
+    for path in [
+        tesserad::dbus::PATH,
+        tesserad::dbus::SEARCH_PATH,
+        tesserad::dbus::KRUNNER_PATH,
+    ] {
+        let xml = zbus::fdo::IntrospectableProxy::builder(&c)
+            .destination(tesserad::dbus::BUS_NAME)
+            .unwrap()
+            .path(path)
+            .unwrap()
+            .build()
+            .await
+            .unwrap()
+            .introspect()
+            .await
+            .unwrap();
+        let node = zbus_xml::Node::from_reader(xml.as_bytes()).unwrap();
+        for i in node.interfaces() {
+            if !i.name().starts_with("org.freedesktop.DBus.") {
+                let methods: Vec<String> =
+                    i.methods().iter().map(|m| m.name().to_string()).collect();
+                objects.push((path, i.name().to_string(), methods));
+            }
+        }
+    }
+    assert_eq!(objects.len(), 3, "{objects:?}");
+    let mut checked = 0;
+    for (path, interface, methods) in objects {
+        let p = zbus::Proxy::new(&c, tesserad::dbus::BUS_NAME, path, interface.as_str())
+            .await
+            .unwrap();
+        for method in methods {
+            // A double is what no method takes; Ping and the like take
+            // nothing, and a double is wrong for them too.
+            let e = p
+                .call_method(method.as_str(), &(0.5f64,))
+                .await
+                .unwrap_err();
+            let (name, text) = dbus_error(&e);
+            assert_eq!(
+                name, "org.tessera.Authenticator1.Error.InvalidArgument",
+                "{interface}.{method}: {text}"
+            );
+            assert!(
+                text.starts_with(&format!("{method} takes arguments of type (")),
+                "{text}"
+            );
+            assert!(text.ends_with("not (d)"), "{text}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 30, "only {checked} methods were tried");
+    // Too few arguments: the expected signature is named.
+    let p = authenticator(&c).await;
+    let e = p.call_method("GetAccount", &()).await.unwrap_err();
+    assert_eq!(
+        dbus_error(&e),
+        (
+            "org.tessera.Authenticator1.Error.InvalidArgument".into(),
+            "GetAccount takes arguments of type (s), not ()".into()
+        )
+    );
+    // Right types still reach the method, and the daemon is still there.
+    call::<()>(&p, "Ping", &()).await.unwrap();
+    // (No vault yet: the method ran and says so.)
+    let e = p
+        .call_method("GetAccount", &("nothing-here",))
+        .await
+        .unwrap_err();
+    assert_eq!(dbus_error(&e).0, "org.tessera.Authenticator1.Error.NoVault");
+    assert!(d.child.as_mut().unwrap().try_wait().unwrap().is_none());
+}
+
 /// One line per method, argument, signal and property of
 /// org.tessera.Authenticator1, in order.
 fn normalized(xml: &str) -> Vec<String> {

@@ -843,47 +843,6 @@ async fn a_totp_code_shown_during_activation_says_when_it_expires() {
     );
 }
 
-/// Unmounts a small tmpfs when dropped (after the daemon using it).
-struct Mount(std::path::PathBuf);
-
-impl Mount {
-    /// A tmpfs of `size` (e.g. "512k") on `dir`, mode 0700; `None` where
-    /// mounting is not allowed (not root).
-    fn tmpfs(dir: &std::path::Path, size: &str) -> Option<Mount> {
-        std::fs::create_dir_all(dir).unwrap();
-        let ok = std::process::Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size},mode=0700"),
-                "tmpfs",
-            ])
-            .arg(dir)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| Mount(dir.to_owned()))
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
-    }
-}
-
-/// Fills the file system of `dir` until a write fails (ENOSPC).
-fn fill(dir: &std::path::Path) {
-    use std::io::Write;
-    let mut f = std::fs::File::create(dir.join("filler")).unwrap();
-    let block = vec![0u8; 4096];
-    while f.write_all(&block).and_then(|()| f.sync_data()).is_ok() {}
-}
-
 /// When the wrong-PIN counter cannot be written (a full disk: a real
 /// small tmpfs when this runs as root; otherwise a folder in the counter
 /// file's place, which makes its replacement fail the same way), the right

@@ -185,25 +185,10 @@ fn choose_pin_reason(v: &pb::ActivationView) -> String {
     }
 }
 
-/// Activates an otpauth payload as the first activation with [`PIN`],
-/// answering whatever the policy asks, until `activated`.
+/// Activates an otpauth payload with [`PIN`], answering whatever the
+/// policy asks.
 async fn activate_otpauth(d: &Daemon, payload: &str) {
-    use pb::event::Kind as E;
-    let mut c = d.activation().await;
-    let mut v = start(&mut c, payload).await;
-    for _ in 0..10 {
-        v = match state_name(&v) {
-            "choose_pin" | "confirm_pin" | "enter_pin" => {
-                send(&mut c, &v, E::Pin(PIN.into())).await
-            }
-            "choose_method" => send(&mut c, &v, E::PinOnly(pb::Empty {})).await,
-            "finalize_code" | "device_code" => send(&mut c, &v, E::Continue(pb::Empty {})).await,
-            "notification_permission" => send(&mut c, &v, E::Deny(pb::Empty {})).await,
-            "activated" => return,
-            other => panic!("unexpected state {other}: {v:?}"),
-        };
-    }
-    panic!("the activation did not finish");
+    activate_payload(d, payload, PIN).await;
 }
 
 #[tokio::test]

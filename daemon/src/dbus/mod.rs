@@ -13,6 +13,7 @@
 //! (a test compares it with what the daemon serves) and in `docs/dbus.md`.
 
 pub mod authenticator;
+pub mod checked;
 pub mod errors;
 pub mod krunner;
 pub mod search;
@@ -30,6 +31,7 @@ use zbus::names::BusName;
 use crate::error::ServiceError;
 use crate::service::Service;
 
+use checked::Checked;
 pub use errors::Error;
 
 /// The well-known name and the object paths.
@@ -94,13 +96,19 @@ async fn serve(service: &Service) -> zbus::Result<Connection> {
     zbus::connection::Builder::session()?
         .serve_at(
             PATH,
-            authenticator::Authenticator::new(service.clone(), peers.clone()),
+            Checked::new(authenticator::Authenticator::new(
+                service.clone(),
+                peers.clone(),
+            )),
         )?
         .serve_at(
             SEARCH_PATH,
-            search::SearchProvider::new(service.clone(), peers.clone()),
+            Checked::new(search::SearchProvider::new(service.clone(), peers.clone())),
         )?
-        .serve_at(KRUNNER_PATH, krunner::KRunner::new(service.clone(), peers))?
+        .serve_at(
+            KRUNNER_PATH,
+            Checked::new(krunner::KRunner::new(service.clone(), peers)),
+        )?
         .build()
         .await
 }
@@ -112,7 +120,7 @@ async fn forward_activations(service: Service, connection: Connection) {
     let mut updates = service.activation_updates();
     let iface = match connection
         .object_server()
-        .interface::<_, authenticator::Authenticator>(PATH)
+        .interface::<_, Checked<authenticator::Authenticator>>(PATH)
         .await
     {
         Ok(i) => i,
@@ -137,7 +145,13 @@ async fn forward_activations(service: Service, connection: Connection) {
         {
             tracing::debug!("ActivationChanged not sent: {e}");
         }
-        if let Err(e) = iface.get().await.activations_invalidate(emitter).await {
+        if let Err(e) = iface
+            .get()
+            .await
+            .inner()
+            .activations_invalidate(emitter)
+            .await
+        {
             tracing::debug!("Activations change not sent: {e}");
         }
     }

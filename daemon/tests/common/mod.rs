@@ -96,6 +96,43 @@ pub fn state_name(view: &pb::ActivationView) -> &'static str {
     }
 }
 
+/// Activates `payload` with `pin` (choosing it for a first vault),
+/// answering whatever the policy asks (PIN only, no notifications), until
+/// `activated`; the last view.
+pub async fn activate_payload(d: &Daemon, payload: &str, pin: &str) -> pb::ActivationView {
+    use pb::event::Kind as E;
+    let mut c = d.activation().await;
+    let mut v = c
+        .start(pb::StartActivationRequest {
+            source: Some(pb::start_activation_request::Source::Payload(
+                payload.into(),
+            )),
+        })
+        .await
+        .expect("start")
+        .into_inner();
+    for _ in 0..10 {
+        let kind = match state_name(&v) {
+            "choose_pin" | "confirm_pin" | "enter_pin" => E::Pin(pin.into()),
+            "choose_method" => E::PinOnly(pb::Empty {}),
+            "finalize_code" | "device_code" => E::Continue(pb::Empty {}),
+            "notification_permission" => E::Deny(pb::Empty {}),
+            "activated" => return v,
+            other => panic!("unexpected state {other}: {v:?}"),
+        };
+        v = c
+            .send_event(pb::SendEventRequest {
+                activation_id: v.id.clone(),
+                revision: v.revision,
+                event: event(kind),
+            })
+            .await
+            .expect("event")
+            .into_inner();
+    }
+    panic!("the activation did not finish");
+}
+
 /// The code shown in a device-code or finalize-code state.
 pub fn shown_code(view: &pb::ActivationView) -> String {
     use pb::activation_state::Kind as K;
@@ -103,4 +140,45 @@ pub fn shown_code(view: &pb::ActivationView) -> String {
         Some(K::DeviceCode(c)) | Some(K::FinalizeCode(c)) => c.code.clone(),
         other => panic!("no code shown in {other:?}"),
     }
+}
+
+/// Unmounts a small tmpfs when dropped (after the daemon using it).
+pub struct Mount(std::path::PathBuf);
+
+impl Mount {
+    /// A tmpfs of `size` (e.g. "512k") on `dir`, mode 0700; `None` where
+    /// mounting is not allowed (not root).
+    pub fn tmpfs(dir: &std::path::Path, size: &str) -> Option<Mount> {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Mount(dir.to_owned()))
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// Fills the file system of `dir` until a write fails (ENOSPC).
+pub fn fill(dir: &std::path::Path) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(dir.join("filler")).unwrap();
+    let block = vec![0u8; 4096];
+    while f.write_all(&block).and_then(|()| f.sync_data()).is_ok() {}
 }

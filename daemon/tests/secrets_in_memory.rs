@@ -52,6 +52,24 @@ fn find_in_memory(pid: u32, needle: &[u8]) -> Vec<String> {
     hits
 }
 
+/// The hits of the PIN and of the secret's text after a Lock. The daemon
+/// closes each gRPC connection (whose buffers hold earlier requests) once
+/// it is idle after the lock, so this looks again for up to 10 s before
+/// it answers.
+async fn hits_after_lock(pid: u32, pin: &str, secret: &str) -> (Vec<String>, Vec<String>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let hits = (
+            find_in_memory(pid, pin.as_bytes()),
+            find_in_memory(pid, secret.as_bytes()),
+        );
+        if (hits.0.is_empty() && hits.1.is_empty()) || std::time::Instant::now() > deadline {
+            return hits;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test]
 async fn after_lock_no_pin_and_no_secret_text_stay_in_the_daemons_memory() {
     use pb::event::Kind as E;
@@ -123,8 +141,7 @@ async fn after_lock_no_pin_and_no_secret_text_stay_in_the_daemons_memory() {
         .into_inner();
     assert!(status.locked);
 
-    let pin_hits = find_in_memory(pid, pin.as_bytes());
-    let secret_hits = find_in_memory(pid, secret_b32.as_bytes());
+    let (pin_hits, secret_hits) = hits_after_lock(pid, &pin, &secret_b32).await;
     assert!(
         pin_hits.is_empty() && secret_hits.is_empty(),
         "after Lock, the PIN is in {pin_hits:?} and the secret's base32 text in \
@@ -179,8 +196,7 @@ async fn over_dbus_too_no_pin_and_no_secret_text_stay_after_lock() {
     let status: Status = p.call("Lock", &()).await.unwrap();
     assert!(status.locked);
 
-    let pin_hits = find_in_memory(pid, pin.as_bytes());
-    let secret_hits = find_in_memory(pid, secret_b32.as_bytes());
+    let (pin_hits, secret_hits) = hits_after_lock(pid, &pin, &secret_b32).await;
     assert!(
         pin_hits.is_empty() && secret_hits.is_empty(),
         "after Lock, the PIN is in {pin_hits:?} and the secret's base32 text in {secret_hits:?}"

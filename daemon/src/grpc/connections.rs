@@ -7,12 +7,21 @@
 //! buffer for as long as the connection is open, out of reach of the
 //! wiping allocator (`crate::memory`). When the vault is locked, every
 //! connection is shut down gracefully (HTTP/2 GOAWAY: calls in flight,
-//! the `Lock` itself included, finish first); the buffers are freed and
-//! wiped, and clients connect again on their next call (tonic's channels
-//! do so by themselves; the CLI connects per command anyway).
+//! the `Lock` itself included, finish first) as soon as it has been idle
+//! for [`CLOSE_WHEN_IDLE`]; the buffers are freed and wiped, and clients
+//! connect again on their next call (tonic's channels do so by
+//! themselves; the CLI connects per command anyway).
+//!
+//! Why wait for idleness: a client that sends its next call while the
+//! GOAWAY is on its way has that call cancelled by its HTTP/2 library
+//! ("connection closed") without it ever reaching us, and tonic does not
+//! retry it. Calls in quick succession (Lock, then Status) are the usual
+//! case; closing only after a pause keeps them on the connection.
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -48,6 +57,10 @@ impl<S> Routes for S where
         + 'static
 {
 }
+
+/// How long a connection must have had no call under way before a lock
+/// closes it.
+pub const CLOSE_WHEN_IDLE: Duration = Duration::from_millis(250);
 
 /// Accepts connections on `listener` until `shutdown`, closes each one
 /// (gracefully) whenever `locks` changes, and at the end closes them all
@@ -100,15 +113,32 @@ async fn connection(
         peer_addr: stream.peer_addr().ok().map(Arc::new),
         peer_cred: stream.peer_cred().ok(),
     };
+    let activity = Activity::default();
+    let tracker = activity.clone();
     let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
         request.extensions_mut().insert(info.clone());
-        routes.clone().oneshot(request)
+        let call = tracker.start();
+        let response = routes.clone().oneshot(request);
+        async move {
+            let response = response.await;
+            drop(call);
+            response
+        }
     });
     let builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
     let conn = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
     locks.mark_unchanged();
+    // Locked since this connection's last call: close it once idle.
+    let mut close_when_idle = false;
     loop {
+        let idle = async {
+            if close_when_idle {
+                tokio::time::sleep(CLOSE_WHEN_IDLE).await
+            } else {
+                std::future::pending().await
+            }
+        };
         tokio::select! {
             done = &mut conn => {
                 if let Err(e) = done {
@@ -116,8 +146,49 @@ async fn connection(
                 }
                 break;
             }
-            Ok(()) = locks.changed() => conn.as_mut().graceful_shutdown(),
+            Ok(()) = locks.changed() => close_when_idle = true,
             Ok(()) = stop.changed() => conn.as_mut().graceful_shutdown(),
+            () = idle => {
+                if activity.idle() {
+                    conn.as_mut().graceful_shutdown();
+                    close_when_idle = false;
+                }
+            }
         }
+    }
+}
+
+/// The calls under way on one connection, and whether one started or
+/// ended since the last look.
+#[derive(Clone, Default)]
+struct Activity {
+    under_way: Arc<AtomicUsize>,
+    /// Calls started or ended; compared between two looks.
+    events: Arc<AtomicUsize>,
+    seen: Arc<AtomicUsize>,
+}
+
+/// One call under way; it ends when dropped.
+struct Call(Activity);
+
+impl Activity {
+    fn start(&self) -> Call {
+        self.under_way.fetch_add(1, Ordering::SeqCst);
+        self.events.fetch_add(1, Ordering::SeqCst);
+        Call(self.clone())
+    }
+
+    /// No call under way, and none started or ended since the last look.
+    fn idle(&self) -> bool {
+        let events = self.events.load(Ordering::SeqCst);
+        let quiet = self.seen.swap(events, Ordering::SeqCst) == events;
+        quiet && self.under_way.load(Ordering::SeqCst) == 0
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        self.0.under_way.fetch_sub(1, Ordering::SeqCst);
+        self.0.events.fetch_add(1, Ordering::SeqCst);
     }
 }

@@ -27,43 +27,9 @@ fn config(extra: &str) -> String {
     format!("{FAST_CONFIG}{extra}")
 }
 
-fn payload(text: &str) -> HashMap<String, OwnedValue> {
-    HashMap::from([(
-        "payload".to_owned(),
-        OwnedValue::try_from(Value::from(text)).unwrap(),
-    )])
-}
-
-async fn call<R>(
-    p: &zbus::Proxy<'_>,
-    method: &str,
-    args: &(impl serde::Serialize + zbus::zvariant::DynamicType),
-) -> zbus::Result<R>
-where
-    R: for<'d> zbus::zvariant::DynamicDeserialize<'d>,
-{
-    p.call(method, args).await
-}
-
-async fn event(p: &zbus::Proxy<'_>, id: &str, name: &str, arg: &str) -> View {
-    call(p, "SendEvent", &(id, 0u64, name, arg)).await.unwrap()
-}
-
-/// Activates `text` over D-Bus with PIN steps (first vault) or the enter
-/// step; answers the notification question with `allow` when asked.
+/// Activates `text` over D-Bus with [`PIN`] ([`activate_with`]).
 async fn activate(p: &zbus::Proxy<'_>, text: &str, allow: bool) -> View {
-    let mut v: View = call(p, "StartActivation", &(payload(text),)).await.unwrap();
-    loop {
-        v = match v.state.as_str() {
-            "choose_pin" | "confirm_pin" | "enter_pin" => event(p, &v.id, "pin", PIN).await,
-            "finalize_code" | "device_code" => event(p, &v.id, "continue", "").await,
-            "notification_permission" => {
-                event(p, &v.id, if allow { "allow" } else { "deny" }, "").await
-            }
-            "activated" => return v,
-            other => panic!("unexpected state {other}: {v:?}"),
-        }
-    }
+    activate_with(p, text, PIN, allow).await
 }
 
 #[tokio::test]
@@ -91,7 +57,7 @@ async fn an_activation_over_dbus_with_signals_and_the_property() {
     let running: HashMap<String, View> = p.get_property("Activations").await.unwrap();
     assert_eq!(running[&id].state, "choose_pin");
 
-    let v = event(&p, &id, "pin", PIN).await;
+    let v = send_event(&p, &id, "pin", PIN).await;
     assert_eq!(v.state, "confirm_pin");
     // A stale revision is refused with the named error.
     let e = call::<View>(&p, "SendEvent", &(id.as_str(), 1u64, "pin", PIN))
@@ -108,12 +74,12 @@ async fn an_activation_over_dbus_with_signals_and_the_property() {
         "org.tessera.Authenticator1.Error.InvalidArgument"
     );
 
-    let v = event(&p, &id, "pin", PIN).await;
+    let v = send_event(&p, &id, "pin", PIN).await;
     assert_eq!(v.state, "finalize_code");
     assert_eq!(v.code.len(), 6, "the current code is shown: {v:?}");
-    let v = event(&p, &id, "continue", "").await;
+    let v = send_event(&p, &id, "continue", "").await;
     assert_eq!(v.state, "notification_permission");
-    let v = event(&p, &id, "allow", "").await;
+    let v = send_event(&p, &id, "allow", "").await;
     assert_eq!(v.state, "activated");
     assert!(v.accounts[0].notifications);
     let got: View = call(&p, "GetActivation", &(id.as_str(),)).await.unwrap();

@@ -6,13 +6,11 @@
 mod common;
 mod dbus_bus;
 
-use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
 
 use common::*;
 use tessera_proto::v1 as pb;
-use tesserad::dbus::types::{Status, View};
-use zbus::zvariant::{OwnedValue, Value};
+use tesserad::dbus::types::Status;
 
 /// `len` random characters of `alphabet`: values no other part of the
 /// daemon can hold by chance.
@@ -175,22 +173,7 @@ async fn over_dbus_too_no_pin_and_no_secret_text_stay_after_lock() {
     .unwrap();
 
     let uri = format!("otpauth://totp/Memory:bob?secret={secret_b32}&issuer=Memory");
-    let source = HashMap::from([(
-        "payload".to_owned(),
-        OwnedValue::try_from(Value::from(uri.as_str())).unwrap(),
-    )]);
-    let mut v: View = p.call("StartActivation", &(source,)).await.unwrap();
-    while v.state != "activated" {
-        let (event, arg) = match v.state.as_str() {
-            "choose_pin" | "confirm_pin" => ("pin", pin.as_str()),
-            "finalize_code" => ("continue", ""),
-            other => panic!("unexpected state {other}"),
-        };
-        v = p
-            .call("SendEvent", &(v.id.as_str(), 0u64, event, arg))
-            .await
-            .unwrap();
-    }
+    dbus_bus::activate_with(&p, &uri, &pin, false).await;
     let _: Status = p.call("Lock", &()).await.unwrap();
     let _: Status = p.call("Unlock", &(pin.as_str(),)).await.unwrap();
     let status: Status = p.call("Lock", &()).await.unwrap();

@@ -16,8 +16,7 @@ use super::types::{
     View,
 };
 use super::{Error, Peers};
-use crate::service::Client;
-use crate::service::Service;
+use crate::service::{Client, Service};
 
 type Result<T> = std::result::Result<T, Error>;
 

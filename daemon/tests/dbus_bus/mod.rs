@@ -8,8 +8,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tesserad::dbus::types::View;
 use zbus::object_server::SignalEmitter;
-use zbus::zvariant::OwnedValue;
+use zbus::zvariant::{OwnedValue, Value};
 use zbus::{Connection, interface};
 
 pub use tessera_testkit::bus::PrivateBus;
@@ -183,5 +184,44 @@ pub fn dbus_error(e: &zbus::Error) -> (String, String) {
             (name.to_string(), message.clone().unwrap_or_default())
         }
         other => panic!("not a method error: {other:?}"),
+    }
+}
+
+pub fn payload(text: &str) -> HashMap<String, OwnedValue> {
+    HashMap::from([(
+        "payload".to_owned(),
+        OwnedValue::try_from(Value::from(text)).unwrap(),
+    )])
+}
+
+pub async fn call<R>(
+    p: &zbus::Proxy<'_>,
+    method: &str,
+    args: &(impl serde::Serialize + zbus::zvariant::DynamicType),
+) -> zbus::Result<R>
+where
+    R: for<'d> zbus::zvariant::DynamicDeserialize<'d>,
+{
+    p.call(method, args).await
+}
+
+pub async fn send_event(p: &zbus::Proxy<'_>, id: &str, name: &str, arg: &str) -> View {
+    call(p, "SendEvent", &(id, 0u64, name, arg)).await.unwrap()
+}
+
+/// Activates `text` over D-Bus with `pin` (chosen for a first vault, or
+/// entered); answers the notification question with `allow` when asked.
+pub async fn activate_with(p: &zbus::Proxy<'_>, text: &str, pin: &str, allow: bool) -> View {
+    let mut v: View = call(p, "StartActivation", &(payload(text),)).await.unwrap();
+    loop {
+        v = match v.state.as_str() {
+            "choose_pin" | "confirm_pin" | "enter_pin" => send_event(p, &v.id, "pin", pin).await,
+            "finalize_code" | "device_code" => send_event(p, &v.id, "continue", "").await,
+            "notification_permission" => {
+                send_event(p, &v.id, if allow { "allow" } else { "deny" }, "").await
+            }
+            "activated" => return v,
+            other => panic!("unexpected state {other}: {v:?}"),
+        }
     }
 }

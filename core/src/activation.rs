@@ -310,9 +310,10 @@ impl DeviceCode {
         self.nonce
     }
 
-    /// Shown as `4-4-4`.
+    /// Shown as `0123 4567 8998`: blocks of 4 split by spaces, as the
+    /// authenticator shows it, so issuer and user read the same thing.
     pub fn grouped(&self) -> String {
-        group_digits(&self.to_string(), 4, '-')
+        group_digits(&self.to_string(), 4, ' ')
     }
 }
 
@@ -518,7 +519,7 @@ mod tests {
     #[test]
     fn device_code_is_checked_against_its_activation() {
         let dc = DeviceCode::new(&key(), &serial(), NONCE);
-        assert_eq!(dc.grouped(), "0123-4567-8998");
+        assert_eq!(dc.grouped(), "0123 4567 8998");
         let typed = DeviceCode::parse("0123-4567 8998").unwrap();
         assert_eq!(typed.verify(&key(), &serial()), Ok(NONCE));
         let typo = DeviceCode::parse("012345678999").unwrap();

@@ -127,7 +127,7 @@ pub struct BindArgs {
     /// The activation's serial number.
     #[arg(long, value_name = "SN")]
     pub serial: Serial,
-    /// The 12-digit device code, e.g. 0123-4567-8998.
+    /// The 12-digit device code, e.g. "0123 4567 8998" (spaces and hyphens are ignored).
     #[arg(long, value_name = "DC")]
     pub device_code: String,
 }

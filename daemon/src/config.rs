@@ -55,7 +55,9 @@ impl PinConfigExt for PinConfig {
 /// `[plugins]` as the plugin host takes it.
 pub trait PluginsConfigExt {
     /// The folders to load from: the configured ones, or the host's
-    /// defaults (with the build output folder in debug builds).
+    /// defaults (with the binary's own folder in debug builds, and in any
+    /// build when that folder is cargo's build output:
+    /// `tessera_plugin_host::default_folders`).
     fn folders(&self) -> Result<Vec<PluginFolder>, String>;
     /// The allow-list, when one is configured.
     fn allow_list(&self) -> Result<Option<AllowList>, String>;

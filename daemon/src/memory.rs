@@ -101,7 +101,8 @@ pub fn tune() {
 }
 
 /// Gives the memory freed since the last trim back to the system (every
-/// arena's free pages). Called after a KDF run, the one large allocation.
+/// arena's free pages). Called after a KDF run, the one large allocation,
+/// and when the last gRPC client disconnects (`grpc::connections`).
 pub fn give_back_freed() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases free pages malloc owns.

@@ -77,6 +77,14 @@ pub async fn serve(
     loop {
         let stream = tokio::select! {
             () = &mut shutdown => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {
+                // The last client went: what the connections used goes
+                // back to the system, so an idle daemon stays small.
+                if connections.is_empty() {
+                    crate::memory::give_back_freed();
+                }
+                continue;
+            }
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
                 Err(e) => {
@@ -93,8 +101,6 @@ pub async fn serve(
             locks.clone(),
             stop.clone(),
         ));
-        // Reap the ended ones as we go.
-        while connections.try_join_next().is_some() {}
     }
     let _ = stopping.send(true);
     while connections.join_next().await.is_some() {}

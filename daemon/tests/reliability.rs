@@ -68,10 +68,11 @@ fn kill_9(d: &mut Daemon) {
     child.wait().unwrap();
 }
 
-/// SIGKILL at a random moment while a client renames an account and takes
-/// HOTP codes as fast as it can: after each restart the vault opens, the
-/// label is the last acknowledged one or the one in flight, and the HOTP
-/// counter is past every code handed out.
+/// SIGKILL at a random moment (0–80 ms after the first acknowledged save)
+/// while a client renames an account and takes HOTP codes as fast as it
+/// can: after each restart the vault opens, the label is the last
+/// acknowledged one or the one in flight, and the HOTP counter is past
+/// every code handed out.
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_during_saves_loses_no_acknowledged_change() {
     let rounds = knob("TESSERA_RELIABILITY_KILLS", 15);
@@ -114,7 +115,13 @@ async fn sigkill_during_saves_loses_no_acknowledged_change() {
                 }
             })
         };
-        tokio::time::sleep(Duration::from_millis(20 + rand::random::<u64>() % 80)).await;
+        // Kill at a random moment once saves are under way (a slow disk
+        // may take a while for the first).
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while renamed.load(Ordering::SeqCst) == 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(rand::random::<u64>() % 80)).await;
         kill_9(&mut d);
         let _ = client.await;
         d.restart();

@@ -608,29 +608,6 @@ fn folders_and_files_are_private() {
     assert_eq!(mode(d.socket()), 0o600);
 }
 
-async fn unlock(
-    vault: &mut pb::vault_client::VaultClient<tonic::transport::Channel>,
-    pin: &str,
-) -> Result<pb::VaultStatus, tonic::Status> {
-    vault
-        .unlock(pb::UnlockRequest {
-            pin: pin.into(),
-            ..Default::default()
-        })
-        .await
-        .map(|r| r.into_inner())
-}
-
-async fn vault_status(
-    vault: &mut pb::vault_client::VaultClient<tonic::transport::Channel>,
-) -> pb::VaultStatus {
-    vault
-        .status(pb::VaultStatusRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-}
-
 /// Unlock is not taken at its word: an unlocked vault still checks the PIN,
 /// counts a wrong one, and says it was unlocked already.
 #[tokio::test]

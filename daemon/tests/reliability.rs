@@ -32,13 +32,9 @@ fn knob(name: &str, quick: usize) -> usize {
         .unwrap_or(quick)
 }
 
-async fn unlock(d: &Daemon) {
-    d.vault()
-        .await
-        .unlock(pb::UnlockRequest {
-            pin: PIN.into(),
-            ..Default::default()
-        })
+/// Unlocks with [`PIN`], which must work.
+async fn unlock_now(d: &Daemon) {
+    unlock(&mut d.vault().await, PIN)
         .await
         .expect("the right PIN unlocks");
 }
@@ -125,7 +121,7 @@ async fn sigkill_during_saves_loses_no_acknowledged_change() {
         kill_9(&mut d);
         let _ = client.await;
         d.restart();
-        unlock(&d).await;
+        unlock_now(&d).await;
 
         let (renamed, counted) = (
             renamed.load(Ordering::SeqCst),
@@ -185,10 +181,7 @@ async fn damaged_vault_files_are_named_and_left_untouched() {
             (0..good.len()).map(|_| rand::random()).collect(),
         ),
         ("text", b"not a vault\n".to_vec()),
-        (
-            "another vault's file with bytes appended",
-            [&good[..], b"extra"].concat(),
-        ),
+        ("bytes appended", [&good[..], b"extra"].concat()),
     ];
     for (what, bytes) in &catalogue {
         std::fs::write(&vault, bytes).unwrap();
@@ -222,7 +215,7 @@ async fn damaged_vault_files_are_named_and_left_untouched() {
     // The good file again: everything is there.
     std::fs::write(&vault, &good).unwrap();
     d.restart();
-    unlock(&d).await;
+    unlock_now(&d).await;
     assert_eq!(account(&d, "mail").await.issuer, "Mail");
     println!(
         "figures: damaged vault files: {} kinds, all named, none changed",
@@ -241,26 +234,12 @@ async fn damaged_counter_and_settings_files() {
     for bytes in [&b"garbage"[..], &[0xff; 64][..], &b""[..]] {
         std::fs::write(&counter, bytes).unwrap();
         d.restart();
-        let s = d
-            .vault()
-            .await
-            .status(pb::VaultStatusRequest {})
-            .await
-            .unwrap()
-            .into_inner();
+        let s = vault_status(&mut d.vault().await).await;
         assert!(
             s.failed_attempts >= 1 && s.retry_after_seconds > 0,
             "{bytes:?}: {s:?}"
         );
-        let e = d
-            .vault()
-            .await
-            .unlock(pb::UnlockRequest {
-                pin: PIN.into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap_err();
+        let e = unlock(&mut d.vault().await, PIN).await.unwrap_err();
         assert_eq!(error_code(&e), "ERROR_CODE_PIN_DELAYED", "{bytes:?}");
         d.stop();
     }
@@ -328,7 +307,7 @@ async fn a_full_disk_refuses_saves_and_keeps_the_vault() {
         .await
         .expect("there is room again");
     d.restart();
-    unlock(&d).await;
+    unlock_now(&d).await;
     assert_eq!(account(&d, "mail").await.label, "room");
     d.stop();
     drop(mount);
@@ -387,28 +366,20 @@ async fn pin_guesses_are_delayed_and_a_sigkill_does_not_reset_the_count() {
     let mut d = daemon_with_accounts(&config).await;
     let mut vault = d.vault().await;
     vault.lock(pb::LockRequest {}).await.unwrap();
-    let guess = |pin: &str| pb::UnlockRequest {
-        pin: pin.into(),
-        ..Default::default()
-    };
     for pin in ["000000", "111111", "222222"] {
-        let e = vault.unlock(guess(pin)).await.unwrap_err();
+        let e = unlock(&mut vault, pin).await.unwrap_err();
         assert_eq!(error_code(&e), "ERROR_CODE_WRONG_PIN");
     }
-    let e = vault.unlock(guess("333333")).await.unwrap_err();
+    let e = unlock(&mut vault, "333333").await.unwrap_err();
     assert_eq!(error_code(&e), "ERROR_CODE_PIN_DELAYED", "{e:?}");
     drop(vault);
     kill_9(&mut d);
     d.restart();
     let mut vault = d.vault().await;
-    let s = vault
-        .status(pb::VaultStatusRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let s = vault_status(&mut vault).await;
     assert_eq!(s.failed_attempts, 3, "{s:?}");
     assert!(s.retry_after_seconds > 500, "{s:?}");
-    let e = vault.unlock(guess(PIN)).await.unwrap_err();
+    let e = unlock(&mut vault, PIN).await.unwrap_err();
     assert_eq!(error_code(&e), "ERROR_CODE_PIN_DELAYED", "{e:?}");
 }
 
@@ -434,11 +405,7 @@ async fn calls_right_after_a_lock_are_served() {
             "ERROR_CODE_VAULT_LOCKED",
             "round {round}: {e:?}"
         );
-        vault
-            .unlock(pb::UnlockRequest {
-                pin: PIN.into(),
-                ..Default::default()
-            })
+        unlock(&mut vault, PIN)
             .await
             .unwrap_or_else(|e| panic!("round {round}: {e:?}"));
     }

@@ -47,10 +47,16 @@ impl<I: Interface> Checked<I> {
         &self.inner
     }
 
-    /// The error for a call of `method` with the body signature `given`,
-    /// or `None` when the types are right (or the method is not ours:
-    /// the interface then answers UnknownMethod as usual).
-    fn mismatch(&self, method: &str, given: &str) -> Option<Error> {
+    /// The error for the call `msg` of `method`, or `None` when its
+    /// argument types are right (or the method is not ours: the interface
+    /// then answers UnknownMethod as usual).
+    fn mismatch(&self, method: &str, msg: &Message) -> Option<Error> {
+        self.signature_mismatch(method, &msg.body().signature().to_string_no_parens())
+    }
+
+    /// As [`Self::mismatch`], for a body signature `given` (without its
+    /// enclosing parentheses).
+    fn signature_mismatch(&self, method: &str, given: &str) -> Option<Error> {
         let expected = self.inputs.get(method)?;
         (expected != given).then(|| {
             Error::InvalidArgument(format!(
@@ -155,8 +161,7 @@ impl<I: Interface> Interface for Checked<I> {
         msg: &'call Message,
         name: MemberName<'call>,
     ) -> DispatchResult2<'call> {
-        let given = msg.body().signature().to_string_no_parens();
-        match self.mismatch(name.as_str(), &given) {
+        match self.mismatch(&name, msg) {
             Some(error) => refuse(connection, msg, error),
             None => self.inner.call(server, connection, msg, name),
         }
@@ -169,8 +174,7 @@ impl<I: Interface> Interface for Checked<I> {
         msg: &'call Message,
         name: MemberName<'call>,
     ) -> DispatchResult2<'call> {
-        let given = msg.body().signature().to_string_no_parens();
-        match self.mismatch(name.as_str(), &given) {
+        match self.mismatch(&name, msg) {
             Some(error) => refuse(connection, msg, error),
             None => self.inner.call_mut(server, connection, msg, name),
         }
@@ -224,12 +228,12 @@ mod tests {
     #[test]
     fn a_wrong_signature_is_named_and_a_right_one_passes() {
         let checked = Checked::new(Example);
-        assert!(checked.mismatch("Take", "sa{sv}").is_none());
-        assert!(checked.mismatch("Unknown", "x").is_none());
-        let Some(Error::InvalidArgument(message)) = checked.mismatch("Take", "u") else {
+        assert!(checked.signature_mismatch("Take", "sa{sv}").is_none());
+        assert!(checked.signature_mismatch("Unknown", "x").is_none());
+        let Some(Error::InvalidArgument(message)) = checked.signature_mismatch("Take", "u") else {
             panic!("a u for (sa{{sv}}) is an InvalidArgument");
         };
         assert_eq!(message, "Take takes arguments of type (sa{sv}), not (u)");
-        assert!(checked.mismatch("Nothing", "s").is_some());
+        assert!(checked.signature_mismatch("Nothing", "s").is_some());
     }
 }

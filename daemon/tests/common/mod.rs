@@ -96,6 +96,31 @@ pub fn state_name(view: &pb::ActivationView) -> &'static str {
     }
 }
 
+/// Unlock with `pin` (method AUTO); the reply's status.
+pub async fn unlock(
+    vault: &mut pb::vault_client::VaultClient<tonic::transport::Channel>,
+    pin: &str,
+) -> Result<pb::VaultStatus, tonic::Status> {
+    vault
+        .unlock(pb::UnlockRequest {
+            pin: pin.into(),
+            ..Default::default()
+        })
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// The vault's status (the call must succeed).
+pub async fn vault_status(
+    vault: &mut pb::vault_client::VaultClient<tonic::transport::Channel>,
+) -> pb::VaultStatus {
+    vault
+        .status(pb::VaultStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 /// Activates `payload` with `pin` (choosing it for a first vault),
 /// answering whatever the policy asks (PIN only, no notifications), until
 /// `activated`; the last view.

@@ -59,6 +59,18 @@ impl Plan {
             crate::account::check_names(a)
                 .map_err(|e| ServiceError::new(ErrorCode::InvalidPayload, e))?;
         }
+        // An export that lists one account twice would store it twice.
+        for (i, a) in plan.accounts.iter().enumerate() {
+            if plan.accounts[..i].iter().any(|b| same_account(a, b)) {
+                return Err(ServiceError::new(
+                    ErrorCode::InvalidPayload,
+                    format!(
+                        "the payload holds the account {} twice; nothing was changed",
+                        describe(a)
+                    ),
+                ));
+            }
+        }
         Ok(plan)
     }
 
@@ -194,15 +206,7 @@ impl Plan {
 /// [`Plan::check_not_stored`] for accounts about to be stored.
 pub fn check_not_stored(accounts: &[Account], existing: &[Account]) -> Result<(), ServiceError> {
     for new in accounts {
-        let clash = existing.iter().find(|old| match (&old.kind, &new.kind) {
-            (AccountKind::Tessera { serial: a, .. }, AccountKind::Tessera { serial: b, .. }) => {
-                a == b
-            }
-            (AccountKind::OtpAuth, AccountKind::OtpAuth) => {
-                old.secret == new.secret && old.label == new.label && old.issuer == new.issuer
-            }
-            _ => false,
-        });
+        let clash = existing.iter().find(|old| same_account(old, new));
         if let Some(old) = clash {
             return Err(ServiceError::new(
                 ErrorCode::AlreadyExists,
@@ -215,6 +219,18 @@ pub fn check_not_stored(accounts: &[Account], existing: &[Account]) -> Result<()
         }
     }
     Ok(())
+}
+
+/// Whether `a` and `b` are one account: the same Tessera serial, or the
+/// same otpauth secret, label and issuer.
+fn same_account(a: &Account, b: &Account) -> bool {
+    match (&a.kind, &b.kind) {
+        (AccountKind::Tessera { serial: x, .. }, AccountKind::Tessera { serial: y, .. }) => x == y,
+        (AccountKind::OtpAuth, AccountKind::OtpAuth) => {
+            a.secret == b.secret && a.label == b.label && a.issuer == b.issuer
+        }
+        _ => false,
+    }
 }
 
 /// `issuer: label` (or the label), escaped as clients show names.
@@ -274,6 +290,34 @@ mod tests {
         assert_eq!(plan.accounts[0].issuer.as_deref(), Some("Example"));
         assert_eq!(plan.finalize_valid_until(59), Some(60));
         assert_eq!(plan.finalize_valid_until(60), Some(90));
+    }
+
+    #[test]
+    fn an_export_listing_one_account_twice_is_refused() {
+        let account = |name: &str| payload::OtpAuthAccount {
+            issuer: Some("Mail".into()),
+            account: name.into(),
+            secret: tessera_core::SecretBytes::from(&b"12345678901234567890"[..]),
+            params: "totp:SHA1:6:30".parse().unwrap(),
+        };
+        let batch = |names: &[&str]| {
+            Payload::Migration(payload::MigrationBatch {
+                accounts: names.iter().map(|n| account(n)).collect(),
+                version: 1,
+                batch_size: 1,
+                batch_index: 0,
+                batch_id: 1,
+            })
+        };
+        let policy = SignaturePolicy::default();
+        let plan = Plan::new(batch(&["a", "b"]), 1, &policy).unwrap();
+        assert_eq!(plan.accounts.len(), 2);
+        let e = Plan::new(batch(&["a", "b", "a"]), 1, &policy).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidPayload);
+        assert_eq!(
+            e.message,
+            "the payload holds the account \"a\" (Mail) twice; nothing was changed"
+        );
     }
 
     #[test]

@@ -70,37 +70,13 @@ async fn hits_after_lock(pid: u32, pin: &str, secret: &str) -> (Vec<String>, Vec
 
 #[tokio::test]
 async fn after_lock_no_pin_and_no_secret_text_stay_in_the_daemons_memory() {
-    use pb::event::Kind as E;
     let pin = random_text(b"0123456789", 10);
     let secret_b32 = random_text(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 32);
 
     let d = Daemon::start(FAST_CONFIG);
     let pid = d.child.as_ref().unwrap().id();
-    let mut c = d.activation().await;
     let uri = format!("otpauth://totp/Memory:alice?secret={secret_b32}&issuer=Memory");
-    let v = c
-        .start(pb::StartActivationRequest {
-            source: Some(pb::start_activation_request::Source::Payload(uri)),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let mut send = async |v: &pb::ActivationView, kind: E| {
-        c.send_event(pb::SendEventRequest {
-            activation_id: v.id.clone(),
-            revision: v.revision,
-            event: event(kind),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-    };
-    assert_eq!(state_name(&v), "choose_pin");
-    let v = send(&v, E::Pin(pin.clone())).await;
-    let v = send(&v, E::Pin(pin.clone())).await;
-    assert_eq!(state_name(&v), "finalize_code");
-    let v = send(&v, E::Continue(pb::Empty {})).await;
-    assert_eq!(state_name(&v), "activated");
+    activate_payload(&d, &uri, &pin).await;
 
     // Codes, a lock and an unlock with the PIN, a code again: the usual day.
     let mut accounts = d.accounts().await;

@@ -164,16 +164,20 @@ impl Service {
     /// unlocked and only those still in it, so a locked vault's labels and
     /// deleted accounts never show.
     async fn as_shown(&self, mut views: Vec<ActivationView>) -> Vec<ActivationView> {
+        let activated = |v: &ActivationView| matches!(v.state, crate::activation::State::Activated);
+        // Only finished activations name stored accounts: the others need
+        // no vault, and must not wait for it (an Argon2 unlock holds it).
+        if !views.iter().any(activated) {
+            return views;
+        }
         let vault = self.vault().lock().await;
         let stored: std::collections::HashSet<_> = vault
             .accounts()
             .map(|a| a.iter().map(|a| a.id.clone()).collect())
             .unwrap_or_default();
         drop(vault);
-        for v in &mut views {
-            if matches!(v.state, crate::activation::State::Activated) {
-                v.accounts.retain(|a| stored.contains(&a.id));
-            }
+        for v in views.iter_mut().filter(|v| activated(v)) {
+            v.accounts.retain(|a| stored.contains(&a.id));
         }
         views
     }

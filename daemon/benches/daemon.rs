@@ -284,39 +284,11 @@ fn cpu_time(pid: u32) -> Duration {
 /// Activates the otpauth TOTP account as a first activation (choose and
 /// confirm the PIN); returns the account's id.
 async fn activate(socket: &Path) -> String {
-    use pb::activation_state::Kind as K;
-    use pb::event::Kind as E;
-    let mut c = pb::activation_client::ActivationClient::new(connect(socket).await);
-    let mut view = c
-        .start(pb::StartActivationRequest {
-            source: Some(pb::start_activation_request::Source::Payload(
-                TOTP_URI.into(),
-            )),
-        })
-        .await
-        .expect("starts the activation")
-        .into_inner();
-    for _ in 0..20 {
-        let state = view.state.clone().and_then(|s| s.kind);
-        let event = match state {
-            Some(K::Activated(done)) => return done.accounts[0].id.clone(),
-            Some(K::ChoosePin(_) | K::ConfirmPin(_) | K::EnterPin(_)) => E::Pin(PIN.into()),
-            Some(K::DeviceCode(_) | K::FinalizeCode(_)) => E::Continue(pb::Empty {}),
-            Some(K::ChooseMethod(_)) => E::PinOnly(pb::Empty {}),
-            Some(K::BiometricPermission(_) | K::NotificationPermission(_)) => E::Deny(pb::Empty {}),
-            other => panic!("unexpected activation state {other:?}"),
-        };
-        view = c
-            .send_event(pb::SendEventRequest {
-                activation_id: view.id.clone(),
-                revision: view.revision,
-                event: Some(pb::Event { kind: Some(event) }),
-            })
-            .await
-            .expect("the activation takes the event")
-            .into_inner();
+    let view = tessera_testkit::activation::activate(connect(socket).await, TOTP_URI, PIN).await;
+    match view.state.and_then(|s| s.kind) {
+        Some(pb::activation_state::Kind::Activated(done)) => done.accounts[0].id.clone(),
+        other => unreachable!("activate returns the activated view, not {other:?}"),
     }
-    panic!("the activation did not finish in 20 steps")
 }
 
 /// Resident memory around Argon2id at the default cost (no fast config).

@@ -347,31 +347,7 @@ async fn grpc_and_dbus_give_the_same_results() {
     let p = authenticator(&c).await;
 
     // Activate a TOTP account over gRPC, an HOTP one over D-Bus.
-    let mut act = d.activation().await;
-    let mut v = act
-        .start(pb::StartActivationRequest {
-            source: Some(pb::start_activation_request::Source::Payload(
-                OTPAUTH.into(),
-            )),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    while state_name(&v) != "activated" {
-        let kind = match state_name(&v) {
-            "choose_pin" | "confirm_pin" | "enter_pin" => pb::event::Kind::Pin(PIN.into()),
-            _ => pb::event::Kind::Continue(pb::Empty {}),
-        };
-        v = act
-            .send_event(pb::SendEventRequest {
-                activation_id: v.id.clone(),
-                revision: 0,
-                event: common::event(kind),
-            })
-            .await
-            .unwrap()
-            .into_inner();
-    }
+    activate_payload(&d, OTPAUTH, PIN).await;
     activate(&p, HOTP, false).await;
 
     // Accounts: the same fields both ways.

@@ -4,12 +4,15 @@
 //! - [`bus`]: a private `dbus-daemon` per test ([`bus::PrivateBus`]).
 //! - [`daemon`]: the real `tesserad` on a socket in a temporary folder
 //!   ([`daemon::Tesserad`]) and a gRPC channel to it ([`daemon::connect`]).
+//! - [`activation`]: an activation driven to its end over gRPC
+//!   ([`activation::activate`]).
 //! - [`images`]: a QR code of a text as PNG bytes ([`images::qr_png`]).
 //! - [`bench`]: percentiles and the benchmarks' sections of
 //!   `docs/benchmarks.md`.
 //!
 //! Everything here runs the real programs: nothing is mocked.
 
+pub mod activation;
 pub mod bench;
 pub mod bus;
 pub mod daemon;

@@ -137,6 +137,8 @@ async fn connection(
     locks.mark_unchanged();
     // Locked since this connection's last call: close it once idle.
     let mut close_when_idle = false;
+    // The activity count at the last look.
+    let mut seen = activity.events();
     loop {
         let idle = async {
             if close_when_idle {
@@ -155,7 +157,9 @@ async fn connection(
             Ok(()) = locks.changed() => close_when_idle = true,
             Ok(()) = stop.changed() => conn.as_mut().graceful_shutdown(),
             () = idle => {
-                if activity.idle() {
+                let events = activity.events();
+                let quiet = std::mem::replace(&mut seen, events) == events;
+                if quiet && activity.under_way() == 0 {
                     conn.as_mut().graceful_shutdown();
                     close_when_idle = false;
                 }
@@ -164,14 +168,12 @@ async fn connection(
     }
 }
 
-/// The calls under way on one connection, and whether one started or
-/// ended since the last look.
+/// The calls under way on one connection, and how many started or ended
+/// so far (two equal counts: nothing happened in between).
 #[derive(Clone, Default)]
 struct Activity {
     under_way: Arc<AtomicUsize>,
-    /// Calls started or ended; compared between two looks.
     events: Arc<AtomicUsize>,
-    seen: Arc<AtomicUsize>,
 }
 
 /// One call under way; it ends when dropped.
@@ -184,11 +186,12 @@ impl Activity {
         Call(self.clone())
     }
 
-    /// No call under way, and none started or ended since the last look.
-    fn idle(&self) -> bool {
-        let events = self.events.load(Ordering::SeqCst);
-        let quiet = self.seen.swap(events, Ordering::SeqCst) == events;
-        quiet && self.under_way.load(Ordering::SeqCst) == 0
+    fn under_way(&self) -> usize {
+        self.under_way.load(Ordering::SeqCst)
+    }
+
+    fn events(&self) -> usize {
+        self.events.load(Ordering::SeqCst)
     }
 }
 

@@ -121,41 +121,10 @@ pub async fn vault_status(
         .into_inner()
 }
 
-/// Activates `payload` with `pin` (choosing it for a first vault),
-/// answering whatever the policy asks (PIN only, no notifications), until
-/// `activated`; the last view.
+/// Activates `payload` with `pin` through [`tessera_testkit::activation`];
+/// the `activated` view.
 pub async fn activate_payload(d: &Daemon, payload: &str, pin: &str) -> pb::ActivationView {
-    use pb::event::Kind as E;
-    let mut c = d.activation().await;
-    let mut v = c
-        .start(pb::StartActivationRequest {
-            source: Some(pb::start_activation_request::Source::Payload(
-                payload.into(),
-            )),
-        })
-        .await
-        .expect("start")
-        .into_inner();
-    for _ in 0..10 {
-        let kind = match state_name(&v) {
-            "choose_pin" | "confirm_pin" | "enter_pin" => E::Pin(pin.into()),
-            "choose_method" => E::PinOnly(pb::Empty {}),
-            "finalize_code" | "device_code" => E::Continue(pb::Empty {}),
-            "notification_permission" => E::Deny(pb::Empty {}),
-            "activated" => return v,
-            other => panic!("unexpected state {other}: {v:?}"),
-        };
-        v = c
-            .send_event(pb::SendEventRequest {
-                activation_id: v.id.clone(),
-                revision: v.revision,
-                event: event(kind),
-            })
-            .await
-            .expect("event")
-            .into_inner();
-    }
-    panic!("the activation did not finish");
+    tessera_testkit::activation::activate(d.channel().await, payload, pin).await
 }
 
 /// The code shown in a device-code or finalize-code state.

@@ -35,6 +35,7 @@ pub struct Config {
     pub plugins: PluginsConfig,
     pub biometrics: BiometricsConfig,
     pub notifications: NotificationsConfig,
+    pub clients: ClientsConfig,
     /// Where each value came from, the locks and the warnings of loading;
     /// empty for settings not read by [`load`].
     #[serde(skip)]
@@ -295,6 +296,7 @@ pub const KEYS: &[KeyInfo] = &[
         "notifications.approval_verify",
         Allowed::OneOf(&["none", "biometrics"]),
     ),
+    live("clients.clipboard_clear_seconds", int(0, 3600)),
 ];
 
 impl KeyInfo {
@@ -324,6 +326,7 @@ pub const SECTIONS: &[&str] = &[
     "plugins",
     "biometrics",
     "notifications",
+    "clients",
 ];
 
 /// A value out of range: the key (`section.key`) and what is allowed.
@@ -605,6 +608,24 @@ impl Default for NotificationsConfig {
             allowed: true,
             approval_timeout_seconds: 60,
             approval_verify: ApprovalVerify::None,
+        }
+    }
+}
+
+/// What the clients (the desktop app) do with codes; they read these
+/// through `ShowConfig`, so an administrator sets and locks them as any key.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientsConfig {
+    /// Seconds after which a copied code is taken off the clipboard (if it
+    /// is still there); 0 leaves it.
+    pub clipboard_clear_seconds: u32,
+}
+
+impl Default for ClientsConfig {
+    fn default() -> Self {
+        Self {
+            clipboard_clear_seconds: 30,
         }
     }
 }

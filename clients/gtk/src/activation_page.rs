@@ -1,0 +1,553 @@
+//! The activation pages (`ui/activation_page.ui`): shows the page the
+//! daemon's view names and sends the event each button stands for. The
+//! daemon's machine decides what comes next; this widget only renders the
+//! latest view of one activation (the newest revision wins, whichever
+//! client drove it).
+
+use adw::prelude::*;
+use adw::subclass::prelude::*;
+use gtk::gio;
+use gtk::glib::{self, clone};
+use gtk::prelude::ToVariant;
+
+use crate::daemon::{Daemon, DaemonError};
+use crate::i18n::{tr, tr_f};
+use crate::model::{Screen, View, source};
+
+mod imp {
+    use std::cell::RefCell;
+    use std::sync::OnceLock;
+
+    use glib::subclass::Signal;
+
+    use super::*;
+
+    #[derive(Debug, Default, gtk::CompositeTemplate)]
+    #[template(file = "../ui/activation_page.ui")]
+    pub struct ActivationPage {
+        #[template_child]
+        pub stack: TemplateChild<gtk::Stack>,
+        #[template_child]
+        pub cancel: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub scan_file: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub scan_screen: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub scan_camera: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub payload_row: TemplateChild<adw::EntryRow>,
+        #[template_child]
+        pub use_payload: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub serial_row: TemplateChild<adw::EntryRow>,
+        #[template_child]
+        pub activation_code_row: TemplateChild<adw::EntryRow>,
+        #[template_child]
+        pub use_manual: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub device_code: TemplateChild<gtk::Label>,
+        #[template_child]
+        pub copy_device_code: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub device_code_entered: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub pin_status: TemplateChild<adw::StatusPage>,
+        #[template_child]
+        pub pin_entry: TemplateChild<gtk::PasswordEntry>,
+        #[template_child]
+        pub pin_hint: TemplateChild<gtk::Label>,
+        #[template_child]
+        pub pin_reason: TemplateChild<gtk::Label>,
+        #[template_child]
+        pub pin_continue: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub method_reason: TemplateChild<gtk::Label>,
+        #[template_child]
+        pub use_biometrics: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub pin_only: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub biometric_allow: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub biometric_deny: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub enroll_stage: TemplateChild<gtk::Label>,
+        #[template_child]
+        pub enroll_progress: TemplateChild<gtk::ProgressBar>,
+        #[template_child]
+        pub enroll_message: TemplateChild<gtk::Label>,
+        #[template_child]
+        pub finalize_code: TemplateChild<gtk::Label>,
+        #[template_child]
+        pub copy_finalize_code: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub finalize_done: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub notifications_allow: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub notifications_deny: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub activated_status: TemplateChild<adw::StatusPage>,
+        #[template_child]
+        pub activated_accounts: TemplateChild<gtk::Label>,
+        #[template_child]
+        pub activated_done: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub cancel_back: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub cancel_confirm: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub failed_status: TemplateChild<adw::StatusPage>,
+        #[template_child]
+        pub start_over: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub failed_close: TemplateChild<gtk::Button>,
+
+        pub daemon: RefCell<Option<Daemon>>,
+        /// The activation shown; `None` on the app's own home page
+        /// (before the first scan).
+        pub view: RefCell<Option<View>>,
+        pub chooser: RefCell<Option<gtk::FileChooserNative>>,
+    }
+
+    #[glib::object_subclass]
+    impl ObjectSubclass for ActivationPage {
+        const NAME: &'static str = "TesseraActivationPage";
+        type Type = super::ActivationPage;
+        type ParentType = adw::Bin;
+
+        fn class_init(klass: &mut Self::Class) {
+            klass.bind_template();
+        }
+
+        fn instance_init(obj: &glib::subclass::InitializingObject<Self>) {
+            obj.init_template();
+        }
+    }
+
+    impl ObjectImpl for ActivationPage {
+        fn signals() -> &'static [Signal] {
+            static SIGNALS: OnceLock<Vec<Signal>> = OnceLock::new();
+            SIGNALS.get_or_init(|| {
+                vec![
+                    // The user is done with the activation page.
+                    Signal::builder("closed").build(),
+                    // Something to tell the user briefly (a toast).
+                    Signal::builder("notice")
+                        .param_types([String::static_type()])
+                        .build(),
+                    // A code to copy (the window owns the clipboard rules).
+                    Signal::builder("copy")
+                        .param_types([String::static_type()])
+                        .build(),
+                ]
+            })
+        }
+
+        fn constructed(&self) {
+            self.parent_constructed();
+            self.obj().connect_buttons();
+        }
+    }
+
+    impl WidgetImpl for ActivationPage {}
+    impl BinImpl for ActivationPage {}
+}
+
+glib::wrapper! {
+    pub struct ActivationPage(ObjectSubclass<imp::ActivationPage>)
+        @extends adw::Bin, gtk::Widget,
+        @implements gtk::Buildable, gtk::ConstraintTarget;
+}
+
+impl ActivationPage {
+    pub fn set_daemon(&self, daemon: Option<Daemon>) {
+        self.imp().daemon.replace(daemon);
+    }
+
+    /// The id of the activation shown, if any.
+    pub fn activation_id(&self) -> Option<String> {
+        self.imp().view.borrow().as_ref().map(|v| v.id.clone())
+    }
+
+    /// The app's home page: how to scan, no activation yet.
+    pub fn show_home(&self) {
+        let imp = self.imp();
+        imp.view.replace(None);
+        for row in [
+            &*imp.payload_row,
+            &*imp.serial_row,
+            &*imp.activation_code_row,
+        ] {
+            row.set_text("");
+        }
+        self.render_screen(Screen::Home, None);
+    }
+
+    /// Shows `view` if it is the activation on this page (or the page has
+    /// none yet) and newer than what is shown. Returns whether it did.
+    pub fn show_view(&self, view: View) -> bool {
+        let imp = self.imp();
+        {
+            let current = imp.view.borrow();
+            if let Some(c) = current.as_ref()
+                && (c.id != view.id || c.revision > view.revision)
+            {
+                return false;
+            }
+        }
+        let screen = view.screen();
+        imp.view.replace(Some(view.clone()));
+        self.render_screen(screen, Some(&view));
+        true
+    }
+
+    fn render_screen(&self, screen: Screen, view: Option<&View>) {
+        let imp = self.imp();
+        imp.stack.set_visible_child_name(screen.page());
+        // On the home page the button below leaves; elsewhere it asks to
+        // cancel (the daemon's cancellable steps).
+        imp.cancel
+            .set_visible(screen.cancellable() || screen == Screen::Home);
+        imp.cancel.set_label(&if screen == Screen::Home {
+            tr("Close")
+        } else {
+            tr("Cancel")
+        });
+        let Some(view) = view else { return };
+        match screen {
+            Screen::DeviceCode => imp.device_code.set_label(&view.grouped),
+            Screen::FinalizeCode => imp.finalize_code.set_label(&view.grouped),
+            Screen::ChoosePin | Screen::ConfirmPin | Screen::EnterPin => {
+                imp.pin_status.set_title(&match screen {
+                    Screen::ChoosePin => tr("Choose a PIN"),
+                    Screen::ConfirmPin => tr("Confirm Your PIN"),
+                    _ => tr("Enter Your PIN"),
+                });
+                imp.pin_status.set_description(Some(&match screen {
+                    Screen::EnterPin => {
+                        tr("This vault already has a PIN: enter it to add the account.")
+                    }
+                    Screen::ConfirmPin => tr("Type the same PIN again."),
+                    _ => tr("The PIN unlocks your codes on this computer."),
+                }));
+                imp.pin_hint
+                    .set_label(&if view.min_length > 0 && screen == Screen::ChoosePin {
+                        tr_f("At least {} characters.", view.min_length)
+                    } else {
+                        String::new()
+                    });
+                imp.pin_hint.set_visible(!imp.pin_hint.label().is_empty());
+                imp.pin_reason.set_label(&view.reason);
+                imp.pin_reason.set_visible(!view.reason.is_empty());
+                imp.pin_entry.set_text("");
+                imp.pin_entry.grab_focus();
+            }
+            Screen::ChooseMethod => {
+                imp.use_biometrics.set_sensitive(view.biometric_available);
+                imp.method_reason.set_label(&view.reason);
+                imp.method_reason.set_visible(!view.reason.is_empty());
+            }
+            Screen::BiometricEnroll => {
+                imp.enroll_stage.set_label(&if view.stages > 0 {
+                    tr("Stage {n} of {m}")
+                        .replace("{n}", &view.stage.to_string())
+                        .replace("{m}", &view.stages.to_string())
+                } else {
+                    tr("Starting the reader…")
+                });
+                imp.enroll_progress.set_fraction(if view.stages > 0 {
+                    f64::from(view.stage) / f64::from(view.stages)
+                } else {
+                    0.0
+                });
+                imp.enroll_message.set_label(&view.message);
+            }
+            Screen::Activated => {
+                let names: Vec<String> = view
+                    .accounts
+                    .iter()
+                    .map(|a| {
+                        if a.issuer.is_empty() {
+                            a.label.clone()
+                        } else {
+                            format!("{} — {}", a.issuer, a.label)
+                        }
+                    })
+                    .collect();
+                imp.activated_accounts.set_label(&names.join("\n"));
+                imp.activated_status.set_title(&crate::i18n::ngettext_f(
+                    "Account Added",
+                    "{} Accounts Added",
+                    names.len() as u64,
+                ));
+            }
+            Screen::Failed => {
+                imp.failed_status
+                    .set_description(Some(&glib::markup_escape_text(&view.error_message)));
+            }
+            Screen::Unknown => {
+                imp.failed_status.set_description(Some(&glib::markup_escape_text(&tr_f(
+                    "This app does not know the step “{}”. Finish the activation with “tessera activate”, or update Tessera.",
+                    &view.state,
+                ))));
+            }
+            _ => {}
+        }
+    }
+
+    fn connect_buttons(&self) {
+        let imp = self.imp();
+        let events: [(&gtk::Button, &'static str); 13] = [
+            (&imp.device_code_entered, "continue"),
+            (&imp.use_biometrics, "biometric"),
+            (&imp.pin_only, "pin_only"),
+            (&imp.biometric_allow, "allow"),
+            (&imp.biometric_deny, "deny"),
+            (&imp.finalize_done, "continue"),
+            (&imp.notifications_allow, "allow"),
+            (&imp.notifications_deny, "deny"),
+            (&imp.cancel_back, "back"),
+            (&imp.cancel_confirm, "confirm_cancel"),
+            (&imp.start_over, "start_over"),
+            (&imp.pin_continue, "pin"),
+            (&imp.cancel, "cancel"),
+        ];
+        for (button, event) in events {
+            button.connect_clicked(clone!(
+                #[weak(rename_to = page)]
+                self,
+                move |_| page.on_event(event)
+            ));
+        }
+        imp.pin_entry.connect_activate(clone!(
+            #[weak(rename_to = page)]
+            self,
+            move |_| page.on_event("pin")
+        ));
+        for (button, code) in [
+            (&*imp.copy_device_code, true),
+            (&*imp.copy_finalize_code, false),
+        ] {
+            button.connect_clicked(clone!(
+                #[weak(rename_to = page)]
+                self,
+                move |_| {
+                    let imp = page.imp();
+                    let label = if code {
+                        imp.device_code.label()
+                    } else {
+                        imp.finalize_code.label()
+                    };
+                    let digits: String = label.chars().filter(|c| !c.is_whitespace()).collect();
+                    page.emit_by_name::<()>("copy", &[&digits]);
+                }
+            ));
+        }
+        for button in [&*imp.activated_done, &*imp.failed_close] {
+            button.connect_clicked(clone!(
+                #[weak(rename_to = page)]
+                self,
+                move |_| page.emit_by_name::<()>("closed", &[])
+            ));
+        }
+        imp.scan_screen.connect_clicked(clone!(
+            #[weak(rename_to = page)]
+            self,
+            move |_| page.start(source(&[("screen", true.to_variant())]))
+        ));
+        imp.scan_camera.connect_clicked(clone!(
+            #[weak(rename_to = page)]
+            self,
+            move |_| page.start(source(&[("camera", (-1i32).to_variant())]))
+        ));
+        imp.scan_file.connect_clicked(clone!(
+            #[weak(rename_to = page)]
+            self,
+            move |_| page.choose_file()
+        ));
+        let payload = clone!(
+            #[weak(rename_to = page)]
+            self,
+            move || {
+                let text = page.imp().payload_row.text().trim().to_owned();
+                if text.is_empty() {
+                    page.notice(&tr("Paste a link or payload first."));
+                } else {
+                    page.start_text(text);
+                }
+            }
+        );
+        let payload2 = payload.clone();
+        imp.use_payload.connect_clicked(move |_| payload());
+        imp.payload_row.connect_entry_activated(move |_| payload2());
+        imp.use_manual.connect_clicked(clone!(
+            #[weak(rename_to = page)]
+            self,
+            move |_| {
+                let imp = page.imp();
+                let serial = imp.serial_row.text().trim().to_owned();
+                let code = imp.activation_code_row.text().trim().to_owned();
+                if serial.is_empty() || code.is_empty() {
+                    page.notice(&tr("Type both the serial number and the activation code."));
+                    return;
+                }
+                page.start(source(&[
+                    ("serial", serial.to_variant()),
+                    ("activation_code", code.to_variant()),
+                ]));
+            }
+        ));
+    }
+
+    fn daemon(&self) -> Option<Daemon> {
+        self.imp().daemon.borrow().clone()
+    }
+
+    fn notice(&self, text: &str) {
+        self.emit_by_name::<()>("notice", &[&text.to_owned()]);
+    }
+
+    /// A payload typed or pasted: the `payload` event when the shown
+    /// activation is at home (after "Start over"), else a new activation.
+    pub fn start_text(&self, text: String) {
+        let at_home = self
+            .imp()
+            .view
+            .borrow()
+            .as_ref()
+            .is_some_and(|v| v.screen() == Screen::Home);
+        if at_home {
+            self.send("payload", text);
+        } else {
+            self.start(source(&[("payload", text.to_variant())]));
+        }
+    }
+
+    /// Starts a new activation from `source` and shows it.
+    fn start(&self, source: glib::Variant) {
+        let Some(daemon) = self.daemon() else { return };
+        glib::spawn_future_local(clone!(
+            #[weak(rename_to = page)]
+            self,
+            async move {
+                match daemon.start_activation(source).await {
+                    Ok(view) => {
+                        page.imp().view.replace(None);
+                        page.show_view(view);
+                    }
+                    Err(e) => page.notice(&e.message),
+                }
+            }
+        ));
+    }
+
+    fn choose_file(&self) {
+        let window = self.root().and_downcast::<gtk::Window>();
+        let chooser = gtk::FileChooserNative::new(
+            Some(&tr("Choose the Activation Image")),
+            window.as_ref(),
+            gtk::FileChooserAction::Open,
+            Some(&tr("Open")),
+            Some(&tr("Cancel")),
+        );
+        let filter = gtk::FileFilter::new();
+        filter.set_name(Some(&tr("Images")));
+        filter.add_mime_type("image/*");
+        chooser.add_filter(&filter);
+        chooser.connect_response(clone!(
+            #[weak(rename_to = page)]
+            self,
+            move |chooser, response| {
+                if response == gtk::ResponseType::Accept
+                    && let Some(file) = chooser.file()
+                {
+                    page.scan_file(file);
+                }
+            }
+        ));
+        chooser.show();
+        // GTK drops a native dialog with its last reference: keep it.
+        self.imp().chooser.replace(Some(chooser));
+    }
+
+    /// Reads an image file and starts an activation from its bytes (the
+    /// daemon decodes it: this app reads no codes itself).
+    pub fn scan_file(&self, file: gio::File) {
+        glib::spawn_future_local(clone!(
+            #[weak(rename_to = page)]
+            self,
+            async move {
+                match file.load_contents_future().await {
+                    Ok((bytes, _)) => page.start(source(&[("image", bytes.to_vec().to_variant())])),
+                    Err(e) => page.notice(&tr_f("Cannot read the image: {}", e.message())),
+                }
+            }
+        ));
+    }
+
+    fn on_event(&self, event: &'static str) {
+        let imp = self.imp();
+        if event == "cancel"
+            && imp
+                .view
+                .borrow()
+                .as_ref()
+                .is_none_or(|v| v.screen() == Screen::Home)
+        {
+            self.emit_by_name::<()>("closed", &[]);
+            return;
+        }
+        let argument = if event == "pin" {
+            let pin = imp.pin_entry.text().to_string();
+            imp.pin_entry.set_text("");
+            if pin.is_empty() {
+                self.notice(&tr("Type a PIN first."));
+                return;
+            }
+            pin
+        } else {
+            String::new()
+        };
+        self.send(event, argument);
+    }
+
+    fn send(&self, event: &'static str, argument: String) {
+        let Some(daemon) = self.daemon() else { return };
+        let Some((id, revision)) = self
+            .imp()
+            .view
+            .borrow()
+            .as_ref()
+            .map(|v| (v.id.clone(), v.revision))
+        else {
+            return;
+        };
+        glib::spawn_future_local(clone!(
+            #[weak(rename_to = page)]
+            self,
+            async move {
+                match daemon.send_event(&id, revision, event, &argument).await {
+                    Ok(view) => {
+                        page.show_view(view);
+                    }
+                    Err(e) => page.event_failed(&daemon, &id, e).await,
+                }
+            }
+        ));
+    }
+
+    /// An event the daemon refused: say why, and show its view as it is
+    /// now (another client may have moved it on).
+    async fn event_failed(&self, daemon: &Daemon, id: &str, e: DaemonError) {
+        self.notice(&e.message);
+        if let Ok(views) = daemon.activations().await
+            && let Some(view) = views.into_iter().find(|v| v.id == id)
+        {
+            self.show_view(view);
+        } else if e.is("ActivationEnded") || e.is("NotFound") {
+            self.show_home();
+        }
+    }
+}

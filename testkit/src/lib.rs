@@ -7,6 +7,8 @@
 //! - [`activation`]: an activation driven to its end over gRPC
 //!   ([`activation::activate`]).
 //! - [`images`]: a QR code of a text as PNG bytes ([`images::qr_png`]).
+//! - [`bins`]: the workspace's binaries next to the test executable
+//!   ([`bins::workspace_bin`]).
 //! - [`bench`]: percentiles and the benchmarks' sections of
 //!   `docs/benchmarks.md`.
 //!
@@ -14,6 +16,7 @@
 
 pub mod activation;
 pub mod bench;
+pub mod bins;
 pub mod bus;
 pub mod daemon;
 pub mod images;

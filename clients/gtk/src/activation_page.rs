@@ -78,6 +78,8 @@ mod imp {
         #[template_child]
         pub enroll_message: TemplateChild<gtk::Label>,
         #[template_child]
+        pub finalize_status: TemplateChild<adw::StatusPage>,
+        #[template_child]
         pub finalize_code: TemplateChild<gtk::Label>,
         #[template_child]
         pub copy_finalize_code: TemplateChild<gtk::Button>,
@@ -205,7 +207,7 @@ impl ActivationPage {
 
     fn render_screen(&self, screen: Screen, view: Option<&View>) {
         let imp = self.imp();
-        imp.stack.set_visible_child_name(screen.page());
+        crate::pages::show(&imp.stack, screen.page());
         // On the home page the button below leaves; elsewhere it asks to
         // cancel (the daemon's cancellable steps).
         imp.cancel
@@ -218,7 +220,16 @@ impl ActivationPage {
         let Some(view) = view else { return };
         match screen {
             Screen::DeviceCode => imp.device_code.set_label(&view.grouped),
-            Screen::FinalizeCode => imp.finalize_code.set_label(&view.grouped),
+            Screen::FinalizeCode => {
+                imp.finalize_code.set_label(&view.grouped);
+                let website =
+                    !view.accounts.is_empty() && view.accounts.iter().all(|a| a.kind != "tessera");
+                imp.finalize_status.set_description(Some(&if website {
+                    tr("Type this code on the website where you turned on two-factor authentication, to show it works.")
+                } else {
+                    tr("Type the finalize code into your issuer’s app or site to complete the activation.")
+                }));
+            }
             Screen::ChoosePin | Screen::ConfirmPin | Screen::EnterPin => {
                 imp.pin_status.set_title(&match screen {
                     Screen::ChoosePin => tr("Choose a PIN"),

@@ -16,6 +16,7 @@ mod daemon;
 mod dialogs;
 mod i18n;
 mod model;
+mod pages;
 mod preferences;
 mod window;
 

@@ -68,6 +68,8 @@ mod imp {
         pub since_poll: Cell<u32>,
         /// A reload is running: the ticks do not start another.
         pub reloading: Cell<bool>,
+        /// The user closed the activation page: the next reload leaves it.
+        pub leaving_activation: Cell<bool>,
         /// Print the first-frame figure and quit (`TESSERA_APP_BENCH=1`).
         pub bench: Cell<bool>,
     }
@@ -172,7 +174,9 @@ impl Window {
                 #[upgrade_or]
                 None,
                 move |_| {
-                    window.imp().activation.show_home();
+                    let imp = window.imp();
+                    imp.activation.show_home();
+                    imp.leaving_activation.set(true);
                     window.reload();
                     None
                 }
@@ -308,7 +312,7 @@ impl Window {
 
     fn show_page(&self, name: &str) {
         let imp = self.imp();
-        imp.pages.set_visible_child_name(name);
+        crate::pages::show(&imp.pages, name);
         let accounts = name == "accounts";
         imp.lock_button.set_visible(accounts);
         imp.search_button.set_visible(accounts);
@@ -366,7 +370,7 @@ impl Window {
         // An activation under way (this app's, or another client's) stays
         // on screen; one the daemon no longer knows (it restarted) is gone.
         let views = daemon.activations().await.unwrap_or_default();
-        if self.page() == "activation" {
+        if self.page() == "activation" && !imp.leaving_activation.replace(false) {
             match imp.activation.activation_id() {
                 Some(id) => match views.iter().find(|v| v.id == id) {
                     Some(view) => {

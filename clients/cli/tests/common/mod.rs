@@ -45,27 +45,9 @@ pub fn tessera_bin() -> &'static str {
     env!("CARGO_BIN_EXE_tessera")
 }
 
-/// The `tesserad` binary: `$TESSERAD_BIN`, or the one in the folder of this
-/// test executable's `deps` folder (`target/debug/tesserad`). Panics when it
-/// is missing.
+/// The `tesserad` binary: `$TESSERAD_BIN`, or `target/debug/tesserad`.
 pub fn tesserad_bin() -> PathBuf {
-    let path = match std::env::var_os("TESSERAD_BIN") {
-        Some(p) => PathBuf::from(p),
-        None => {
-            let exe = std::env::current_exe().expect("the test executable's path");
-            // target/debug/deps/cli-<hash> -> target/debug/tesserad
-            let deps = exe.parent().expect("the test executable's folder");
-            deps.parent().unwrap_or(deps).join("tesserad")
-        }
-    };
-    if !path.is_file() {
-        panic!(
-            "tesserad is not built: run `cargo build -p tessera-daemon` \
-             (cargo test --workspace builds it); looked for {}",
-            path.display()
-        );
-    }
-    path
+    tessera_testkit::bins::workspace_bin("tesserad")
 }
 
 /// A running `tesserad` ([`Tesserad`]: `dir`, `socket()`, `log()`, …) with

@@ -1,0 +1,373 @@
+//! A desktop session of the test's own: a private session bus, an X server
+//! (Xvfb), the accessibility bus (at-spi2-core), the real `tesserad` on
+//! that bus, the real `tessera-app`, and the AT-SPI driver
+//! (`tests/gui/driver.py`) that clicks its buttons and reads its labels.
+//! Nothing is mocked; everything stops when the session is dropped.
+//!
+//! Debian packages: xvfb, at-spi2-core, python3-pyatspi, xdotool, xclip
+//! (scripts/test installs them).
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tessera_testkit::bins::workspace_bin;
+use tessera_testkit::bus::PrivateBus;
+use tessera_testkit::daemon::Tesserad;
+
+/// Quick Argon2 for tests (the daemon's own tests use the same).
+pub const FAST_CONFIG: &str = "[vault]\nargon2_memory_kib = 64\nargon2_iterations = 1\n";
+
+/// A standard TOTP QR code's link (RFC 6238's example key).
+pub const EXAMPLE_URI: &str =
+    "otpauth://totp/Example:alice@example.com?secret=JBSWY3DPEHPK3PXP&issuer=Example";
+
+pub struct Session {
+    pub daemon: Tesserad,
+    pub bus: PrivateBus,
+    display: String,
+    xvfb: Child,
+    atspi: Child,
+    app: Option<Child>,
+    driver: Option<Driver>,
+    /// HOME, XDG folders and the app's log.
+    pub home: tempfile::TempDir,
+}
+
+struct Driver {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+fn kill(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(mut d) = self.driver.take() {
+            kill(&mut d.child);
+        }
+        if let Some(mut app) = self.app.take() {
+            kill(&mut app);
+        }
+        self.daemon.stop();
+        kill(&mut self.atspi);
+        kill(&mut self.xvfb);
+    }
+}
+
+impl Session {
+    /// The bus, X, the accessibility bus and a daemon with `config`; the
+    /// app is started by [`start_app`](Self::start_app).
+    pub fn new(config: &str) -> Session {
+        let bus = PrivateBus::start();
+        let home = tempfile::tempdir().unwrap();
+        for d in ["config", "data", "cache", "run"] {
+            std::fs::create_dir_all(home.path().join(d)).unwrap();
+        }
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            home.path().join("run"),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .unwrap();
+        // Xvfb picks a free display and writes its number to fd 1.
+        let mut xvfb = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1024x900x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb (Debian package xvfb) runs");
+        let mut number = String::new();
+        BufReader::new(xvfb.stdout.take().unwrap())
+            .read_line(&mut number)
+            .unwrap();
+        let display = format!(":{}", number.trim());
+        assert!(display.len() > 1, "Xvfb printed no display number");
+        let mut env = SessionEnv {
+            display: display.clone(),
+            bus: bus.address().to_owned(),
+            home: home.path().to_owned(),
+        };
+        let atspi = env
+            .command("/usr/libexec/at-spi-bus-launcher")
+            .arg("--launch-immediately")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("at-spi-bus-launcher (Debian package at-spi2-core) runs");
+        let mut daemon = Tesserad::new(workspace_bin("tesserad"))
+            .with_env("DBUS_SESSION_BUS_ADDRESS", bus.address());
+        daemon.write_config(config);
+        daemon.restart();
+        env.home = home.path().to_owned();
+        let session = Session {
+            daemon,
+            bus,
+            display,
+            xvfb,
+            atspi,
+            app: None,
+            driver: None,
+            home,
+        };
+        session.wait_for_name("org.tessera.Authenticator1");
+        session.wait_for_name("org.a11y.Bus");
+        session
+    }
+
+    fn env(&self) -> SessionEnv {
+        SessionEnv {
+            display: self.display.clone(),
+            bus: self.bus.address().to_owned(),
+            home: self.home.path().to_owned(),
+        }
+    }
+
+    fn wait_for_name(&self, name: &str) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(self.bus.wait_for_name(name));
+    }
+
+    /// Starts `tessera-app` and the driver, and waits for its window.
+    pub fn start_app(&mut self) {
+        self.start_app_with(&[]);
+    }
+
+    pub fn start_app_with(&mut self, args: &[&str]) {
+        let log = std::fs::File::create(self.app_log_path()).unwrap();
+        let app = self
+            .env()
+            .command(env!("CARGO_BIN_EXE_tessera-app"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("tessera-app starts");
+        self.app = Some(app);
+        if self.driver.is_none() {
+            let mut child = self
+                .env()
+                .command("/usr/bin/python3")
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gui/driver.py"))
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("python3 with pyatspi (Debian package python3-pyatspi) runs");
+            let stdin = child.stdin.take().unwrap();
+            let stdout = BufReader::new(child.stdout.take().unwrap());
+            self.driver = Some(Driver {
+                child,
+                stdin,
+                stdout,
+            });
+        }
+        self.wait("frame", "Tessera");
+    }
+
+    /// Stops the app (the driver stays).
+    pub fn stop_app(&mut self) {
+        if let Some(mut app) = self.app.take() {
+            kill(&mut app);
+        }
+    }
+
+    fn app_log_path(&self) -> PathBuf {
+        self.home.path().join("app.log")
+    }
+
+    /// What the app wrote to stdout and stderr.
+    pub fn app_log(&self) -> String {
+        std::fs::read_to_string(self.app_log_path()).unwrap_or_default()
+    }
+
+    /// Sends one command to the driver; panics with its error, the app's
+    /// log and the daemon's log when it fails.
+    pub fn cmd(&mut self, cmd: Value) -> Value {
+        let driver = self.driver.as_mut().expect("start_app first");
+        writeln!(driver.stdin, "{cmd}").unwrap();
+        driver.stdin.flush().unwrap();
+        let mut line = String::new();
+        driver.stdout.read_line(&mut line).unwrap();
+        let reply: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("the driver answered {line:?} ({e}) to {cmd}"));
+        if reply["ok"] != true {
+            let shot = Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("gui-failure-{}.png", std::process::id()));
+            self.screenshot(&shot);
+            panic!(
+                "{cmd} failed: {}\n--- the screen: {}\n--- app log:\n{}\n--- daemon log:\n{}",
+                reply["error"],
+                shot.display(),
+                self.app_log(),
+                self.daemon.log()
+            );
+        }
+        reply
+    }
+
+    /// Waits until a `role` node named `name` shows ("re:…" for a regex).
+    pub fn wait(&mut self, role: &str, name: &str) {
+        self.cmd(json!({"op": "wait", "role": role, "name": name}));
+    }
+
+    /// Waits until no `role` node named `name` shows.
+    pub fn gone(&mut self, role: &str, name: &str) {
+        self.cmd(json!({"op": "gone", "role": role, "name": name}));
+    }
+
+    /// Clicks the button named `name` (waiting until it shows).
+    pub fn click(&mut self, name: &str) {
+        self.cmd(json!({"op": "click", "role": "push button", "name": name}));
+    }
+
+    /// Clicks the button named `name` inside the node named `within`.
+    pub fn click_in(&mut self, within: &str, name: &str) {
+        self.cmd(json!({"op": "click", "role": "push button", "name": name, "within": within}));
+    }
+
+    /// Focuses the `role` node named `name` and types `text` on the keyboard.
+    pub fn type_into(&mut self, role: &str, name: &str, text: &str) {
+        self.cmd(json!({"op": "focus", "role": role, "name": name}));
+        self.cmd(json!({"op": "key", "keys": ["ctrl+a", "BackSpace"]}));
+        self.cmd(json!({"op": "type", "text": text}));
+    }
+
+    /// Key presses (xdotool names: "Tab", "Return", "ctrl+n").
+    pub fn keys(&mut self, keys: &[&str]) {
+        self.cmd(json!({"op": "key", "keys": keys}));
+    }
+
+    /// The texts of the showing `role` nodes named `name`.
+    pub fn texts(&mut self, role: &str, name: &str) -> Vec<String> {
+        let reply = self.cmd(json!({"op": "texts", "role": role, "name": name}));
+        reply["texts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// The showing labels, buttons and entries (for a failing test's message).
+    pub fn summary(&mut self) -> Vec<String> {
+        let reply = self.cmd(json!({"op": "summary"}));
+        reply["summary"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// The text on the X clipboard, read by `xclip` as another program would.
+    pub fn clipboard(&self) -> String {
+        let out = self
+            .env()
+            .command("xclip")
+            .args(["-o", "-selection", "clipboard"])
+            .output()
+            .expect("xclip (Debian package xclip) runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The screen as a PNG at `path` (ImageMagick's `import`).
+    pub fn screenshot(&self, path: &Path) {
+        let status = self
+            .env()
+            .command("import")
+            .args(["-window", "root"])
+            .arg(path)
+            .status()
+            .expect("import (Debian package imagemagick) runs");
+        assert!(status.success(), "import failed");
+    }
+
+    /// `tessera ARGS…` against this session's daemon.
+    pub fn tessera(&self, args: &[&str]) -> Output {
+        Command::new(workspace_bin("tessera"))
+            .arg("--socket")
+            .arg(self.daemon.socket())
+            .args(args)
+            .env("DBUS_SESSION_BUS_ADDRESS", self.bus.address())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    /// Waits until `f` holds (15 s at most), reading the app between tries.
+    pub fn until(&mut self, what: &str, mut f: impl FnMut(&mut Session) -> bool) {
+        let start = Instant::now();
+        while !f(self) {
+            if start.elapsed() > Duration::from_secs(15) {
+                let summary = self.summary();
+                panic!("{what} never happened; showing: {summary:#?}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// The environment every program of the session runs in.
+struct SessionEnv {
+    display: String,
+    bus: String,
+    home: PathBuf,
+}
+
+impl SessionEnv {
+    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(program);
+        let h = &self.home;
+        c.env("DISPLAY", &self.display)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus)
+            .env("XDG_RUNTIME_DIR", h.join("run"))
+            .env("XDG_CONFIG_HOME", h.join("config"))
+            .env("XDG_DATA_HOME", h.join("data"))
+            .env("XDG_CACHE_HOME", h.join("cache"))
+            .env("GTK_A11Y", "atspi")
+            .env("GDK_BACKEND", "x11")
+            .env("GSETTINGS_BACKEND", "memory")
+            .env("LANG", "C.UTF-8")
+            .env("LC_ALL", "C.UTF-8")
+            .env_remove("NO_AT_BRIDGE")
+            .env_remove("WAYLAND_DISPLAY");
+        c
+    }
+}
+
+/// `tessera-issuer ARGS…`, which must succeed; its stdout.
+pub fn issuer(args: &[&str]) -> String {
+    let out = Command::new(workspace_bin("tessera-issuer"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tessera-issuer {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}

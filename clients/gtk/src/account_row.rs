@@ -1,6 +1,6 @@
 //! One account in the list (`ui/account_row.ui`). A view only: its
-//! buttons run the window's actions (`win.copy-code`, `win.next-code`,
-//! `win.respond`, `win.rename`, `win.delete`) with the account id as the
+//! buttons and its menu run the window's actions (`win.copy-code`,
+//! `win.next-code`, `win.respond`, `win.rename`, `win.delete`) with the account id as the
 //! target, so the row holds no logic and no daemon.
 
 use adw::prelude::*;
@@ -26,8 +26,6 @@ mod imp {
         pub countdown: TemplateChild<gtk::ProgressBar>,
         #[template_child]
         pub next_button: TemplateChild<gtk::Button>,
-        #[template_child]
-        pub respond_button: TemplateChild<gtk::Button>,
         #[template_child]
         pub copy_button: TemplateChild<gtk::Button>,
         #[template_child]
@@ -75,8 +73,12 @@ impl AccountRow {
         self.imp().account.borrow().clone()
     }
 
+    /// Shows `account`; a code already shown stays when it is the same
+    /// account (an HOTP code the user asked for is not taken away by a
+    /// refresh that sees its counter move).
     pub fn set_account(&self, account: &Account) {
         let imp = self.imp();
+        let same = imp.account.borrow().id == account.id;
         imp.account.replace(account.clone());
         self.set_title(&glib::markup_escape_text(account.title()));
         let subtitle = if account.issuer.is_empty() {
@@ -91,31 +93,40 @@ impl AccountRow {
         } else {
             format!("{} {}", account.issuer, account.label)
         };
-        for button in [&*imp.next_button, &*imp.respond_button, &*imp.copy_button] {
+        for button in [&*imp.next_button, &*imp.copy_button] {
             button.set_action_target_value(Some(&target));
         }
         imp.next_button.set_visible(account.is_hotp());
-        imp.respond_button
-            .set_visible(!account.ocra_suite.is_empty());
         // Screen readers read the row (issuer and label) with its buttons.
         imp.copy_button
             .set_tooltip_text(Some(&tr_f("Copy the code for {}", &who)));
         let menu = gio::Menu::new();
-        for (label, action) in [
+        let mut items = vec![
             (crate::i18n::tr("Rename…"), "win.rename"),
             (crate::i18n::tr("Delete…"), "win.delete"),
-        ] {
+        ];
+        if !account.ocra_suite.is_empty() {
+            items.insert(
+                0,
+                (crate::i18n::tr("Respond to a Challenge…"), "win.respond"),
+            );
+        }
+        for (label, action) in items {
             let item = gio::MenuItem::new(Some(&label), None);
             item.set_action_and_target_value(Some(action), Some(&target));
             menu.append_item(&item);
         }
         imp.menu_button.set_menu_model(Some(&menu));
-        self.show_code(None);
+        if !same {
+            self.show_code(None);
+        }
     }
 
     /// The code to show (`None`: none yet, e.g. an HOTP account before
     /// "Next code").
     pub fn show_code(&self, code: Option<&Code>) {
+        // ListCodes lists HOTP accounts without a code (listing uses none).
+        let code = code.filter(|c| !c.code.is_empty());
         let imp = self.imp();
         imp.code.replace(code.cloned());
         let hotp = imp.account.borrow().is_hotp();

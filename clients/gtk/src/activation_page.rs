@@ -217,6 +217,7 @@ impl ActivationPage {
         } else {
             tr("Cancel")
         });
+        self.focus_default(screen);
         let Some(view) = view else { return };
         match screen {
             Screen::DeviceCode => imp.device_code.set_label(&view.grouped),
@@ -253,7 +254,6 @@ impl ActivationPage {
                 imp.pin_reason.set_label(&view.reason);
                 imp.pin_reason.set_visible(!view.reason.is_empty());
                 imp.pin_entry.set_text("");
-                imp.pin_entry.grab_focus();
             }
             Screen::ChooseMethod => {
                 imp.use_biometrics.set_sensitive(view.biometric_available);
@@ -306,6 +306,30 @@ impl ActivationPage {
             }
             _ => {}
         }
+    }
+
+    /// Puts the keyboard focus where the page's answer is typed or its
+    /// main button is, so Return answers (keyboard-only use).
+    fn focus_default(&self, screen: Screen) {
+        let imp = self.imp();
+        let widget: gtk::Widget = match screen {
+            Screen::Home => imp.payload_row.clone().upcast(),
+            Screen::Scanning | Screen::BiometricEnroll | Screen::Unknown => {
+                imp.cancel.clone().upcast()
+            }
+            Screen::DeviceCode => imp.device_code_entered.clone().upcast(),
+            Screen::ChoosePin | Screen::ConfirmPin | Screen::EnterPin => {
+                imp.pin_entry.clone().upcast()
+            }
+            Screen::ChooseMethod => imp.pin_only.clone().upcast(),
+            Screen::BiometricPermission => imp.biometric_allow.clone().upcast(),
+            Screen::FinalizeCode => imp.finalize_done.clone().upcast(),
+            Screen::NotificationPermission => imp.notifications_allow.clone().upcast(),
+            Screen::Activated => imp.activated_done.clone().upcast(),
+            Screen::CancelConfirm => imp.cancel_back.clone().upcast(),
+            Screen::Failed => imp.start_over.clone().upcast(),
+        };
+        widget.grab_focus();
     }
 
     fn connect_buttons(&self) {

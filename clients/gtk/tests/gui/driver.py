@@ -60,7 +60,7 @@ def roots():
     # libatspi caches what it read (states, children) and would keep a
     # window's state from before it was mapped: read the app afresh.
     a.clearCache()
-    return [w for w in a if w is not None and showing(w, pyatspi.STATE_SHOWING)]
+    return [w for w in a if w is not None and (showing(w, pyatspi.STATE_SHOWING) or showing(w))]
 
 
 def matches(node, role, name):
@@ -108,6 +108,13 @@ def wait_for(cmd):
         time.sleep(0.1)
 
 
+def actions(node):
+    try:
+        return node.queryAction().nActions
+    except Exception:
+        return 0
+
+
 def describe(node):
     return f"{node.getRoleName()} {node.name!r}"
 
@@ -116,10 +123,9 @@ def visible_summary():
     out = []
     for root in roots():
         for node in walk(root):
-            role = node.getRoleName()
-            if role in ("push button", "label", "toggle button", "text", "password text", "heading"):
+            if node.name or node.getRoleName() in ("text", "password text", "entry"):
                 out.append(describe(node))
-    return out[:80]
+    return out[:100]
 
 
 def click_at(node):
@@ -172,7 +178,8 @@ def run(cmd):
         nodes = wait_for(cmd)
         if not nodes:
             raise LookupError(not_found(cmd))
-        node = nodes[0]
+        # A menu button is a button (no action) around a toggle button.
+        node = next((n for n in nodes if actions(n)), nodes[0])
         action = node.queryAction()
         names = [action.getName(i) for i in range(action.nActions)]
         index = names.index("click") if "click" in names else 0

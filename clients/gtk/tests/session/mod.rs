@@ -142,11 +142,7 @@ impl Session {
     }
 
     fn wait_for_name(&self, name: &str) {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(self.bus.wait_for_name(name));
+        runtime().block_on(self.bus.wait_for_name(name));
     }
 
     /// Starts `tessera-app` and the driver, and waits for its window.
@@ -370,4 +366,56 @@ pub fn issuer(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+impl Session {
+    /// Activates `payloads` over gRPC before the app starts (the vault is
+    /// then unlocked with `pin`).
+    pub fn add_accounts(&self, payloads: &[&str], pin: &str) {
+        let rt = runtime();
+        rt.block_on(async {
+            for p in payloads {
+                tessera_testkit::activation::activate(self.daemon.channel().await, p, pin).await;
+            }
+        });
+    }
+
+    /// A D-Bus call to the daemon, as another client makes it; the reply's
+    /// body.
+    pub fn dbus_call<B>(&self, method: &str, body: &B) -> zbus::Message
+    where
+        B: serde::Serialize + zbus::zvariant::DynamicType,
+    {
+        runtime().block_on(async {
+            let c = self.bus.connect().await;
+            c.call_method(
+                Some("org.tessera.Authenticator1"),
+                "/org/tessera/Authenticator1",
+                Some("org.tessera.Authenticator1"),
+                method,
+                body,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{method}: {e}"))
+        })
+    }
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+impl Session {
+    /// With `TESSERA_SCREENSHOTS=DIR` (scripts/screenshots), writes the
+    /// screen to `DIR/NAME.png`; otherwise does nothing.
+    pub fn shot(&self, name: &str) {
+        if let Some(dir) = std::env::var_os("TESSERA_SCREENSHOTS") {
+            let dir = PathBuf::from(dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            self.screenshot(&dir.join(format!("{name}.png")));
+        }
+    }
 }

@@ -389,7 +389,7 @@ mod tests {
             ("min_length", 6u32.to_variant()),
             (
                 "accounts",
-                Variant::array_from_iter_with_type(&acc.type_(), [acc.clone()]),
+                Variant::array_from_iter_with_type(acc.type_(), [acc.clone()]),
             ),
         ]);
         let view = View::from_variant(&v);

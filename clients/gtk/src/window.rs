@@ -16,6 +16,10 @@ use crate::dialogs::{self, Ask, Field};
 use crate::i18n::{tr, tr_f};
 use crate::model::{self, Status, View};
 
+/// A window action without a target, and one whose target is an account id.
+type WindowAction = fn(&Window);
+type AccountAction = fn(&Window, String);
+
 /// How often the window asks the daemon for its status (an auto-lock or
 /// a lock from another client shows the unlock page within this).
 const STATUS_POLL_SECONDS: u32 = 5;
@@ -230,7 +234,7 @@ impl Window {
     }
 
     fn setup_actions(&self) {
-        let plain: [(&str, fn(&Window)); 8] = [
+        let plain: [(&str, WindowAction); 8] = [
             ("add", |w| {
                 w.imp().activation.show_home();
                 w.show_page("activation");
@@ -252,7 +256,7 @@ impl Window {
             ));
             self.add_action(&action);
         }
-        let per_account: [(&str, fn(&Window, String)); 5] = [
+        let per_account: [(&str, AccountAction); 5] = [
             ("copy-code", |w, id| w.copy_code(&id)),
             ("next-code", |w, id| w.next_code(id)),
             ("respond", |w, id| w.respond(id)),

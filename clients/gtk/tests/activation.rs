@@ -65,3 +65,154 @@ fn an_otpauth_code_becomes_an_account_with_its_code() {
         shown.len() == 1 && cli.contains(&shown[0].replace(' ', ""))
     });
 }
+
+#[test]
+fn a_tessera_activation_binds_and_finalizes_with_the_issuer() {
+    let mut s = Session::new(FAST_CONFIG);
+    let db = s.home.path().join("issuer.db");
+    let db = db.to_str().unwrap();
+    let image = s.home.path().join("activation.png");
+    let new: serde_json::Value = serde_json::from_str(&session::issuer(&[
+        "new",
+        "--db",
+        db,
+        "--image",
+        image.to_str().unwrap(),
+        "--json",
+    ]))
+    .unwrap();
+    let serial = new["serial"].as_str().unwrap().to_owned();
+    s.start_app();
+    s.click("Scan Code");
+
+    // The image through the file chooser, as a person picks it.
+    s.click("Scan an Image File…");
+    s.wait("", "Choose the Activation Image");
+    s.keys(&["ctrl+l"]);
+    s.cmd(serde_json::json!({"op": "type", "text": image.to_str().unwrap()}));
+    s.keys(&["Return"]);
+
+    // The device code, large and grouped; the issuer binds it.
+    s.wait("label", "Enter This Code in Your Issuer’s App");
+    s.shot("device-code");
+    let device = s.texts("label", "re:^[0-9]{4} [0-9]{4} [0-9]{4}$");
+    assert_eq!(device.len(), 1, "{device:?}");
+    s.click("Copy Code");
+    s.until("the device code is on the clipboard", |s| {
+        s.clipboard() == device[0].replace(' ', "")
+    });
+    session::issuer(&[
+        "bind",
+        "--db",
+        db,
+        "--serial",
+        &serial,
+        "--device-code",
+        &device[0],
+    ]);
+    s.click("I Entered It");
+    choose_pin(&mut s, "482915");
+
+    // The finalize code, checked by the issuer.
+    s.wait("label", "Enter This Code to Finish");
+    s.shot("finalize-code");
+    let finalize = s.texts("label", "re:^[0-9 ]{6,}$");
+    assert_eq!(finalize.len(), 1, "{finalize:?}");
+    session::issuer(&[
+        "finalize",
+        "--db",
+        db,
+        "--serial",
+        &serial,
+        "--code",
+        &finalize[0].replace(' ', ""),
+    ]);
+    s.click("Done");
+    s.wait("label", "Account Added");
+    s.shot("activated");
+    s.click("Show My Codes");
+
+    // The code the app shows is one the issuer accepts.
+    let code = s.texts("label", "re:^[0-9]{3} [0-9]{3}$");
+    assert_eq!(code.len(), 1, "{code:?}");
+    session::issuer(&[
+        "verify",
+        "--db",
+        db,
+        "--serial",
+        &serial,
+        "--code",
+        &code[0].replace(' ', ""),
+    ]);
+}
+
+#[test]
+fn cancel_back_and_start_over() {
+    let mut s = Session::new(FAST_CONFIG);
+    s.start_app();
+    s.click("Scan Code");
+    s.shot("scan");
+    add_link(&mut s, EXAMPLE_URI);
+    s.wait("label", "Choose a PIN");
+    s.shot("choose-pin");
+
+    // Cancel asks; Back returns to the same step.
+    s.click("Cancel");
+    s.wait("label", "Cancel the Activation?");
+    s.shot("cancel");
+    s.click("Back");
+    s.wait("label", "Choose a PIN");
+    s.click("Cancel");
+    s.click("Cancel Activation");
+    s.wait("label", "Add an Account");
+    let status = s.tessera(&["--json", "status"]);
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_ne!(
+        status["exists"], true,
+        "a cancelled activation stored nothing: {status}"
+    );
+
+    // A bad link fails with the daemon's reason; Start over goes home.
+    add_link(&mut s, "otpauth://totp/Broken?secret=not*base32");
+    s.wait("label", "The Activation Failed");
+    s.wait("label", "re:(?i)secret");
+    s.shot("failed");
+    s.click("Start Over");
+    s.wait("label", "Add an Account");
+    add_link(&mut s, EXAMPLE_URI);
+    s.wait("label", "Choose a PIN");
+}
+
+/// The id and revision of the one activation the daemon has (its
+/// `Activations` property, read as another D-Bus client does).
+fn activation(s: &Session) -> (String, u64, String) {
+    let views = s.activations();
+    assert_eq!(views.len(), 1, "{views:?}");
+    views.into_iter().next().unwrap()
+}
+
+#[test]
+fn a_second_client_moves_the_app_along_and_the_reverse() {
+    let mut s = Session::new(FAST_CONFIG);
+    s.start_app();
+    s.click("Scan Code");
+    add_link(&mut s, EXAMPLE_URI);
+    s.wait("label", "Choose a PIN");
+    // Another client answers the step the app shows: the app moves on.
+    let (id, revision, state) = activation(&s);
+    assert_eq!(state, "choose_pin");
+    s.send_event(&id, revision, "pin", "482915");
+    s.wait("label", "Confirm Your PIN");
+    // The app answers; the other client sees the daemon's new step.
+    s.type_into("password text", "PIN", "482915");
+    s.click("Continue");
+    s.wait("label", "Enter This Code to Finish");
+    assert_eq!(activation(&s).2, "finalize_code");
+    s.click("Done");
+    s.click("Show My Codes");
+    s.wait("label", "Example");
+
+    // An activation another client starts shows up in the app.
+    s.dbus_start_activation("otpauth://totp/Second:bob?secret=KRSXG5CTMVRXEZLU&issuer=Second");
+    s.wait("label", "Enter Your PIN");
+}

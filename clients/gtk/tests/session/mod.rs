@@ -380,24 +380,12 @@ impl Session {
         });
     }
 
-    /// A D-Bus call to the daemon, as another client makes it; the reply's
-    /// body.
+    /// A D-Bus call to the daemon, as another client makes it.
     pub fn dbus_call<B>(&self, method: &str, body: &B) -> zbus::Message
     where
         B: serde::Serialize + zbus::zvariant::DynamicType,
     {
-        runtime().block_on(async {
-            let c = self.bus.connect().await;
-            c.call_method(
-                Some("org.tessera.Authenticator1"),
-                "/org/tessera/Authenticator1",
-                Some("org.tessera.Authenticator1"),
-                method,
-                body,
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{method}: {e}"))
-        })
+        self.dbus_call_on("org.tessera.Authenticator1", method, body)
     }
 }
 
@@ -417,5 +405,70 @@ impl Session {
             std::fs::create_dir_all(&dir).unwrap();
             self.screenshot(&dir.join(format!("{name}.png")));
         }
+    }
+}
+
+impl Session {
+    /// The activations the daemon knows, as (id, revision, state), read
+    /// from its `Activations` property over D-Bus.
+    pub fn activations(&self) -> Vec<(String, u64, String)> {
+        use zbus::zvariant::{OwnedValue, Value};
+        type Views =
+            std::collections::HashMap<String, std::collections::HashMap<String, OwnedValue>>;
+        let reply = self.dbus_property("Activations");
+        let views: Views = reply.try_into().unwrap();
+        views
+            .into_iter()
+            .map(|(id, view)| {
+                let revision: u64 = match &*view["revision"] {
+                    Value::U64(r) => *r,
+                    other => panic!("revision is {other:?}"),
+                };
+                let state: String = match &*view["state"] {
+                    Value::Str(s) => s.to_string(),
+                    other => panic!("state is {other:?}"),
+                };
+                (id, revision, state)
+            })
+            .collect()
+    }
+
+    fn dbus_property(&self, name: &str) -> zbus::zvariant::OwnedValue {
+        let reply = self.dbus_call_on(
+            "org.freedesktop.DBus.Properties",
+            "Get",
+            &("org.tessera.Authenticator1", name),
+        );
+        reply.body().deserialize().unwrap()
+    }
+
+    /// `SendEvent` over D-Bus, as another client sends it.
+    pub fn send_event(&self, id: &str, revision: u64, event: &str, argument: &str) {
+        self.dbus_call("SendEvent", &(id, revision, event, argument));
+    }
+
+    /// `StartActivation` of a payload over D-Bus, as another client does.
+    pub fn dbus_start_activation(&self, payload: &str) {
+        let mut source = std::collections::HashMap::new();
+        source.insert("payload", zbus::zvariant::Value::from(payload));
+        self.dbus_call("StartActivation", &(source,));
+    }
+
+    fn dbus_call_on<B>(&self, interface: &str, method: &str, body: &B) -> zbus::Message
+    where
+        B: serde::Serialize + zbus::zvariant::DynamicType,
+    {
+        runtime().block_on(async {
+            let c = self.bus.connect().await;
+            c.call_method(
+                Some("org.tessera.Authenticator1"),
+                "/org/tessera/Authenticator1",
+                Some(interface),
+                method,
+                body,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{method}: {e}"))
+        })
     }
 }

@@ -1,5 +1,7 @@
-# Installs Tessera: the binaries, the plugins, the systemd user units, the
-# D-Bus service file, the desktop files, and the clients' shell completions
+# Installs Tessera: the binaries (the desktop app too: it needs
+# libgtk-4-dev and libadwaita-1-dev to build), the plugins, the systemd user
+# units, the D-Bus service files, the desktop files, the app's icon and
+# metainfo, and the clients' shell completions
 # (bash, zsh, fish) and man pages (README.md, "Install").
 #
 #   make install                       # as root: under PREFIX=/usr/local
@@ -29,6 +31,8 @@ DBUS_INTERFACEDIR ?= $(DATADIR)/dbus-1/interfaces
 APPLICATIONSDIR ?= $(DATADIR)/applications
 SEARCH_PROVIDERDIR ?= $(DATADIR)/gnome-shell/search-providers
 KRUNNERDIR ?= $(DATADIR)/krunner/dbusplugins
+METAINFODIR ?= $(DATADIR)/metainfo
+ICONDIR ?= $(DATADIR)/icons/hicolor/scalable/apps
 DOCDIR ?= $(DATADIR)/doc/tessera
 MANDIR ?= $(DATADIR)/man
 BASH_COMPLETIONDIR ?= $(DATADIR)/bash-completion/completions
@@ -37,7 +41,7 @@ FISH_COMPLETIONDIR ?= $(DATADIR)/fish/vendor_completions.d
 DOCS = README.md ARCHITECTURE.md docs/admin.md docs/api.md docs/dbus.md docs/plugins.md docs/protocol.md docs/security.md
 
 TARGET_DIR ?= target/$(PROFILE)
-BINARIES = tesserad tessera tessera-issuer
+BINARIES = tesserad tessera tessera-issuer tessera-app
 # The clients whose completions and man page are generated from their own
 # clap definitions (`tessera completions SHELL`, `tessera man`).
 CLIENTS = $(filter tessera tessera-issuer,$(BINARIES))
@@ -52,7 +56,7 @@ USER_FLAGS = PREFIX=$(USER_PREFIX) DESTDIR= \
 
 INSTALL ?= install
 
-.PHONY: all build install install-user uninstall uninstall-user
+.PHONY: all build install install-user uninstall uninstall-user pot
 
 all: build
 
@@ -66,6 +70,7 @@ install: build
 		$(DESTDIR)$(SYSTEMD_USER_UNITDIR) $(DESTDIR)$(DBUS_SERVICEDIR) \
 		$(DESTDIR)$(APPLICATIONSDIR) $(DESTDIR)$(SEARCH_PROVIDERDIR) \
 		$(DESTDIR)$(KRUNNERDIR) $(DESTDIR)$(DBUS_INTERFACEDIR) $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(METAINFODIR) $(DESTDIR)$(ICONDIR) \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASH_COMPLETIONDIR) \
 		$(DESTDIR)$(ZSH_COMPLETIONDIR) $(DESTDIR)$(FISH_COMPLETIONDIR)
 	for b in $(BINARIES); do \
@@ -88,14 +93,20 @@ install: build
 	sed 's|/usr/local/share/doc/tessera/|$(DOCDIR)/|g' systemd/tesserad.socket > $(DESTDIR)$(SYSTEMD_USER_UNITDIR)/tesserad.socket
 	$(INSTALL) -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
 	sed 's|/usr/local/bin/|$(BINDIR)/|g' systemd/org.tessera.Authenticator1.service > $(DESTDIR)$(DBUS_SERVICEDIR)/org.tessera.Authenticator1.service
-	sed 's|/usr/local/bin/|$(BINDIR)/|g' systemd/org.tessera.Authenticator.desktop > $(DESTDIR)$(APPLICATIONSDIR)/org.tessera.Authenticator.desktop
+	sed 's|/usr/local/bin/|$(BINDIR)/|g' clients/gtk/data/org.tessera.Authenticator.desktop > $(DESTDIR)$(APPLICATIONSDIR)/org.tessera.Authenticator.desktop
+	sed 's|/usr/local/bin/|$(BINDIR)/|g' systemd/org.tessera.Authenticator.OpenLink.desktop > $(DESTDIR)$(APPLICATIONSDIR)/org.tessera.Authenticator.OpenLink.desktop
+	sed 's|/usr/local/bin/|$(BINDIR)/|g' clients/gtk/data/org.tessera.Authenticator.service > $(DESTDIR)$(DBUS_SERVICEDIR)/org.tessera.Authenticator.service
+	$(INSTALL) -m 0644 clients/gtk/data/org.tessera.Authenticator.metainfo.xml $(DESTDIR)$(METAINFODIR)/org.tessera.Authenticator.metainfo.xml
+	$(INSTALL) -m 0644 clients/gtk/data/icons/org.tessera.Authenticator.svg $(DESTDIR)$(ICONDIR)/org.tessera.Authenticator.svg
 	$(INSTALL) -m 0644 systemd/org.tessera.Authenticator.search-provider.ini $(DESTDIR)$(SEARCH_PROVIDERDIR)/org.tessera.Authenticator.search-provider.ini
 	$(INSTALL) -m 0644 systemd/org.tessera.Authenticator.krunner.desktop $(DESTDIR)$(KRUNNERDIR)/org.tessera.Authenticator.krunner.desktop
 	$(INSTALL) -m 0644 daemon/dbus/org.tessera.Authenticator1.xml $(DESTDIR)$(DBUS_INTERFACEDIR)/org.tessera.Authenticator1.xml
 	chmod 0644 $(DESTDIR)$(SYSTEMD_USER_UNITDIR)/tesserad.service \
 		$(DESTDIR)$(SYSTEMD_USER_UNITDIR)/tesserad.socket \
 		$(DESTDIR)$(DBUS_SERVICEDIR)/org.tessera.Authenticator1.service \
-		$(DESTDIR)$(APPLICATIONSDIR)/org.tessera.Authenticator.desktop
+		$(DESTDIR)$(DBUS_SERVICEDIR)/org.tessera.Authenticator.service \
+		$(DESTDIR)$(APPLICATIONSDIR)/org.tessera.Authenticator.desktop \
+		$(DESTDIR)$(APPLICATIONSDIR)/org.tessera.Authenticator.OpenLink.desktop
 
 install-user:
 	$(MAKE) install $(USER_FLAGS)
@@ -115,6 +126,10 @@ uninstall:
 		$(DESTDIR)$(SYSTEMD_USER_UNITDIR)/tesserad.socket \
 		$(DESTDIR)$(DBUS_SERVICEDIR)/org.tessera.Authenticator1.service \
 		$(DESTDIR)$(APPLICATIONSDIR)/org.tessera.Authenticator.desktop \
+		$(DESTDIR)$(APPLICATIONSDIR)/org.tessera.Authenticator.OpenLink.desktop \
+		$(DESTDIR)$(DBUS_SERVICEDIR)/org.tessera.Authenticator.service \
+		$(DESTDIR)$(METAINFODIR)/org.tessera.Authenticator.metainfo.xml \
+		$(DESTDIR)$(ICONDIR)/org.tessera.Authenticator.svg \
 		$(DESTDIR)$(SEARCH_PROVIDERDIR)/org.tessera.Authenticator.search-provider.ini \
 		$(DESTDIR)$(KRUNNERDIR)/org.tessera.Authenticator.krunner.desktop \
 		$(DESTDIR)$(DBUS_INTERFACEDIR)/org.tessera.Authenticator1.xml
@@ -122,3 +137,13 @@ uninstall:
 
 uninstall-user:
 	$(MAKE) uninstall $(USER_FLAGS)
+
+# The translation template of the desktop app: the strings of its Rust
+# sources (tr, tr_f, ngettext_f) and of its .ui files (po/POTFILES lists
+# both; xgettext is in Debian's gettext package).
+pot:
+	xgettext --from-code=UTF-8 --language=C --keyword=tr --keyword=tr_f \
+		--keyword=ngettext_f:1,2 --package-name=tessera \
+		--output=clients/gtk/po/tessera.pot $$(grep '\.rs$$' clients/gtk/po/POTFILES)
+	xgettext --from-code=UTF-8 --language=Glade --join-existing \
+		--output=clients/gtk/po/tessera.pot $$(grep '\.ui$$' clients/gtk/po/POTFILES)

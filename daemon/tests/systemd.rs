@@ -100,7 +100,7 @@ fn built() -> (PathBuf, String, Vec<String>) {
         .parent()
         .unwrap()
         .to_owned();
-    let binaries: Vec<_> = ["tesserad", "tessera", "tessera-issuer"]
+    let binaries: Vec<_> = ["tesserad", "tessera", "tessera-issuer", "tessera-app"]
         .into_iter()
         .filter(|b| dir.join(b).exists())
         .collect();
@@ -167,6 +167,10 @@ fn make_install_puts_everything_in_place() {
         "/usr/lib/systemd/user/tesserad.socket",
         "/usr/share/dbus-1/services/org.tessera.Authenticator1.service",
         "/usr/share/applications/org.tessera.Authenticator.desktop",
+        "/usr/share/applications/org.tessera.Authenticator.OpenLink.desktop",
+        "/usr/share/dbus-1/services/org.tessera.Authenticator.service",
+        "/usr/share/metainfo/org.tessera.Authenticator.metainfo.xml",
+        "/usr/share/icons/hicolor/scalable/apps/org.tessera.Authenticator.svg",
         "/usr/share/gnome-shell/search-providers/org.tessera.Authenticator.search-provider.ini",
         "/usr/share/krunner/dbusplugins/org.tessera.Authenticator.krunner.desktop",
         "/usr/share/dbus-1/interfaces/org.tessera.Authenticator1.xml",
@@ -199,12 +203,47 @@ fn make_install_puts_everything_in_place() {
     .unwrap();
     assert!(bus.contains("Exec=/usr/bin/tesserad"), "{bus}");
     assert!(bus.contains("SystemdService=tesserad.service"));
-    let desktop = std::fs::read_to_string(at(
+    // The app's desktop file: D-Bus activated, links through Open.
+    let app = std::fs::read_to_string(at(
         "/usr/share/applications/org.tessera.Authenticator.desktop",
+    ))
+    .unwrap();
+    assert!(app.contains("Exec=/usr/bin/tessera-app\n"), "{app}");
+    assert!(app.contains("DBusActivatable=true"), "{app}");
+    assert!(app.contains("MimeType=x-scheme-handler/tessera;x-scheme-handler/otpauth;"));
+    let app_bus = std::fs::read_to_string(at(
+        "/usr/share/dbus-1/services/org.tessera.Authenticator.service",
+    ))
+    .unwrap();
+    assert!(
+        app_bus.contains("Exec=/usr/bin/tessera-app --gapplication-service"),
+        "{app_bus}"
+    );
+    // The app is installed when it was built (`cargo build --workspace`,
+    // as scripts/test does; it needs the GTK development packages).
+    if built().1.contains("tessera-app") {
+        assert_eq!(mode(&at("/usr/bin/tessera-app")), 0o755);
+    }
+    // The terminal's link handler.
+    let desktop = std::fs::read_to_string(at(
+        "/usr/share/applications/org.tessera.Authenticator.OpenLink.desktop",
     ))
     .unwrap();
     assert!(desktop.contains("Exec=/usr/bin/tessera open-link %u"));
     assert!(desktop.contains("MimeType=x-scheme-handler/tessera;x-scheme-handler/otpauth;"));
+    // AppStream's own check of the installed metadata.
+    let validate = std::process::Command::new("appstreamcli")
+        .args(["validate", "--no-net"])
+        .arg(at(
+            "/usr/share/metainfo/org.tessera.Authenticator.metainfo.xml",
+        ))
+        .output()
+        .expect("appstreamcli (Debian package appstream) runs");
+    assert!(
+        validate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&validate.stdout)
+    );
     assert!(!unit.contains(&dest.path().display().to_string()));
     installs_completions_and_man_pages(&at);
 

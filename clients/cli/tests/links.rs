@@ -1,4 +1,4 @@
-//! Links: the desktop file that registers `x-scheme-handler/tessera` and
+//! Links: the terminal's desktop file that registers `x-scheme-handler/tessera` and
 //! `x-scheme-handler/otpauth` runs a command line that opens the
 //! activation. The test runs that command line, as a desktop would with
 //! `%u` replaced by the link, against a real daemon. The link's secret
@@ -12,7 +12,7 @@ use common::*;
 fn exec_words() -> Vec<String> {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../systemd/org.tessera.Authenticator.desktop"
+        "/../../systemd/org.tessera.Authenticator.OpenLink.desktop"
     );
     let desktop = std::fs::read_to_string(path).unwrap();
     assert!(

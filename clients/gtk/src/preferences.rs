@@ -128,8 +128,9 @@ impl Preferences {
                     );
                     switch.set_active(account.notifications);
                     switch.set_valign(gtk::Align::Center);
+                    // No activatable widget: GTK 4.8 would name the switch
+                    // twice (its label and the row's title).
                     row.add_suffix(&switch);
-                    row.set_activatable_widget(Some(&switch));
                     let id = account.id.clone();
                     switch.connect_state_set(clone!(
                         #[weak(rename_to = prefs)]
@@ -151,10 +152,16 @@ impl Preferences {
         match daemon.settings().await {
             Ok(settings) => {
                 for s in settings {
+                    // TOML text; a plain string reads better without quotes.
                     let value = if s.value.is_empty() {
                         tr("not set")
                     } else {
-                        s.value.clone()
+                        s.value
+                            .strip_prefix('"')
+                            .and_then(|v| v.strip_suffix('"'))
+                            .filter(|v| !v.contains('"'))
+                            .unwrap_or(&s.value)
+                            .to_owned()
                     };
                     let row = adw::ActionRow::builder()
                         .title(s.key.as_str())

@@ -216,3 +216,70 @@ fn a_second_client_moves_the_app_along_and_the_reverse() {
     s.dbus_start_activation("otpauth://totp/Second:bob?secret=KRSXG5CTMVRXEZLU&issuer=Second");
     s.wait("label", "Enter Your PIN");
 }
+
+#[test]
+fn typed_codes_and_the_notification_permission() {
+    let mut s = Session::new(&format!(
+        "{FAST_CONFIG}[activation]\nnotifications = true\n"
+    ));
+    let db = s.home.path().join("issuer.db");
+    let db = db.to_str().unwrap();
+    let image = s.home.path().join("a.png");
+    let new: serde_json::Value = serde_json::from_str(&session::issuer(&[
+        "new",
+        "--db",
+        db,
+        "--image",
+        image.to_str().unwrap(),
+        "--json",
+    ]))
+    .unwrap();
+    let serial = new["serial"].as_str().unwrap().to_owned();
+    let code = new["activation_code"].as_str().unwrap().to_owned();
+    s.start_app();
+    s.click("Scan Code");
+    s.type_into("text", "Serial number", &serial);
+    s.type_into("text", "Activation code", &code);
+    s.click("Activate with Codes");
+    s.wait("label", "Enter This Code in Your Issuer’s App");
+    let device = s.texts("label", "re:^[0-9]{4} [0-9]{4} [0-9]{4}$");
+    session::issuer(&[
+        "bind",
+        "--db",
+        db,
+        "--serial",
+        &serial,
+        "--device-code",
+        &device[0],
+    ]);
+    s.click("I Entered It");
+    choose_pin(&mut s, "482915");
+    s.wait("label", "Enter This Code to Finish");
+    s.click("Done");
+    s.wait("label", "Allow Approval Requests?");
+    s.shot("notifications");
+    s.click("Allow");
+    s.wait("label", "Account Added");
+    let list = s.tessera(&["--json", "list"]);
+    let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let accounts = list
+        .as_array()
+        .or(list["accounts"].as_array())
+        .unwrap()
+        .clone();
+    assert_eq!(accounts.len(), 1, "{list}");
+    assert_eq!(accounts[0]["notifications"], true, "{list}");
+}
+
+#[test]
+fn no_camera_is_said_plainly() {
+    let mut s = Session::new(FAST_CONFIG);
+    s.start_app();
+    s.click("Scan Code");
+    s.click("Scan with the Camera");
+    s.wait("label", "The Activation Failed");
+    s.wait("label", "re:(?i)camera");
+    s.shot("no-camera");
+    s.click("Start Over");
+    s.wait("label", "Add an Account");
+}

@@ -208,3 +208,50 @@ fn keyboard_only() {
     s.keys(&["Return"]);
     s.wait("label", "Example");
 }
+
+#[test]
+fn preferences_show_settings_and_the_administrators_locks() {
+    let mut s = Session::with_policy(
+        FAST_CONFIG,
+        "locked = [\"clients.clipboard_clear_seconds\"]\n[clients]\nclipboard_clear_seconds = 10\n",
+    );
+    s.add_accounts(&[GITHUB], PIN);
+    s.start_app();
+    s.wait("label", "GitHub");
+    s.click("Main menu");
+    s.cmd(serde_json::json!({"op": "click", "role": "menu item", "name": "Preferences"}));
+    s.wait("label", "Unlock with a fingerprint");
+    // No biometric plugin here: the switch says why it cannot be used.
+    s.wait("label", "re:(?i)biometric|plugin|reader");
+    // The approvals switch of the account.
+    s.wait("", "Approval requests for GitHub alice");
+    s.cmd(serde_json::json!({"op": "click", "role": "page tab", "name": "Settings"}));
+    s.wait("label", "clients.clipboard_clear_seconds");
+    let admin = s.admin_file();
+    s.wait(
+        "label",
+        &format!("10 · Locked by your administrator in {}:1", admin.display()),
+    );
+    s.shot("preferences");
+}
+
+#[test]
+fn change_the_pin_in_the_app() {
+    let mut s = started(FAST_CONFIG);
+    s.click("Main menu");
+    s.cmd(serde_json::json!({"op": "click", "role": "menu item", "name": "Change PIN…"}));
+    s.wait("label", "Change the PIN");
+    s.type_into("text", "Current PIN", PIN);
+    s.type_into("text", "New PIN", "913375");
+    s.type_into("text", "New PIN again", "913375");
+    s.click("re:^Change( Change)?$");
+    s.wait("label", "The PIN is changed.");
+    // The new PIN unlocks; the old one does not.
+    s.click("Lock");
+    s.type_into("password text", "PIN", PIN);
+    s.keys(&["Return"]);
+    s.wait("label", "re:(?i)wrong PIN");
+    s.type_into("password text", "PIN", "913375");
+    s.keys(&["Return"]);
+    s.wait("label", "GitHub");
+}

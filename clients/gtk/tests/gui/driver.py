@@ -125,13 +125,42 @@ def visible_summary():
         for node in walk(root):
             if node.name or node.getRoleName() in ("text", "password text", "entry"):
                 out.append(describe(node))
-    return out[:100]
+    return out[:400]
+
+
+def extents(node):
+    return node.queryComponent().getExtents(pyatspi.WINDOW_COORDS)
+
+
+def scroll_into_view(node, window):
+    """Turns the mouse wheel over node's scroll pane until node's middle is
+    inside it, as a person scrolls to a field below the fold."""
+    pane = node.parent
+    while pane is not None and pane.getRoleName() != "scroll pane":
+        pane = pane.parent
+    if pane is None:
+        return
+    for _ in range(40):
+        p, e = extents(pane), extents(node)
+        middle = e.y + e.height // 2
+        if p.y <= middle <= p.y + p.height - 1:
+            return
+        button = "5" if middle > p.y + p.height else "4"
+        subprocess.run(
+            ["xdotool", "mousemove", "--window", window,
+             str(p.x + p.width // 2), str(p.y + p.height // 2), "click", button],
+            check=True,
+        )
+        time.sleep(0.05)
+        node.clearCache()
+        pane.clearCache()
 
 
 def click_at(node):
     """A pointer click in the middle of node (extents relative to its window)."""
-    e = node.queryComponent().getExtents(pyatspi.WINDOW_COORDS)
     window = window_id(node)
+    scroll_into_view(node, window)
+    e = extents(node)
     x, y = e.x + e.width // 2, e.y + e.height // 2
     subprocess.run(
         ["xdotool", "mousemove", "--window", window, str(x), str(y), "click", "1"],

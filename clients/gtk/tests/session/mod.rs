@@ -67,6 +67,17 @@ impl Session {
     /// The bus, X, the accessibility bus and a daemon with `config`; the
     /// app is started by [`start_app`](Self::start_app).
     pub fn new(config: &str) -> Session {
+        Session::start(config, None)
+    }
+
+    /// As [`new`](Self::new), with the standard layers under a temporary
+    /// root (`--config-root`): `config` as the vendor file and `admin` as
+    /// the administrator's `etc/tessera/tessera.toml` (with its locks).
+    pub fn with_policy(config: &str, admin: &str) -> Session {
+        Session::start(config, Some(admin))
+    }
+
+    fn start(config: &str, admin: Option<&str>) -> Session {
         let bus = PrivateBus::start();
         let home = tempfile::tempdir().unwrap();
         for d in ["config", "data", "cache", "run"] {
@@ -115,8 +126,40 @@ impl Session {
             .expect("at-spi-bus-launcher (Debian package at-spi2-core) runs");
         let mut daemon = Tesserad::new(workspace_bin("tesserad"))
             .with_env("DBUS_SESSION_BUS_ADDRESS", bus.address());
-        daemon.write_config(config);
-        daemon.restart();
+        match admin {
+            None => {
+                daemon.write_config(config);
+                daemon.restart();
+            }
+            Some(admin) => {
+                let root = daemon.dir.path().join("root");
+                for (path, text) in [
+                    ("usr/share/tessera/tessera.toml", config),
+                    ("etc/tessera/tessera.toml", admin),
+                ] {
+                    let file = root.join(path);
+                    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+                    std::fs::write(file, text).unwrap();
+                }
+                let mut c = Command::new(workspace_bin("tesserad"));
+                c.arg("--foreground")
+                    .arg("--config-root")
+                    .arg(&root)
+                    .arg("--data-dir")
+                    .arg(daemon.data_dir())
+                    .arg("--runtime-dir")
+                    .arg(daemon.runtime_dir())
+                    .env("XDG_CONFIG_HOME", home.path().join("config"))
+                    .env("DBUS_SESSION_BUS_ADDRESS", bus.address())
+                    .env("RUST_LOG", "warn")
+                    .env_remove("TESSERA_CONFIG_ROOT")
+                    .env_remove("JOURNAL_STREAM")
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null());
+                daemon.spawn(c);
+            }
+        }
         env.home = home.path().to_owned();
         let session = Session {
             daemon,
@@ -369,6 +412,11 @@ pub fn issuer(args: &[&str]) -> String {
 }
 
 impl Session {
+    /// The path of the administrator's file of [`with_policy`](Self::with_policy).
+    pub fn admin_file(&self) -> PathBuf {
+        self.daemon.dir.path().join("root/etc/tessera/tessera.toml")
+    }
+
     /// Activates `payloads` over gRPC before the app starts (the vault is
     /// then unlocked with `pin`).
     pub fn add_accounts(&self, payloads: &[&str], pin: &str) {

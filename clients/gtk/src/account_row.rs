@@ -100,23 +100,15 @@ impl AccountRow {
         // Screen readers read the row (issuer and label) with its buttons.
         imp.copy_button
             .set_tooltip_text(Some(&tr_f("Copy the code for {}", &who)));
-        let menu = gio::Menu::new();
-        let mut items = vec![
-            (crate::i18n::tr("Rename…"), "win.rename"),
-            (crate::i18n::tr("Delete…"), "win.delete"),
-        ];
-        if !account.ocra_suite.is_empty() {
-            items.insert(
-                0,
-                (crate::i18n::tr("Respond to a Challenge…"), "win.respond"),
-            );
-        }
-        for (label, action) in items {
-            let item = gio::MenuItem::new(Some(&label), None);
-            item.set_action_and_target_value(Some(action), Some(&target));
-            menu.append_item(&item);
-        }
-        imp.menu_button.set_menu_model(Some(&menu));
+        // The menu (a popover) is made when first opened: 100 rows with
+        // a popover each took a third of the start-up (docs/benchmarks.md).
+        let ocra = !account.ocra_suite.is_empty();
+        imp.menu_button.set_create_popup_func(move |button| {
+            if button.menu_model().is_none() {
+                button.set_menu_model(Some(&row_menu(&target, ocra)));
+            }
+        });
+        imp.menu_button.set_menu_model(None::<&gio::MenuModel>);
         if !same {
             self.show_code(None);
         }
@@ -162,4 +154,26 @@ impl AccountRow {
     pub fn code(&self) -> Option<Code> {
         self.imp().code.borrow().clone()
     }
+}
+
+/// The row's menu: OCRA (when the account has a suite), rename, delete,
+/// each with the account id as target.
+fn row_menu(target: &glib::Variant, ocra: bool) -> gio::Menu {
+    let menu = gio::Menu::new();
+    let mut items = vec![
+        (crate::i18n::tr("Rename…"), "win.rename"),
+        (crate::i18n::tr("Delete…"), "win.delete"),
+    ];
+    if ocra {
+        items.insert(
+            0,
+            (crate::i18n::tr("Respond to a Challenge…"), "win.respond"),
+        );
+    }
+    for (label, action) in items {
+        let item = gio::MenuItem::new(Some(&label), None);
+        item.set_action_and_target_value(Some(action), Some(target));
+        menu.append_item(&item);
+    }
+    menu
 }

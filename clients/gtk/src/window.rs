@@ -20,6 +20,9 @@ use crate::model::{self, Status, View};
 type WindowAction = fn(&Window);
 type AccountAction = fn(&Window, String);
 
+/// Rows made before the first frame, and per idle turn after it.
+const FIRST_ROWS: usize = 20;
+
 /// How often the window asks the daemon for its status (an auto-lock or
 /// a lock from another client shows the unlock page within this).
 const STATUS_POLL_SECONDS: u32 = 5;
@@ -72,6 +75,8 @@ mod imp {
         pub since_poll: Cell<u32>,
         /// A reload is running: the ticks do not start another.
         pub reloading: Cell<bool>,
+        /// Bumped when the list is rebuilt: stops an older batch build.
+        pub row_generation: Cell<u64>,
         /// The user closed the activation page: the next reload leaves it.
         pub leaving_activation: Cell<bool>,
         /// Print the first-frame figure and quit (`TESSERA_APP_BENCH=1`).
@@ -459,11 +464,15 @@ impl Window {
             for row in imp.rows.borrow().iter() {
                 imp.account_list.remove(row);
             }
-            let rows: Vec<AccountRow> = accounts.iter().map(AccountRow::new).collect();
-            for row in &rows {
-                imp.account_list.append(row);
+            imp.rows.borrow_mut().clear();
+            // The rows a window shows first are made now; the rest after
+            // the first frame, a batch per idle turn (a row costs ~3 ms:
+            // docs/benchmarks.md, "Desktop app").
+            let first = accounts.len().min(FIRST_ROWS);
+            self.append_rows(&accounts[..first]);
+            if accounts.len() > first {
+                self.append_rows_later(accounts[first..].to_vec(), codes.clone());
             }
-            imp.rows.replace(rows);
         } else {
             for (row, a) in imp.rows.borrow().iter().zip(&accounts) {
                 if row.account() != *a {
@@ -475,6 +484,43 @@ impl Window {
         self.apply_filter();
         self.show_page("accounts");
         self.bench_frame();
+    }
+
+    fn append_rows(&self, accounts: &[model::Account]) {
+        let imp = self.imp();
+        for account in accounts {
+            let row = AccountRow::new(account);
+            imp.account_list.append(&row);
+            imp.rows.borrow_mut().push(row);
+        }
+    }
+
+    /// Appends `rest` in batches on idle turns, unless the list is rebuilt
+    /// meanwhile (a newer generation).
+    fn append_rows_later(&self, rest: Vec<model::Account>, codes: Vec<model::Code>) {
+        let imp = self.imp();
+        let generation = imp.row_generation.get() + 1;
+        imp.row_generation.set(generation);
+        let mut rest = rest.into_iter();
+        glib::idle_add_local(clone!(
+            #[weak(rename_to = window)]
+            self,
+            #[upgrade_or]
+            glib::ControlFlow::Break,
+            move || {
+                if window.imp().row_generation.get() != generation {
+                    return glib::ControlFlow::Break;
+                }
+                let batch: Vec<_> = rest.by_ref().take(FIRST_ROWS).collect();
+                if batch.is_empty() {
+                    return glib::ControlFlow::Break;
+                }
+                window.append_rows(&batch);
+                window.show_codes(&codes);
+                window.apply_filter();
+                glib::ControlFlow::Continue
+            }
+        ));
     }
 
     fn show_codes(&self, codes: &[model::Code]) {

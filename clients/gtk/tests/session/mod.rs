@@ -386,8 +386,15 @@ impl SessionEnv {
             .env("XDG_CONFIG_HOME", h.join("config"))
             .env("XDG_DATA_HOME", h.join("data"))
             .env("XDG_CACHE_HOME", h.join("cache"))
-            .env("GTK_A11Y", "atspi")
+            .env(
+                "GTK_A11Y",
+                std::env::var("GTK_A11Y").unwrap_or_else(|_| "atspi".into()),
+            )
             .env("GDK_BACKEND", "x11")
+            .env(
+                "GSK_RENDERER",
+                std::env::var("GSK_RENDERER").unwrap_or_else(|_| "cairo".into()),
+            )
             .env("GSETTINGS_BACKEND", "memory")
             .env("LANG", "C.UTF-8")
             .env("LC_ALL", "C.UTF-8")
@@ -518,5 +525,40 @@ impl Session {
             .await
             .unwrap_or_else(|e| panic!("{method}: {e}"))
         })
+    }
+}
+
+impl Session {
+    /// Runs the app once with `TESSERA_APP_BENCH=1` (it quits after its
+    /// first frame with the daemon's content): the wall time from spawning
+    /// it to that line, the app's own figure from its process start, and
+    /// its RSS then (KiB).
+    pub fn bench_app_start(&self) -> (Duration, f64, u64) {
+        let start = Instant::now();
+        let mut child = self
+            .env()
+            .command(env!("CARGO_BIN_EXE_tessera-app"))
+            .env("TESSERA_APP_BENCH", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tessera-app starts");
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        let wall = start.elapsed();
+        let own: f64 = line
+            .strip_prefix("first-frame-ms ")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("the app printed {line:?}"));
+        line.clear();
+        out.read_line(&mut line).unwrap();
+        let rss: u64 = line
+            .strip_prefix("rss-kib ")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("the app printed {line:?}"));
+        let _ = child.wait();
+        (wall, own, rss)
     }
 }

@@ -673,11 +673,11 @@ impl Window {
         clipboard.set_text(text);
         let seconds = self.imp().clipboard_clear_seconds.get();
         if seconds == 0 {
-            self.toast(&tr("Copied."));
+            self.toast(&tr("Copied"));
             return;
         }
         self.toast(&tr_f(
-            "Copied. It leaves the clipboard in {}.",
+            "Copied (cleared in {})",
             model::wait_text(u64::from(seconds)),
         ));
         let text = text.to_owned();

@@ -151,6 +151,7 @@ fn cancel_back_and_start_over() {
     let mut s = Session::new(FAST_CONFIG);
     s.start_app();
     s.click("Scan Code");
+    s.wait("label", "Add an Account");
     s.shot("scan");
     add_link(&mut s, EXAMPLE_URI);
     s.wait("label", "Choose a PIN");

@@ -232,7 +232,7 @@ fn preferences_show_settings_and_the_administrators_locks() {
         "label",
         &format!("10 · Locked by your administrator in {}:1", admin.display()),
     );
-    s.shot("preferences");
+    s.shot_window("preferences", "Preferences");
 }
 
 #[test]

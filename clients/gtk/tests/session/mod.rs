@@ -455,11 +455,44 @@ impl Session {
     /// With `TESSERA_SCREENSHOTS=DIR` (scripts/screenshots), writes the
     /// screen to `DIR/NAME.png`; otherwise does nothing.
     pub fn shot(&self, name: &str) {
-        if let Some(dir) = std::env::var_os("TESSERA_SCREENSHOTS") {
-            let dir = PathBuf::from(dir);
-            std::fs::create_dir_all(&dir).unwrap();
-            self.screenshot(&dir.join(format!("{name}.png")));
-        }
+        self.shot_of(name, None);
+    }
+
+    /// As [`shot`](Self::shot), of the window titled `title` only.
+    pub fn shot_window(&self, name: &str, title: &str) {
+        self.shot_of(name, Some(title));
+    }
+
+    fn shot_of(&self, name: &str, title: Option<&str>) {
+        let Some(dir) = std::env::var_os("TESSERA_SCREENSHOTS") else {
+            return;
+        };
+        let dir = PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // Let the page finish drawing (a screenshot is not a test).
+        std::thread::sleep(Duration::from_millis(300));
+        let window = title.map(|t| {
+            let out = self
+                .env()
+                .command("xdotool")
+                .args(["search", "--onlyvisible", "--name", &format!("^{t}$")])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .last()
+                .unwrap_or_else(|| panic!("no window titled {t}"))
+                .to_owned()
+        });
+        let status = self
+            .env()
+            .command("import")
+            .arg("-window")
+            .arg(window.as_deref().unwrap_or("root"))
+            .arg(dir.join(format!("{name}.png")))
+            .status()
+            .unwrap();
+        assert!(status.success());
     }
 }
 

@@ -19,6 +19,8 @@ use crate::model::{self, Status, View};
 /// A window action without a target, and one whose target is an account id.
 type WindowAction = fn(&Window);
 type AccountAction = fn(&Window, String);
+/// What the window does with a text the activation page signals.
+type TextAction = fn(&Window, &str);
 
 /// Rows made before the first frame, and per idle turn after it.
 const FIRST_ROWS: usize = 20;
@@ -191,38 +193,27 @@ impl Window {
                 }
             ),
         );
-        page.connect_local(
-            "notice",
-            false,
-            clone!(
-                #[weak(rename_to = window)]
-                self,
-                #[upgrade_or]
-                None,
-                move |values| {
-                    if let Some(text) = values.get(1).and_then(|v| v.get::<String>().ok()) {
-                        window.toast(&text);
+        // The page's text signals: a toast, a code to copy.
+        let texts: [(&str, TextAction); 2] =
+            [("notice", |w, t| w.toast(t)), ("copy", |w, t| w.copy(t))];
+        for (signal, f) in texts {
+            page.connect_local(
+                signal,
+                false,
+                clone!(
+                    #[weak(rename_to = window)]
+                    self,
+                    #[upgrade_or]
+                    None,
+                    move |values| {
+                        if let Some(text) = values.get(1).and_then(|v| v.get::<String>().ok()) {
+                            f(&window, &text);
+                        }
+                        None
                     }
-                    None
-                }
-            ),
-        );
-        page.connect_local(
-            "copy",
-            false,
-            clone!(
-                #[weak(rename_to = window)]
-                self,
-                #[upgrade_or]
-                None,
-                move |values| {
-                    if let Some(text) = values.get(1).and_then(|v| v.get::<String>().ok()) {
-                        window.copy(&text);
-                    }
-                    None
-                }
-            ),
-        );
+                ),
+            );
+        }
         glib::timeout_add_seconds_local(
             1,
             clone!(

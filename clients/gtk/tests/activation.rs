@@ -5,7 +5,7 @@
 
 mod session;
 
-use session::{EXAMPLE_URI, FAST_CONFIG, Session};
+use session::{EXAMPLE_URI, FAST_CONFIG, Issuer, Session};
 
 /// Types a link into the home page and adds it.
 fn add_link(s: &mut Session, link: &str) {
@@ -69,19 +69,9 @@ fn an_otpauth_code_becomes_an_account_with_its_code() {
 #[test]
 fn a_tessera_activation_binds_and_finalizes_with_the_issuer() {
     let mut s = Session::new(FAST_CONFIG);
-    let db = s.home.path().join("issuer.db");
-    let db = db.to_str().unwrap();
-    let image = s.home.path().join("activation.png");
-    let new: serde_json::Value = serde_json::from_str(&session::issuer(&[
-        "new",
-        "--db",
-        db,
-        "--image",
-        image.to_str().unwrap(),
-        "--json",
-    ]))
-    .unwrap();
-    let serial = new["serial"].as_str().unwrap().to_owned();
+    let issuer = Issuer::new(s.home.path());
+    let new = issuer.new_activation();
+    let (serial, image) = (new.serial, new.image);
     s.start_app();
     s.click("Scan Code");
 
@@ -101,15 +91,7 @@ fn a_tessera_activation_binds_and_finalizes_with_the_issuer() {
     s.until("the device code is on the clipboard", |s| {
         s.clipboard() == device[0].replace(' ', "")
     });
-    session::issuer(&[
-        "bind",
-        "--db",
-        db,
-        "--serial",
-        &serial,
-        "--device-code",
-        &device[0],
-    ]);
+    issuer.bind(&serial, &device[0]);
     s.click("I Entered It");
     choose_pin(&mut s, "482915");
 
@@ -118,15 +100,10 @@ fn a_tessera_activation_binds_and_finalizes_with_the_issuer() {
     s.shot("finalize-code");
     let finalize = s.texts("label", "re:^[0-9 ]{6,}$");
     assert_eq!(finalize.len(), 1, "{finalize:?}");
-    session::issuer(&[
+    issuer.run(
         "finalize",
-        "--db",
-        db,
-        "--serial",
-        &serial,
-        "--code",
-        &finalize[0].replace(' ', ""),
-    ]);
+        &["--serial", &serial, "--code", &finalize[0].replace(' ', "")],
+    );
     s.click("Done");
     s.wait("label", "Account Added");
     s.shot("activated");
@@ -135,15 +112,10 @@ fn a_tessera_activation_binds_and_finalizes_with_the_issuer() {
     // The code the app shows is one the issuer accepts.
     let code = s.texts("label", "re:^[0-9]{3} [0-9]{3}$");
     assert_eq!(code.len(), 1, "{code:?}");
-    session::issuer(&[
+    issuer.run(
         "verify",
-        "--db",
-        db,
-        "--serial",
-        &serial,
-        "--code",
-        &code[0].replace(' ', ""),
-    ]);
+        &["--serial", &serial, "--code", &code[0].replace(' ', "")],
+    );
 }
 
 #[test]
@@ -223,20 +195,10 @@ fn typed_codes_and_the_notification_permission() {
     let mut s = Session::new(&format!(
         "{FAST_CONFIG}[activation]\nnotifications = true\n"
     ));
-    let db = s.home.path().join("issuer.db");
-    let db = db.to_str().unwrap();
-    let image = s.home.path().join("a.png");
-    let new: serde_json::Value = serde_json::from_str(&session::issuer(&[
-        "new",
-        "--db",
-        db,
-        "--image",
-        image.to_str().unwrap(),
-        "--json",
-    ]))
-    .unwrap();
-    let serial = new["serial"].as_str().unwrap().to_owned();
-    let code = new["activation_code"].as_str().unwrap().to_owned();
+    let issuer = Issuer::new(s.home.path());
+    let new = issuer.new_activation();
+    let (serial, code) = (new.serial, new.activation_code);
+
     s.start_app();
     s.click("Scan Code");
     s.type_into("text", "Serial number", &serial);
@@ -244,15 +206,7 @@ fn typed_codes_and_the_notification_permission() {
     s.click("Activate with Codes");
     s.wait("label", "Enter This Code in Your Issuer’s App");
     let device = s.texts("label", "re:^[0-9]{4} [0-9]{4} [0-9]{4}$");
-    session::issuer(&[
-        "bind",
-        "--db",
-        db,
-        "--serial",
-        &serial,
-        "--device-code",
-        &device[0],
-    ]);
+    issuer.bind(&serial, &device[0]);
     s.click("I Entered It");
     choose_pin(&mut s, "482915");
     s.wait("label", "Enter This Code to Finish");

@@ -595,3 +595,51 @@ impl Session {
         (wall, own, rss)
     }
 }
+
+/// `tessera-issuer` on a database in `dir`.
+pub struct Issuer {
+    db: String,
+    dir: PathBuf,
+}
+
+/// An activation `tessera-issuer new` made.
+pub struct NewActivation {
+    pub serial: String,
+    pub activation_code: String,
+    /// Its QR code as a PNG.
+    pub image: PathBuf,
+}
+
+impl Issuer {
+    pub fn new(dir: &Path) -> Issuer {
+        Issuer {
+            db: dir.join("issuer.db").display().to_string(),
+            dir: dir.to_owned(),
+        }
+    }
+
+    /// `tessera-issuer COMMAND --db DB ARGS…`, which must succeed; its stdout.
+    pub fn run(&self, command: &str, args: &[&str]) -> String {
+        let mut all = vec![command, "--db", &self.db];
+        all.extend_from_slice(args);
+        issuer(&all)
+    }
+
+    /// A new activation with its image.
+    pub fn new_activation(&self) -> NewActivation {
+        let image = self.dir.join("activation.png");
+        let new: Value =
+            serde_json::from_str(&self.run("new", &["--image", image.to_str().unwrap(), "--json"]))
+                .unwrap();
+        NewActivation {
+            serial: new["serial"].as_str().unwrap().to_owned(),
+            activation_code: new["activation_code"].as_str().unwrap().to_owned(),
+            image,
+        }
+    }
+
+    /// Binds the device code the app shows.
+    pub fn bind(&self, serial: &str, device_code: &str) {
+        self.run("bind", &["--serial", serial, "--device-code", device_code]);
+    }
+}

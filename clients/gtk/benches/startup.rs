@@ -48,12 +48,15 @@ fn main() {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     #[allow(non_snake_case)]
     let ACCOUNTS = accounts();
+    let renderer = std::env::var("GSK_RENDERER").unwrap_or_else(|_| "cairo".into());
     let report = format!(
         "`cargo bench -p tessera-app --bench startup`: {RUNS} starts of `tessera-app` (after one \
          warm-up) on Xvfb against the real `tesserad` on a private bus, the vault unlocked \
          with {ACCOUNTS} TOTP accounts. \"First frame\" is from spawning the process to the \
          first frame painted with the account list (the app prints it from GTK's frame \
-         clock, `TESSERA_APP_BENCH=1`, then quits).\n\n\
+         clock, `TESSERA_APP_BENCH=1`, then quits); that frame holds the first 20 rows, the \
+         rest are added on idle turns right after. GTK renderer: `{renderer}` (`GSK_RENDERER`; \
+         Xvfb has no GPU, so `gl` is Mesa's software rasteriser).\n\n\
          | measure | p50 | p90 | max |\n| --- | --- | --- | --- |\n\
          | first frame, spawn to paint (ms) | {:.0} | {:.0} | {:.0} |\n\
          | first frame, the app's own clock from process start (ms, 10 ms steps) | {:.0} | {:.0} | {:.0} |\n\

@@ -12,7 +12,7 @@ use gtk::prelude::ToVariant;
 
 use crate::daemon::{Daemon, DaemonError};
 use crate::i18n::{tr, tr_f};
-use crate::model::{Screen, View, source};
+use crate::model::{NewestViews, Screen, View, source};
 
 mod imp {
     use std::cell::RefCell;
@@ -111,6 +111,8 @@ mod imp {
         /// (before the first scan).
         pub view: RefCell<Option<View>>,
         pub chooser: RefCell<Option<gtk::FileChooserNative>>,
+        /// The newest view of each activation the signals told of.
+        pub seen: RefCell<NewestViews>,
     }
 
     #[glib::object_subclass]
@@ -187,10 +189,17 @@ impl ActivationPage {
         self.render_screen(Screen::Home, None);
     }
 
+    /// Notes a view from `ActivationChanged` (every one, shown or not).
+    pub fn remember(&self, view: &View) {
+        self.imp().seen.borrow_mut().remember(view);
+    }
+
     /// Shows `view` if it is the activation on this page (or the page has
-    /// none yet) and newer than what is shown. Returns whether it did.
+    /// none yet) and newer than what is shown, or a newer view of it that
+    /// a signal already brought. Returns whether it did.
     pub fn show_view(&self, view: View) -> bool {
         let imp = self.imp();
+        let view = imp.seen.borrow().newest(view);
         {
             let current = imp.view.borrow();
             if let Some(c) = current.as_ref()

@@ -266,6 +266,39 @@ impl View {
     }
 }
 
+/// The newest view of each activation that `ActivationChanged` told of.
+/// A signal may arrive before the reply to the call that caused it (a
+/// failed scan's view before `StartActivation`'s "scanning"): the page
+/// shows the newer of the two.
+#[derive(Debug, Default)]
+pub struct NewestViews(std::collections::HashMap<String, View>);
+
+impl NewestViews {
+    /// The daemon keeps at most 64 activations; older ones are over.
+    const MOST: usize = 64;
+
+    pub fn remember(&mut self, view: &View) {
+        if self.0.len() >= Self::MOST && !self.0.contains_key(&view.id) {
+            self.0.clear();
+        }
+        if self
+            .0
+            .get(&view.id)
+            .is_none_or(|old| old.revision < view.revision)
+        {
+            self.0.insert(view.id.clone(), view.clone());
+        }
+    }
+
+    /// `view`, or a newer one of the same activation already seen.
+    pub fn newest(&self, view: View) -> View {
+        match self.0.get(&view.id) {
+            Some(newer) if newer.revision > view.revision => newer.clone(),
+            _ => view,
+        }
+    }
+}
+
 /// One page of the activation: the daemon's state names, one to one.
 /// `Unknown` is a state a newer daemon has and this app does not know; it
 /// says so instead of guessing.
@@ -444,6 +477,28 @@ mod tests {
         };
         assert!(!home.screen().cancellable());
         assert!(Screen::DeviceCode.cancellable());
+    }
+
+    #[test]
+    fn a_signal_ahead_of_its_reply_wins() {
+        let view = |rev, state: &str| View {
+            id: "a".into(),
+            revision: rev,
+            state: state.into(),
+            ..View::default()
+        };
+        let mut seen = NewestViews::default();
+        seen.remember(&view(2, "failed"));
+        seen.remember(&view(1, "scanning"));
+        // The reply (revision 1) comes after the signal (revision 2).
+        assert_eq!(seen.newest(view(1, "scanning")).state, "failed");
+        // A newer reply than any signal is shown as it is.
+        assert_eq!(seen.newest(view(3, "home")).state, "home");
+        let other = View {
+            id: "b".into(),
+            ..view(0, "scanning")
+        };
+        assert_eq!(seen.newest(other).state, "scanning");
     }
 
     #[test]

@@ -805,6 +805,7 @@ impl Window {
     /// one another client started is shown when the app is not busy.
     fn activation_changed(&self, view: View) {
         let imp = self.imp();
+        imp.activation.remember(&view);
         let on_page = self.page() == "activation";
         if imp.activation.activation_id().as_deref() == Some(view.id.as_str()) {
             let activated = view.state == "activated";

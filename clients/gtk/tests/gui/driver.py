@@ -5,7 +5,7 @@ Run by clients/gtk/tests/gui.rs with Debian's /usr/bin/python3 (the
 python3-pyatspi package) in the test's X display and session bus. It
 reads one JSON command per line on stdin and answers one JSON line:
 {"ok": true, ...} or {"ok": false, "error": "..."}. Commands wait (up to
-"timeout" seconds) for what they look for, so the test never sleeps.
+"timeout" seconds, 30 unless given) for what they look for, so the test never sleeps.
 
 Only what a user sees counts: a node is found when its window is showing
 and it and its ancestors are visible (STATE_VISIBLE; GTK 4.8 sets
@@ -98,7 +98,7 @@ def has_ancestor(node, name):
 
 
 def wait_for(cmd):
-    deadline = time.time() + float(cmd.get("timeout", 15))
+    deadline = time.time() + float(cmd.get("timeout", 30))
     while True:
         nodes = find_all(cmd.get("role"), cmd.get("name"), cmd.get("within"))
         if nodes:
@@ -197,7 +197,7 @@ def run(cmd):
             raise LookupError(not_found(cmd))
         return {"count": len(nodes)}
     if op == "gone":
-        deadline = time.time() + float(cmd.get("timeout", 15))
+        deadline = time.time() + float(cmd.get("timeout", 30))
         while find_all(cmd.get("role"), cmd.get("name"), cmd.get("within")):
             if time.time() > deadline:
                 raise LookupError(f"still showing: {cmd.get('role')} {cmd.get('name')!r}")

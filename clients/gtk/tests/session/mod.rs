@@ -356,11 +356,11 @@ impl Session {
             .unwrap()
     }
 
-    /// Waits until `f` holds (15 s at most), reading the app between tries.
+    /// Waits until `f` holds (30 s at most), reading the app between tries.
     pub fn until(&mut self, what: &str, mut f: impl FnMut(&mut Session) -> bool) {
         let start = Instant::now();
         while !f(self) {
-            if start.elapsed() > Duration::from_secs(15) {
+            if start.elapsed() > Duration::from_secs(30) {
                 let summary = self.summary();
                 panic!("{what} never happened; showing: {summary:#?}");
             }

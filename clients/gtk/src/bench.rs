@@ -23,13 +23,14 @@ pub fn since_process_start_ms() -> f64 {
     (uptime - start) * 1000.0
 }
 
-/// The resident set size in KiB (`VmRSS` of `/proc/self/status`).
-pub fn rss_kib() -> u64 {
+/// A size in KiB from `/proc/self/status`: `VmRSS` (resident), `RssAnon`
+/// (of that, the process's own memory, not mapped files).
+pub fn status_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         })
         .unwrap_or(0)

@@ -839,7 +839,8 @@ impl Window {
             move |clock| {
                 let ms = crate::bench::since_process_start_ms();
                 println!("first-frame-ms {ms:.1}");
-                println!("rss-kib {}", crate::bench::rss_kib());
+                println!("rss-kib {}", crate::bench::status_kib("VmRSS"));
+                println!("rss-anon-kib {}", crate::bench::status_kib("RssAnon"));
                 if let Some(id) = h2.borrow_mut().take() {
                     clock.disconnect(id);
                 }

@@ -565,8 +565,8 @@ impl Session {
     /// Runs the app once with `TESSERA_APP_BENCH=1` (it quits after its
     /// first frame with the daemon's content): the wall time from spawning
     /// it to that line, the app's own figure from its process start, and
-    /// its RSS then (KiB).
-    pub fn bench_app_start(&self) -> (Duration, f64, u64) {
+    /// its RSS then and the anonymous part of it (KiB).
+    pub fn bench_app_start(&self) -> (Duration, f64, u64, u64) {
         let start = Instant::now();
         let mut child = self
             .env()
@@ -591,8 +591,14 @@ impl Session {
             .strip_prefix("rss-kib ")
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or_else(|| panic!("the app printed {line:?}"));
+        line.clear();
+        out.read_line(&mut line).unwrap();
+        let anon: u64 = line
+            .strip_prefix("rss-anon-kib ")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("the app printed {line:?}"));
         let _ = child.wait();
-        (wall, own, rss)
+        (wall, own, rss, anon)
     }
 }
 

@@ -235,11 +235,24 @@ impl Printer {
 }
 
 /// The activation driver.
+/// How the flow gets its activation.
+#[derive(Debug, Clone)]
+pub enum Begin {
+    /// A new activation from this source.
+    Start(Source),
+    /// One under way in another client (the desktop app, another terminal),
+    /// by id: this client answers its steps from where it is.
+    Attach(String),
+}
+
 pub struct Flow<'a> {
     client: ActivationClient<Channel>,
     prompter: &'a mut dyn Prompter,
     printer: Printer,
-    source: Source,
+    /// The source to send again after "Start over"; `None` when attached
+    /// (another client chose it).
+    source: Option<Source>,
+    attach: Option<String>,
     ctx: FlowContext,
 }
 
@@ -256,36 +269,51 @@ fn ended() -> CliError {
 }
 
 impl<'a> Flow<'a> {
-    pub fn new(
-        channel: Channel,
-        prompter: &'a mut dyn Prompter,
-        json: bool,
-        source: Source,
-    ) -> Self {
-        let can_change_input = prompter.is_interactive() && matches!(source, Source::Manual(_));
+    pub fn new(channel: Channel, prompter: &'a mut dyn Prompter, json: bool, begin: Begin) -> Self {
+        let can_change_input =
+            prompter.is_interactive() && matches!(begin, Begin::Start(Source::Manual(_)));
         let mut printer = Printer::new(json);
         printer.live = prompter.is_interactive() && !json;
+        let (source, attach) = match begin {
+            Begin::Start(source) => (Some(source), None),
+            Begin::Attach(id) => (None, Some(id)),
+        };
         Self {
             client: ActivationClient::new(channel),
             prompter,
             printer,
-            source,
             ctx: FlowContext {
                 can_change_input,
+                // An attached activation's `Home` means it was cancelled.
+                home_needs_source: source.is_some(),
                 ..FlowContext::default()
             },
+            source,
+            attach,
         }
     }
 
     /// Runs the activation to its end: the stored accounts, or why not.
     pub async fn run(mut self) -> Result<Vec<Account>> {
-        let mut view = self
-            .client
-            .start(StartActivationRequest {
-                source: Some(self.source.clone()),
-            })
-            .await?
-            .into_inner();
+        let mut view = match (&self.attach, &self.source) {
+            (Some(id), _) => {
+                let id = id.clone();
+                self.client
+                    .watch(WatchActivationRequest { activation_id: id })
+                    .await?
+                    .into_inner()
+                    .message()
+                    .await?
+                    .ok_or_else(ended)?
+            }
+            (None, source) => self
+                .client
+                .start(StartActivationRequest {
+                    source: source.clone(),
+                })
+                .await?
+                .into_inner(),
+        };
         let mut watch: Option<Streaming<ActivationView>> = None;
         loop {
             self.printer.show(&view);
@@ -306,11 +334,23 @@ impl<'a> Flow<'a> {
                 Step::Rescan => {
                     watch = None;
                     self.ctx.home_needs_source = false;
-                    if let (Source::Manual(_), true) = (&self.source, self.ctx.can_change_input) {
-                        self.source =
-                            Source::Manual(crate::prompt::manual_entry(self.prompter, None, None)?);
+                    if let (Some(Source::Manual(_)), true) =
+                        (&self.source, self.ctx.can_change_input)
+                    {
+                        self.source = Some(Source::Manual(crate::prompt::manual_entry(
+                            self.prompter,
+                            None,
+                            None,
+                        )?));
                     }
-                    let event = rescan_event(&self.source);
+                    let Some(source) = &self.source else {
+                        return Err(CliError::refused(
+                            "ERROR_CODE_ACTIVATION_ENDED",
+                            "the activation went back to its start; the client that began it \
+                             chooses the code again (or start a new one: tessera activate)",
+                        ));
+                    };
+                    let event = rescan_event(source);
                     view = self.send(&view, event).await?;
                 }
                 Step::Wait => {

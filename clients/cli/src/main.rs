@@ -251,7 +251,7 @@ enum BiometricsCmd {
 }
 
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("source").required(true).args(["image", "camera", "screen", "uri", "uri_fd", "manual"])))]
+#[command(group(ArgGroup::new("source").required(true).args(["image", "camera", "screen", "uri", "uri_fd", "manual", "attach"])))]
 struct ActivateArgs {
     /// An image file holding the activation QR code (`-`: standard input)
     #[arg(long, value_name = "FILE")]
@@ -278,6 +278,10 @@ struct ActivateArgs {
     /// Type the serial number and activation code
     #[arg(long)]
     manual: bool,
+    /// Answer the steps of an activation another client (the desktop app,
+    /// another terminal) started, by its id
+    #[arg(long, value_name = "ID")]
+    attach: Option<String>,
     /// The serial number (with --manual; case, spaces and hyphens are ignored)
     #[arg(long, requires = "manual")]
     serial: Option<String>,
@@ -520,23 +524,26 @@ async fn activate(args: ActivateArgs, socket: &Path, json: bool, no_input: bool)
 
     let channel = connect::connect(socket).await?;
 
-    let source = match source {
-        Some(s) => s,
-        None => Source::Manual(prompt::manual_entry(
+    let begin = match (&args.attach, source) {
+        (Some(id), _) => flow::Begin::Attach(id.clone()),
+        (None, Some(s)) => flow::Begin::Start(s),
+        (None, None) => flow::Begin::Start(Source::Manual(prompt::manual_entry(
             prompter,
             args.serial.as_deref(),
             args.activation_code.as_deref(),
-        )?),
+        )?)),
     };
 
     let _sigint = interactive.then(term::SigintGuard::install);
     if interactive {
         errln!("(Type `cancel` or press Ctrl-C at a prompt to cancel.)");
-        if let Some(hint) = capture_hint(&source) {
+        if let flow::Begin::Start(source) = &begin
+            && let Some(hint) = capture_hint(source)
+        {
             errln!("{hint}");
         }
     }
-    flow::Flow::new(channel, prompter, json, source)
+    flow::Flow::new(channel, prompter, json, begin)
         .run()
         .await?;
     Ok(())

@@ -894,3 +894,28 @@ fn an_endless_image_on_standard_input_is_cut_at_the_limit() {
         stdout(&out)
     );
 }
+
+/// `activate --attach` with an id the daemon does not know says so and
+/// stores nothing (the desktop app's tests attach to a real one).
+#[test]
+fn attach_to_an_unknown_activation_is_refused() {
+    let d = Daemon::start();
+    let out = d.run(&[
+        "activate",
+        "--attach",
+        "0123456789abcdef0123456789abcdef",
+        "--json",
+    ]);
+    assert!(!out.status.success());
+    // With --json the error is a JSON line on stdout.
+    let err = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(err.contains("NOT_FOUND") || err.contains("ENDED"), "{err}");
+    assert!(err.to_lowercase().contains("activation"), "{err}");
+    let status = d.run(&["--json", "status"]);
+    assert!(
+        stdout(&status).contains("\"exists\":false")
+            || stdout(&status).contains("\"exists\": false"),
+        "{}",
+        stdout(&status)
+    );
+}

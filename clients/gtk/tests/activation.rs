@@ -238,3 +238,33 @@ fn no_camera_is_said_plainly() {
     s.click("Start Over");
     s.wait("label", "Add an Account");
 }
+
+#[test]
+fn the_cli_attached_to_the_apps_activation_moves_the_app_along() {
+    let mut s = Session::new(FAST_CONFIG);
+    s.start_app();
+    s.click("Scan Code");
+    add_link(&mut s, EXAMPLE_URI);
+    s.wait("label", "Choose a PIN");
+    let (id, _, _) = activation(&s);
+    let pin = s.home.path().join("pin");
+    std::fs::write(&pin, "482915\n").unwrap();
+    // `tessera activate --attach` answers the steps from where the app is;
+    // the app follows every one of them to the end.
+    let out = s.tessera(&[
+        "activate",
+        "--attach",
+        &id,
+        "--pin-file",
+        pin.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    s.wait("label", "Account Added");
+    s.wait("label", "Example — alice@example.com");
+}

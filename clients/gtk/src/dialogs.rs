@@ -45,6 +45,17 @@ pub struct Ask {
 /// Shows `ask` over `parent`; on confirm calls `answer` with the fields'
 /// texts in order. Cancel (or Escape) calls nothing.
 pub fn ask(parent: &impl IsA<gtk::Window>, ask: Ask, answer: impl Fn(Vec<String>) + 'static) {
+    ask_or_cancel(parent, ask, answer, || {});
+}
+
+/// As [`ask`], calling `cancelled` on Cancel or Escape (a switch that
+/// asked goes back).
+pub fn ask_or_cancel(
+    parent: &impl IsA<gtk::Window>,
+    ask: Ask,
+    answer: impl Fn(Vec<String>) + 'static,
+    cancelled: impl Fn() + 'static,
+) {
     let dialog = adw::MessageDialog::new(Some(parent), Some(&ask.heading), Some(&ask.body));
     dialog.add_response("cancel", &tr("Cancel"));
     dialog.add_response("confirm", &ask.confirm);
@@ -87,6 +98,8 @@ pub fn ask(parent: &impl IsA<gtk::Window>, ask: Ask, answer: impl Fn(Vec<String>
     dialog.connect_response(None, move |_, response| {
         if response == "confirm" {
             answer(entries.iter().map(|e| e.text().to_string()).collect());
+        } else {
+            cancelled();
         }
     });
     dialog.present();

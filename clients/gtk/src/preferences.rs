@@ -217,10 +217,18 @@ impl Preferences {
                     confirm: tr("Confirm"),
                     destructive: false,
                 };
-                let p = prefs.clone();
-                dialogs::ask(&prefs, ask, move |values| {
-                    p.set_biometrics(enable, values[0].clone())
-                });
+                let (p, back) = (prefs.clone(), prefs.clone());
+                dialogs::ask_or_cancel(
+                    &prefs,
+                    ask,
+                    move |values| p.set_biometrics(enable, values[0].clone()),
+                    move || {
+                        let imp = back.imp();
+                        imp.updating.set(true);
+                        imp.biometrics_switch.set_active(!enable);
+                        imp.updating.set(false);
+                    },
+                );
             }
         ));
     }

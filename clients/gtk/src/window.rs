@@ -77,6 +77,9 @@ mod imp {
         pub since_poll: Cell<u32>,
         /// A reload is running: the ticks do not start another.
         pub reloading: Cell<bool>,
+        /// The daemon is new to the window: the next reload reads its
+        /// settings and its activations under way.
+        pub fresh: Cell<bool>,
         /// Bumped when the list is rebuilt: stops an older batch build.
         pub row_generation: Cell<u64>,
         /// The user closed the activation page: the next reload leaves it.
@@ -287,6 +290,7 @@ impl Window {
             self,
             move |running| {
                 if running {
+                    window.imp().fresh.set(true);
                     window.reload();
                 } else {
                     window.show_no_daemon("");
@@ -300,6 +304,7 @@ impl Window {
         ));
         self.imp().activation.set_daemon(Some(daemon.clone()));
         self.imp().daemon.replace(Some(daemon));
+        self.imp().fresh.set(true);
         self.reload();
     }
 
@@ -359,7 +364,13 @@ impl Window {
             Err(e) => return self.failed(e),
         };
         imp.status.replace(Some(status.clone()));
-        if let Ok(settings) = daemon.settings().await
+        // The settings and the activations under way are read when the
+        // daemon is new to the window (its start, a restart); later the
+        // signals tell of activations, and the 5-second poll and the
+        // codes' ends ask only for the status, accounts and codes.
+        let fresh = imp.fresh.replace(false);
+        if fresh
+            && let Ok(settings) = daemon.settings().await
             && let Some(s) = settings
                 .iter()
                 .find(|s| s.key == "clients.clipboard_clear_seconds")
@@ -369,7 +380,11 @@ impl Window {
         }
         // An activation under way (this app's, or another client's) stays
         // on screen; one the daemon no longer knows (it restarted) is gone.
-        let views = daemon.activations().await.unwrap_or_default();
+        let views = if fresh || self.page() == "activation" {
+            daemon.activations().await.unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         if self.page() == "activation" && !imp.leaving_activation.replace(false) {
             match imp.activation.activation_id() {
                 Some(id) => match views.iter().find(|v| v.id == id) {

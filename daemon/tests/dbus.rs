@@ -1318,3 +1318,57 @@ async fn the_activations_property_hides_a_locked_vaults_and_deleted_accounts() {
         .unwrap();
     assert_eq!(labels_in_activations(&p).await, Vec::<String>::new());
 }
+
+/// After "Start over" an activation at `home` scans again from any source
+/// with `Rescan` (here an image, which `SendEvent`'s text argument cannot
+/// carry), in the same activation; a source that does not fit is a named
+/// error and a step other than `home` refuses it.
+#[tokio::test]
+async fn rescan_from_home_takes_any_source() {
+    let bus = PrivateBus::start();
+    let _d = daemon_on(&bus, &config("")).await;
+    let c = bus.connect().await;
+    let p = authenticator(&c).await;
+    let failed: View = call(
+        &p,
+        "StartActivation",
+        &(payload("otpauth://totp/Broken?secret=not*base32"),),
+    )
+    .await
+    .unwrap();
+    assert_eq!(failed.state, "failed");
+    let id = failed.id.clone();
+    let home = send_event(&p, &id, "start_over", "").await;
+    assert_eq!(home.state, "home");
+
+    let bad = HashMap::from([(
+        "image".to_owned(),
+        OwnedValue::try_from(Value::from("not bytes")).unwrap(),
+    )]);
+    let e = call::<View>(&p, "Rescan", &(id.as_str(), home.revision, bad))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        dbus_error(&e).0,
+        "org.tessera.Authenticator1.Error.InvalidArgument"
+    );
+
+    let image = HashMap::from([(
+        "image".to_owned(),
+        OwnedValue::try_from(Value::from(tessera_testkit::images::qr_png(OTPAUTH))).unwrap(),
+    )]);
+    let v: View = call(&p, "Rescan", &(id.as_str(), home.revision, image.clone()))
+        .await
+        .unwrap();
+    assert_eq!(v.id, id, "the same activation");
+    assert_eq!(v.state, "choose_pin", "{v:?}");
+    assert_eq!(v.accounts[0].label, "alice@example.com");
+    // Not at home any more: refused, nothing changes.
+    let e = call::<View>(&p, "Rescan", &(id.as_str(), 0u64, image))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        dbus_error(&e).0,
+        "org.tessera.Authenticator1.Error.InvalidEvent"
+    );
+}

@@ -453,32 +453,35 @@ impl ActivationPage {
         self.emit_by_name::<()>("notice", &[&text.to_owned()]);
     }
 
-    /// A payload typed or pasted: the `payload` event when the shown
-    /// activation is at home (after "Start over"), else a new activation.
+    /// A payload typed or pasted (or a link the app was opened with).
     pub fn start_text(&self, text: String) {
-        let at_home = self
+        self.start(source(&[("payload", text.to_variant())]));
+    }
+
+    /// Scans `source`: into the activation shown when it is at home (after
+    /// "Start over": `Rescan`, the same activation), else a new one.
+    fn start(&self, source: glib::Variant) {
+        let Some(daemon) = self.daemon() else { return };
+        let home = self
             .imp()
             .view
             .borrow()
             .as_ref()
-            .is_some_and(|v| v.screen() == Screen::Home);
-        if at_home {
-            self.send("payload", text);
-        } else {
-            self.start(source(&[("payload", text.to_variant())]));
-        }
-    }
-
-    /// Starts a new activation from `source` and shows it.
-    fn start(&self, source: glib::Variant) {
-        let Some(daemon) = self.daemon() else { return };
+            .filter(|v| v.screen() == Screen::Home)
+            .map(|v| (v.id.clone(), v.revision));
         glib::spawn_future_local(clone!(
             #[weak(rename_to = page)]
             self,
             async move {
-                match daemon.start_activation(source).await {
+                let result = match &home {
+                    Some((id, revision)) => daemon.rescan(id, *revision, source).await,
+                    None => daemon.start_activation(source).await,
+                };
+                match result {
                     Ok(view) => {
-                        page.imp().view.replace(None);
+                        if home.is_none() {
+                            page.imp().view.replace(None);
+                        }
                         page.show_view(view);
                     }
                     Err(e) => page.notice(&e.message),

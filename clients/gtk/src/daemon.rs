@@ -270,6 +270,13 @@ impl Daemon {
         ))
     }
 
+    /// Scans again into the activation at `home` (after "Start over") from
+    /// a source dictionary.
+    pub async fn rescan(&self, id: &str, revision: u64, source: Variant) -> Result<View> {
+        let args = Variant::tuple_from_iter([id.to_variant(), revision.to_variant(), source]);
+        Ok(View::from_variant(&self.call1("Rescan", args).await?))
+    }
+
     /// The activations the daemon knows now (`Activations` property),
     /// read fresh: the proxy caches no properties.
     pub async fn activations(&self) -> Result<Vec<View>> {

@@ -154,6 +154,11 @@ fn cancel_back_and_start_over() {
     s.wait("label", "Add an Account");
     add_link(&mut s, EXAMPLE_URI);
     s.wait("label", "Choose a PIN");
+    // Scanning again after "Start over" goes on in the same activation
+    // (Rescan): none is left behind at home.
+    let views = s.activations();
+    assert_eq!(views.len(), 1, "{views:?}");
+    assert_eq!(views[0].2, "choose_pin");
 }
 
 /// The id and revision of the one activation the daemon has (its

@@ -323,6 +323,31 @@ impl Authenticator {
         Ok(types::view(&v))
     }
 
+    /// A new scan from `home` (after "Start over") from any source: the
+    /// D-Bus form of gRPC's `Scan` event, which `SendEvent`'s string
+    /// argument cannot carry (an image is bytes).
+    #[zbus(out_args("view"))]
+    async fn rescan(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+        activation_id: &str,
+        revision: u64,
+        source: HashMap<String, OwnedValue>,
+    ) -> Result<View> {
+        self.peers.admit(c, &h).await?;
+        let source = types::source(&source)?;
+        let v = self
+            .service
+            .send_event(
+                activation_id,
+                revision,
+                crate::activation::Event::Scan(source),
+            )
+            .await?;
+        Ok(types::view(&v))
+    }
+
     #[zbus(out_args("view"))]
     async fn get_activation(
         &self,

@@ -10,6 +10,8 @@ use gtk::gio;
 use gtk::glib::{self, clone};
 use gtk::prelude::ToVariant;
 
+use zeroize::Zeroizing;
+
 use crate::daemon::{Daemon, DaemonError};
 use crate::i18n::{tr, tr_f};
 use crate::model::{NewestViews, Screen, View, source};
@@ -547,7 +549,7 @@ impl ActivationPage {
             return;
         }
         let argument = if event == "pin" {
-            let pin = imp.pin_entry.text().to_string();
+            let pin = Zeroizing::new(imp.pin_entry.text().to_string());
             imp.pin_entry.set_text("");
             if pin.is_empty() {
                 self.notice(&tr("Type a PIN first."));
@@ -555,12 +557,14 @@ impl ActivationPage {
             }
             pin
         } else {
-            String::new()
+            Zeroizing::new(String::new())
         };
         self.send(event, argument);
     }
 
-    fn send(&self, event: &'static str, argument: String) {
+    /// Sends `event`; `argument` (a PIN) is wiped from this process's
+    /// memory when the call is done.
+    fn send(&self, event: &'static str, argument: Zeroizing<String>) {
         let Some(daemon) = self.daemon() else { return };
         let Some((id, revision)) = self
             .imp()

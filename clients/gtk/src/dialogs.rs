@@ -4,6 +4,7 @@
 //! ask through it.
 
 use adw::prelude::*;
+use zeroize::Zeroizing;
 
 use crate::i18n::tr;
 
@@ -43,8 +44,12 @@ pub struct Ask {
 }
 
 /// Shows `ask` over `parent`; on confirm calls `answer` with the fields'
-/// texts in order. Cancel (or Escape) calls nothing.
-pub fn ask(parent: &impl IsA<gtk::Window>, ask: Ask, answer: impl Fn(Vec<String>) + 'static) {
+/// texts in order (wiped from memory when dropped: they may be PINs). Cancel (or Escape) calls nothing.
+pub fn ask(
+    parent: &impl IsA<gtk::Window>,
+    ask: Ask,
+    answer: impl Fn(Zeroizing<Vec<String>>) + 'static,
+) {
     ask_or_cancel(parent, ask, answer, || {});
 }
 
@@ -53,7 +58,7 @@ pub fn ask(parent: &impl IsA<gtk::Window>, ask: Ask, answer: impl Fn(Vec<String>
 pub fn ask_or_cancel(
     parent: &impl IsA<gtk::Window>,
     ask: Ask,
-    answer: impl Fn(Vec<String>) + 'static,
+    answer: impl Fn(Zeroizing<Vec<String>>) + 'static,
     cancelled: impl Fn() + 'static,
 ) {
     let dialog = adw::MessageDialog::new(Some(parent), Some(&ask.heading), Some(&ask.body));
@@ -97,7 +102,11 @@ pub fn ask_or_cancel(
     }
     dialog.connect_response(None, move |_, response| {
         if response == "confirm" {
-            answer(entries.iter().map(|e| e.text().to_string()).collect());
+            // The fields may hold PINs: the texts are wiped when `answer`
+            // drops them.
+            answer(Zeroizing::new(
+                entries.iter().map(|e| e.text().to_string()).collect(),
+            ));
         } else {
             cancelled();
         }

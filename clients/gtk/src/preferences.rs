@@ -8,6 +8,8 @@ use adw::prelude::*;
 use adw::subclass::prelude::*;
 use gtk::glib::{self, clone};
 
+use zeroize::Zeroizing;
+
 use crate::daemon::Daemon;
 use crate::dialogs::{self, Ask, Field};
 use crate::i18n::{tr, tr_f};
@@ -221,7 +223,7 @@ impl Preferences {
                 dialogs::ask_or_cancel(
                     &prefs,
                     ask,
-                    move |values| p.set_biometrics(enable, values[0].clone()),
+                    move |values| p.set_biometrics(enable, Zeroizing::new(values[0].clone())),
                     move || {
                         let imp = back.imp();
                         imp.updating.set(true);
@@ -233,7 +235,7 @@ impl Preferences {
         ));
     }
 
-    fn set_biometrics(&self, enable: bool, pin: String) {
+    fn set_biometrics(&self, enable: bool, pin: Zeroizing<String>) {
         let Some(daemon) = self.daemon() else { return };
         glib::spawn_future_local(clone!(
             #[weak(rename_to = prefs)]

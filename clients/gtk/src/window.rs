@@ -9,6 +9,8 @@ use adw::subclass::prelude::*;
 use gtk::glib::{self, clone};
 use gtk::{gdk, gio};
 
+use zeroize::Zeroizing;
+
 use crate::account_row::AccountRow;
 use crate::activation_page::ActivationPage;
 use crate::daemon::{Daemon, DaemonError, NO_DAEMON};
@@ -618,7 +620,7 @@ impl Window {
 
     fn unlock(&self, fingerprint: bool) {
         let imp = self.imp();
-        let pin = imp.unlock_entry.text().to_string();
+        let pin = Zeroizing::new(imp.unlock_entry.text().to_string());
         imp.unlock_entry.set_text("");
         let keyring = !imp.unlock_entry.is_visible();
         if !fingerprint && !keyring && pin.is_empty() {
@@ -795,7 +797,10 @@ impl Window {
                 window.toast(&tr("The two new PINs did not match; nothing changed."));
                 return;
             }
-            let (old, new) = (values[0].clone(), values[1].clone());
+            let (old, new) = (
+                Zeroizing::new(values[0].clone()),
+                Zeroizing::new(values[1].clone()),
+            );
             window.with_daemon(move |w, d| async move {
                 d.change_pin(&old, &new).await?;
                 w.toast(&tr("The PIN is changed."));

@@ -111,18 +111,8 @@ fn write(d: &Daemon, rel: &str, text: &str) {
 }
 
 fn layered_command(d: &Daemon) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tesserad"));
-    c.arg("--foreground")
-        .arg("--config-root")
-        .arg(d.dir.path().join("root"))
-        .arg("--data-dir")
-        .arg(d.data_dir())
-        .arg("--runtime-dir")
-        .arg(d.runtime_dir())
-        .env("XDG_CONFIG_HOME", d.dir.path().join("home"))
-        .env("RUST_LOG", "info")
-        .env_remove("TESSERA_CONFIG_ROOT")
-        .env_remove("JOURNAL_STREAM");
+    let mut c = d.layered_command();
+    c.env("RUST_LOG", "info");
     c
 }
 

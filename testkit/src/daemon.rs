@@ -111,9 +111,27 @@ impl Tesserad {
     /// journal, and the extra environment.
     pub fn command(&self) -> Command {
         let mut c = Command::new(&self.bin);
+        c.arg("--config").arg(self.config_path());
+        self.with_folders(c)
+    }
+
+    /// As [`command`](Self::command), reading the standard layers instead
+    /// of one file: `DIR/root` is the configuration root (`--config-root`:
+    /// `DIR/root/usr/share/tessera/tessera.toml`, `DIR/root/etc/tessera/…`)
+    /// and `DIR/home` the user's `XDG_CONFIG_HOME`.
+    pub fn layered_command(&self) -> Command {
+        let mut c = Command::new(&self.bin);
+        c.arg("--config-root")
+            .arg(self.dir.path().join("root"))
+            .env("XDG_CONFIG_HOME", self.dir.path().join("home"))
+            .env_remove("TESSERA_CONFIG_ROOT");
+        self.with_folders(c)
+    }
+
+    /// `--foreground`, the folders, `RUST_LOG=warn`, no journal, and the
+    /// extra environment.
+    fn with_folders(&self, mut c: Command) -> Command {
         c.arg("--foreground")
-            .arg("--config")
-            .arg(self.config_path())
             .arg("--data-dir")
             .arg(self.data_dir())
             .arg("--runtime-dir")

@@ -6,13 +6,17 @@ use gettextrs::{LocaleCategory, bind_textdomain_codeset, bindtextdomain, setloca
 
 pub const DOMAIN: &str = "tessera";
 
-/// Sets the locale from the environment and binds our message catalogue
-/// (`share/locale/LANG/LC_MESSAGES/tessera.mo` under the install prefix).
+/// Sets the locale from the environment and binds our message catalogue:
+/// `share/locale/LANG/LC_MESSAGES/tessera.mo` under the prefix the app is
+/// installed in (`PREFIX/bin/tessera-app` → `PREFIX/share/locale`).
 pub fn init() {
     // SAFETY: called first thing in main, before any other thread exists
     // (setlocale is not thread-safe).
     unsafe { setlocale(LocaleCategory::LcAll, "") };
-    let locale_dir = option_env!("TESSERA_LOCALEDIR").unwrap_or("/usr/local/share/locale");
+    let locale_dir = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("share/locale")))
+        .unwrap_or_else(|| "/usr/local/share/locale".into());
     // A missing catalogue is not an error: the strings stay in English.
     let _ = bindtextdomain(DOMAIN, locale_dir);
     let _ = bind_textdomain_codeset(DOMAIN, "UTF-8");

@@ -169,8 +169,6 @@ pub struct Setting {
     pub key: String,
     /// TOML text; empty when unset.
     pub value: String,
-    /// "default", "vendor", "admin" or "user".
-    pub layer: String,
     /// `file:line` of an administrator's lock; empty when unlocked.
     pub locked_by: String,
 }
@@ -181,7 +179,6 @@ impl Setting {
         Setting {
             key: get(&d, "key"),
             value: get(&d, "value"),
-            layer: get(&d, "layer"),
             locked_by: get(&d, "locked_by"),
         }
     }

@@ -348,6 +348,24 @@ impl Authenticator {
         Ok(types::view(&v))
     }
 
+    /// The newest frame of the camera's live preview while the activation
+    /// scans with the camera: grey, one byte per pixel. `sequence` 0 and no
+    /// pixels: no frame (yet, or any more, or not a camera scan).
+    #[zbus(out_args("sequence", "width", "height", "pixels"))]
+    async fn preview_frame(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+        activation_id: &str,
+    ) -> Result<(u64, u32, u32, Vec<u8>)> {
+        self.peers.admit(c, &h).await?;
+        let preview = self.service.activation_preview(activation_id)?;
+        Ok(match preview.frame {
+            Some(f) => (preview.sequence, f.width, f.height, f.pixels.clone()),
+            None => (preview.sequence, 0, 0, Vec::new()),
+        })
+    }
+
     #[zbus(out_args("view"))]
     async fn get_activation(
         &self,

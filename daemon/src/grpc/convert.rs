@@ -9,6 +9,7 @@ use tonic::metadata::MetadataValue;
 use crate::account::{AccountInfo, AccountKind};
 use crate::activation::{Event, Source, State};
 use crate::error::{ErrorCode, ServiceError};
+use crate::service::preview::PreviewView;
 use crate::service::scanning::CodeFields;
 use crate::service::{
     ActivationView, CodeInfo, DecodedCode, Protection, ScanSource, SourceInfo, VaultStatus,
@@ -231,6 +232,22 @@ fn state(s: &State, view: &ActivationView) -> pb::ActivationState {
         }),
     };
     pb::ActivationState { kind: Some(kind) }
+}
+
+/// The newest camera frame; the zero-sized empty message when there is none.
+pub fn preview_frame(p: &PreviewView) -> pb::PreviewFrame {
+    match &p.frame {
+        Some(f) => pb::PreviewFrame {
+            sequence: p.sequence,
+            width: f.width,
+            height: f.height,
+            pixels: f.pixels.clone(),
+        },
+        None => pb::PreviewFrame {
+            sequence: p.sequence,
+            ..pb::PreviewFrame::default()
+        },
+    }
 }
 
 pub fn view(v: &ActivationView) -> pb::ActivationView {

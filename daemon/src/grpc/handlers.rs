@@ -228,6 +228,17 @@ impl pb::activation_server::Activation for Handlers {
         Ok(Response::new(convert::view(&v)))
     }
 
+    async fn get_preview_frame(
+        &self,
+        r: Request<pb::GetPreviewFrameRequest>,
+    ) -> Reply<pb::PreviewFrame> {
+        let preview = self
+            .service
+            .activation_preview(&r.get_ref().activation_id)
+            .map_err(status)?;
+        Ok(Response::new(convert::preview_frame(&preview)))
+    }
+
     type WatchStream = ViewStream;
 
     async fn watch(&self, r: Request<pb::WatchActivationRequest>) -> Reply<ViewStream> {

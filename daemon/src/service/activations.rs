@@ -9,10 +9,12 @@ use std::time::Duration;
 use tessera_core::activation::{ActivationCode, DeviceCode, Serial};
 use tessera_core::otp::Code;
 use tessera_core::payload::{self, Payload, TesseraPayload};
+use tessera_plugin_host::PreviewSink;
 use tokio::sync::{Mutex, broadcast, watch};
 use tokio::time::Instant;
 
 use super::plan::{Plan, SignaturePolicy};
+use super::preview::Preview;
 use super::scanning::ScanSource;
 use super::{Service, unix_now};
 use crate::account::AccountInfo;
@@ -104,6 +106,8 @@ struct Session {
     state: Mutex<SessionState>,
     views: watch::Sender<ActivationView>,
     deadline: std::sync::Mutex<Instant>,
+    /// The camera's newest frame while it scans (service/preview.rs).
+    preview: Arc<Preview>,
 }
 
 struct SessionState {
@@ -164,6 +168,11 @@ impl Activations {
         Ok(())
     }
 
+    /// The live preview of activation `id`.
+    pub(super) fn preview(&self, id: &str) -> ServiceResult<Arc<Preview>> {
+        Ok(self.get(id)?.preview.clone())
+    }
+
     fn get(&self, id: &str) -> ServiceResult<Arc<Session>> {
         self.map
             .lock()
@@ -206,6 +215,7 @@ impl Service {
             state: Mutex::new(state),
             views,
             deadline: std::sync::Mutex::new(Instant::now() + self.activation_timeout()),
+            preview: Arc::default(),
         });
         self.inner.activations.admit(session.clone())?;
         tokio::spawn(self.clone().expire(session.clone()));
@@ -347,7 +357,7 @@ impl Service {
                 tokio::spawn(self.clone().capture(session.clone(), source));
                 None
             }
-            Effect::Decode(source) => Some(match self.decode(source).await {
+            Effect::Decode(source) => Some(match self.decode(source, None).await {
                 Ok((plan, setup)) => {
                     st.plan = Some(plan);
                     Event::Decoded(setup)
@@ -486,7 +496,21 @@ impl Service {
         source: Source,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
         Box::pin(async move {
-            let (plan, event) = match self.decode(source).await {
+            // The camera's frames go to the preview while the activation
+            // is scanning (or asking whether to cancel); once it has moved
+            // elsewhere (cancelled back home, timed out) the plugin is
+            // asked to stop. The view may not say `scanning` yet when the
+            // first frame comes: its revision has then not moved.
+            let views = session.views.subscribe();
+            let started = views.borrow().revision;
+            let sink = session.preview.sink(move || {
+                let view = views.borrow();
+                view.revision == started
+                    || matches!(view.state, State::Scanning | State::CancelConfirm { .. })
+            });
+            let decoded = self.decode(source, Some(sink)).await;
+            session.preview.clear();
+            let (plan, event) = match decoded {
                 Ok((plan, setup)) => (Some(plan), Event::Decoded(setup)),
                 Err(e) => (None, Event::DecodeFailed(e)),
             };
@@ -512,17 +536,24 @@ impl Service {
         })
     }
 
-    /// Decodes a source into a plan and the activation's setup.
-    async fn decode(&self, source: Source) -> ServiceResult<(Plan, Setup)> {
+    /// Decodes a source into a plan and the activation's setup; a camera's
+    /// frames go to `preview`.
+    async fn decode(
+        &self,
+        source: Source,
+        preview: Option<PreviewSink>,
+    ) -> ServiceResult<(Plan, Setup)> {
         let payload = match source {
             // Through the scanner plugins (service/scanning.rs).
             Source::Image(bytes) => {
-                first_payload(&self.scan_texts(ScanSource::Image(bytes)).await?)?
+                first_payload(&self.scan_texts(ScanSource::Image(bytes), None).await?)?
             }
-            Source::Camera { device } => {
-                first_payload(&self.scan_texts(ScanSource::Camera { device }).await?)?
-            }
-            Source::Screen => first_payload(&self.scan_texts(ScanSource::Screen).await?)?,
+            Source::Camera { device } => first_payload(
+                &self
+                    .scan_texts(ScanSource::Camera { device }, preview)
+                    .await?,
+            )?,
+            Source::Screen => first_payload(&self.scan_texts(ScanSource::Screen, None).await?)?,
             Source::Text(text) => parse_payload(&text)?,
             Source::Manual { serial, code } => {
                 let serial = Serial::from_typed(&serial).map_err(invalid_payload)?;

@@ -19,6 +19,7 @@ pub mod approvals;
 pub mod biometrics;
 pub mod config_ops;
 pub mod plan;
+pub mod preview;
 pub mod scanning;
 pub mod search;
 pub mod vault_ops;

@@ -28,7 +28,7 @@ use tokio::sync::Semaphore;
 use tessera_core::SecretString;
 use tessera_core::payload::{self, OtpAuthAccount, Payload};
 use tessera_core::signature::{self, IssuerPublicKey};
-use tessera_plugin_host::{PluginError, PluginInfo, PluginKind, PluginStatus};
+use tessera_plugin_host::{PluginError, PluginInfo, PluginKind, PluginStatus, PreviewSink};
 
 use super::Service;
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
@@ -163,7 +163,7 @@ impl Service {
 
     /// Decodes every code of `source` and says what each is.
     pub async fn scan(&self, source: ScanSource) -> ServiceResult<Vec<DecodedCode>> {
-        let texts = self.scan_texts(source).await?;
+        let texts = self.scan_texts(source, None).await?;
         let trusted = self
             .config()
             .trusted_issuers()
@@ -172,8 +172,13 @@ impl Service {
     }
 
     /// The texts of every code in `source`, in the order found (at least
-    /// one). See the module documentation for the paths.
-    pub(crate) async fn scan_texts(&self, source: ScanSource) -> ServiceResult<Vec<String>> {
+    /// one). A capture's preview frames go to `preview`. See the module
+    /// documentation for the paths.
+    pub(crate) async fn scan_texts(
+        &self,
+        source: ScanSource,
+        preview: Option<PreviewSink>,
+    ) -> ServiceResult<Vec<String>> {
         let plugins = self.plugins();
         let what = source.name();
         let config = self.config();
@@ -211,7 +216,7 @@ impl Service {
             }
         };
         let started = std::time::Instant::now();
-        let result = self.inner.plugins.scan(what, image, timeout).await;
+        let result = self.inner.plugins.scan(what, image, timeout, preview).await;
         drop(turn);
         let ms = started.elapsed().as_millis() as u64;
         match result {
@@ -565,7 +570,7 @@ mod tests {
         let held = DECODES.acquire_many(DECODES_AT_ONCE as u32).await.unwrap();
         let scan = tokio::spawn({
             let service = service.clone();
-            async move { service.scan_texts(ScanSource::Image(png)).await }
+            async move { service.scan_texts(ScanSource::Image(png), None).await }
         });
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(!scan.is_finished(), "decoded while every turn was taken");

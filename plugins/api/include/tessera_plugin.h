@@ -1,5 +1,5 @@
 /*
- * tessera_plugin.h: the Tessera plugin ABI, version 1 (docs/plugins.md).
+ * tessera_plugin.h: the Tessera plugin ABI, version 2 (docs/plugins.md).
  * SPDX-License-Identifier: Apache-2.0
  */
 
@@ -13,9 +13,15 @@
 
 /**
  * The ABI version this header describes. The host refuses a plugin whose
- * descriptor carries another one.
+ * descriptor carries a version it does not speak.
  */
-#define TESSERA_PLUGIN_ABI_VERSION 1
+#define TESSERA_PLUGIN_ABI_VERSION 2
+
+/**
+ * The oldest ABI version the host still loads: version 2 only added to
+ * the end of the scan sink, which a version-1 plugin does not read.
+ */
+#define TESSERA_PLUGIN_ABI_OLDEST 1
 
 /**
  * Kind: a source of payload texts (QR codes from an image, a camera, the screen).
@@ -124,6 +130,38 @@
 #define TESSERA_MAX_MESSAGE_BYTES 1024
 
 /**
+ * A preview frame's pixel format: grey, one byte per pixel, row after row
+ * with no padding (the only format of ABI 2).
+ */
+#define TESSERA_FRAME_GREY8 1
+
+/**
+ * Widest preview frame the host accepts, in pixels.
+ */
+#define TESSERA_MAX_FRAME_WIDTH 640
+
+/**
+ * Tallest preview frame the host accepts, in pixels.
+ */
+#define TESSERA_MAX_FRAME_HEIGHT 480
+
+/**
+ * `frame`'s answer: send the next one.
+ */
+#define TESSERA_FRAME_MORE 0
+
+/**
+ * `frame`'s answer: send no more frames; the scan goes on.
+ */
+#define TESSERA_FRAME_ENOUGH 1
+
+/**
+ * `frame`'s answer: the user went away (the activation was cancelled):
+ * stop scanning, release the camera and return `TESSERA_STATUS_NOT_FOUND`.
+ */
+#define TESSERA_FRAME_STOP 2
+
+/**
  * What the host asks a scanner to do. Valid only during the call.
  */
 typedef struct TesseraScanRequest {
@@ -166,6 +204,20 @@ typedef struct TesseraScanSink {
    * (`len` bytes of UTF-8). Optional; the last one wins.
    */
   void (*message)(void *ctx, const uint8_t *text, size_t len);
+  /**
+   * ABI 2: shows the user what a capture scanner sees while it scans (a
+   * camera's live preview). `format` is `TESSERA_FRAME_GREY8`; `pixels`
+   * holds `len == width * height` bytes, `width` at most
+   * `TESSERA_MAX_FRAME_WIDTH` and `height` at most
+   * `TESSERA_MAX_FRAME_HEIGHT` (scale a camera's frame down first). Send
+   * one per frame read, at most about 15 a second. Returns
+   * `TESSERA_FRAME_MORE`, `TESSERA_FRAME_ENOUGH` (no more preview: nobody
+   * watches, or the frame broke a rule and the host marks the plugin
+   * failed after the call; the scan goes on) or `TESSERA_FRAME_STOP`
+   * (stop the scan now). NULL when the host wants no preview for this
+   * call.
+   */
+  int32_t (*frame)(void *ctx, uint32_t format, uint32_t width, uint32_t height, const uint8_t *pixels, size_t len);
 } TesseraScanSink;
 
 /**

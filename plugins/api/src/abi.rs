@@ -1,4 +1,4 @@
-//! The plugin C ABI, version 1. `include/tessera_plugin.h` is generated from
+//! The plugin C ABI, version 2. `include/tessera_plugin.h` is generated from
 //! this file by cbindgen (`tests/header.rs` fails when the two differ), so
 //! everything here is plain `#[repr(C)]` data, constants and declarations.
 //!
@@ -7,7 +7,12 @@
 //! - The host loads a plugin, resolves `tessera_plugin_entry` and calls it
 //!   with its ABI version. The plugin returns a pointer to a static
 //!   [`TesseraPlugin`] (or NULL when it cannot run). The host reads
-//!   `abi_version` first and nothing else unless it equals its own.
+//!   `abi_version` first and nothing else unless it is one the host speaks
+//!   ([`TESSERA_PLUGIN_ABI_OLDEST`] to [`TESSERA_PLUGIN_ABI_VERSION`]).
+//! - Version 2 added one field at the end of [`TesseraScanSink`]
+//!   (`frame`, the live preview). The host always passes the version-2
+//!   sink; a version-1 plugin never reads past `message`, so it runs
+//!   unchanged.
 //! - No memory is freed across the boundary. The plugin's descriptor and
 //!   strings are static; its results are handed to host callbacks that copy
 //!   them at once; the host's request lives until the call returns.
@@ -19,8 +24,11 @@
 use core::ffi::{c_char, c_void};
 
 /// The ABI version this header describes. The host refuses a plugin whose
-/// descriptor carries another one.
-pub const TESSERA_PLUGIN_ABI_VERSION: u32 = 1;
+/// descriptor carries a version it does not speak.
+pub const TESSERA_PLUGIN_ABI_VERSION: u32 = 2;
+/// The oldest ABI version the host still loads: version 2 only added to
+/// the end of the scan sink, which a version-1 plugin does not read.
+pub const TESSERA_PLUGIN_ABI_OLDEST: u32 = 1;
 
 /// Kind: a source of payload texts (QR codes from an image, a camera, the screen).
 pub const TESSERA_PLUGIN_KIND_SCANNER: u32 = 1;
@@ -73,6 +81,21 @@ pub const TESSERA_MAX_RESULTS: usize = 16;
 /// Longest message the host keeps from `message`; longer ones are cut.
 pub const TESSERA_MAX_MESSAGE_BYTES: usize = 1024;
 
+/// A preview frame's pixel format: grey, one byte per pixel, row after row
+/// with no padding (the only format of ABI 2).
+pub const TESSERA_FRAME_GREY8: u32 = 1;
+/// Widest preview frame the host accepts, in pixels.
+pub const TESSERA_MAX_FRAME_WIDTH: u32 = 640;
+/// Tallest preview frame the host accepts, in pixels.
+pub const TESSERA_MAX_FRAME_HEIGHT: u32 = 480;
+/// `frame`'s answer: send the next one.
+pub const TESSERA_FRAME_MORE: i32 = 0;
+/// `frame`'s answer: send no more frames; the scan goes on.
+pub const TESSERA_FRAME_ENOUGH: i32 = 1;
+/// `frame`'s answer: the user went away (the activation was cancelled):
+/// stop scanning, release the camera and return `TESSERA_STATUS_NOT_FOUND`.
+pub const TESSERA_FRAME_STOP: i32 = 2;
+
 /// What the host asks a scanner to do. Valid only during the call.
 #[repr(C)]
 pub struct TesseraScanRequest {
@@ -102,6 +125,27 @@ pub struct TesseraScanSink {
     /// Sets the message shown to the user with a status other than OK
     /// (`len` bytes of UTF-8). Optional; the last one wins.
     pub message: Option<unsafe extern "C" fn(ctx: *mut c_void, text: *const u8, len: usize)>,
+    /// ABI 2: shows the user what a capture scanner sees while it scans (a
+    /// camera's live preview). `format` is `TESSERA_FRAME_GREY8`; `pixels`
+    /// holds `len == width * height` bytes, `width` at most
+    /// `TESSERA_MAX_FRAME_WIDTH` and `height` at most
+    /// `TESSERA_MAX_FRAME_HEIGHT` (scale a camera's frame down first). Send
+    /// one per frame read, at most about 15 a second. Returns
+    /// `TESSERA_FRAME_MORE`, `TESSERA_FRAME_ENOUGH` (no more preview: nobody
+    /// watches, or the frame broke a rule and the host marks the plugin
+    /// failed after the call; the scan goes on) or `TESSERA_FRAME_STOP`
+    /// (stop the scan now). NULL when the host wants no preview for this
+    /// call.
+    pub frame: Option<
+        unsafe extern "C" fn(
+            ctx: *mut c_void,
+            format: u32,
+            width: u32,
+            height: u32,
+            pixels: *const u8,
+            len: usize,
+        ) -> i32,
+    >,
 }
 
 /// The table of a scanner plugin.

@@ -43,6 +43,93 @@ pub struct ScanRequest<'a> {
     pub image: &'a [u8],
     /// How long the host waits for the answer.
     pub timeout: Duration,
+    /// Where a capture scanner shows what it sees while it scans.
+    pub preview: Preview<'a>,
+}
+
+/// Where a capture scanner sends its live preview (ABI 2's `frame`
+/// callback): grey frames of at most [`TESSERA_MAX_FRAME_WIDTH`] ×
+/// [`TESSERA_MAX_FRAME_HEIGHT`] pixels. [`Preview::NONE`] when the host
+/// wants none.
+#[derive(Clone, Copy)]
+pub struct Preview<'a> {
+    sink: Option<&'a TesseraScanSink>,
+}
+
+/// What the host answers to a preview frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameReply {
+    /// Send the next one ([`TESSERA_FRAME_MORE`]).
+    More,
+    /// Send no more; go on scanning ([`TESSERA_FRAME_ENOUGH`]).
+    Enough,
+    /// Stop scanning: the user went away ([`TESSERA_FRAME_STOP`]).
+    Stop,
+}
+
+impl FrameReply {
+    /// The ABI value.
+    pub fn code(self) -> i32 {
+        match self {
+            FrameReply::More => TESSERA_FRAME_MORE,
+            FrameReply::Enough => TESSERA_FRAME_ENOUGH,
+            FrameReply::Stop => TESSERA_FRAME_STOP,
+        }
+    }
+
+    /// The reply an ABI value means; an unknown one counts as `Enough`.
+    pub fn from_code(code: i32) -> Self {
+        match code {
+            TESSERA_FRAME_MORE => FrameReply::More,
+            TESSERA_FRAME_STOP => FrameReply::Stop,
+            _ => FrameReply::Enough,
+        }
+    }
+}
+
+impl Preview<'_> {
+    /// No preview wanted: [`Preview::send`] sends nothing.
+    pub const NONE: Preview<'static> = Preview { sink: None };
+
+    /// Whether the host asked for a preview at all.
+    pub fn wanted(&self) -> bool {
+        self.sink.is_some_and(|s| s.frame.is_some())
+    }
+
+    /// Sends one grey frame (`pixels.len() == width * height`, within the
+    /// size limits) and returns the host's answer; `Enough` without sending
+    /// when it wanted none or the frame breaks a limit.
+    pub fn send(&self, width: u32, height: u32, pixels: &[u8]) -> FrameReply {
+        let Some((sink, frame)) = self.sink.and_then(|s| s.frame.map(|f| (s, f))) else {
+            return FrameReply::Enough;
+        };
+        let fits = (1..=TESSERA_MAX_FRAME_WIDTH).contains(&width)
+            && (1..=TESSERA_MAX_FRAME_HEIGHT).contains(&height)
+            && pixels.len() == width as usize * height as usize;
+        if !fits {
+            return FrameReply::Enough;
+        }
+        // SAFETY: the host's callback with its context and `len` readable bytes.
+        let code = unsafe {
+            frame(
+                sink.ctx,
+                TESSERA_FRAME_GREY8,
+                width,
+                height,
+                pixels.as_ptr(),
+                pixels.len(),
+            )
+        };
+        FrameReply::from_code(code)
+    }
+}
+
+impl std::fmt::Debug for Preview<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Preview")
+            .field("wanted", &self.wanted())
+            .finish()
+    }
 }
 
 /// Why a scan gave no codes. Each carries the message shown to the user.
@@ -299,7 +386,7 @@ pub mod __private {
     use std::time::Duration;
 
     use crate::abi::*;
-    use crate::{ScanFailure, ScanRequest, Scanner};
+    use crate::{Preview, ScanFailure, ScanRequest, Scanner};
 
     /// The plugin's scanner, made once by the entry function.
     pub struct Instance(OnceLock<Box<dyn Scanner>>);
@@ -370,6 +457,7 @@ pub mod __private {
             scanner.scan(&ScanRequest {
                 image,
                 timeout: Duration::from_millis(request.timeout_ms.into()),
+                preview: Preview { sink: Some(sink) },
             })
         }));
         match outcome {

@@ -33,6 +33,35 @@ pub use biometric::{BiometricAvailability, BiometricProgress, ProgressKind};
 
 pub use tessera_plugin_api::abi::TESSERA_PLUGIN_ABI_VERSION as ABI_VERSION;
 
+/// One frame of a capture scanner's live preview: grey, one byte per
+/// pixel, row after row. It may show a QR code, so it is treated as a
+/// secret: never printed (its `Debug` gives the size only) and wiped when
+/// dropped.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PreviewFrame {
+    pub width: u32,
+    pub height: u32,
+    pub pixels: Vec<u8>,
+}
+
+impl fmt::Debug for PreviewFrame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PreviewFrame({}×{})", self.width, self.height)
+    }
+}
+
+impl Drop for PreviewFrame {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.pixels);
+    }
+}
+
+/// Where a scan's preview frames go, as the plugin sends them (on the
+/// call's thread). Answers whether it wants more, or the scan to stop.
+pub type PreviewSink = Arc<dyn Fn(PreviewFrame) -> FrameReply + Send + Sync>;
+
+pub use tessera_plugin_api::FrameReply;
+
 /// The system-wide plugin folder.
 pub const SYSTEM_FOLDER: &str = "/usr/lib/tessera/plugins";
 /// The per-user plugin folder, under the home folder.
@@ -514,6 +543,8 @@ impl PluginHost {
     /// Runs the scanner `plugin` on `image` (empty for a capture scanner)
     /// on a thread of its own, and waits at most `timeout`. Returns every
     /// text it found (at most 16, each valid UTF-8 of at most 4096 bytes).
+    /// A capture scanner's preview frames go to `preview`, checked, while
+    /// it scans; `None` asks for none.
     ///
     /// A plugin that runs over the timeout, panics or breaks the output
     /// rules is disabled: its status becomes failed with the reason, and a
@@ -524,6 +555,7 @@ impl PluginHost {
         plugin: &str,
         image: Vec<u8>,
         timeout: Duration,
+        preview: Option<PreviewSink>,
     ) -> Result<Vec<String>, PluginError> {
         let (
             Turn {
@@ -541,7 +573,7 @@ impl PluginHost {
         std::thread::Builder::new()
             .name(format!("tessera-plugin-{name}"))
             .spawn(move || {
-                let outcome = call::call_scan(scan, &image, timeout_ms);
+                let outcome = call::call_scan(scan, &image, timeout_ms, preview);
                 drop(permit);
                 let _ = tx.send(outcome);
             })

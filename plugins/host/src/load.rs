@@ -90,7 +90,7 @@ fn load_now(path: &Path) -> Result<Loaded, String> {
 /// # Safety
 ///
 /// `descriptor` is NULL, misaligned, or points to a readable `u32` followed,
-/// when that equals the ABI version, by the rest of a `TesseraPlugin`.
+/// when that is an ABI version the host speaks, by the rest of a `TesseraPlugin`.
 pub(crate) unsafe fn read_descriptor(descriptor: *const TesseraPlugin) -> Result<Loaded, String> {
     if descriptor.is_null() {
         return Err("its entry function returned no plugin (it could not start)".to_owned());
@@ -100,10 +100,10 @@ pub(crate) unsafe fn read_descriptor(descriptor: *const TesseraPlugin) -> Result
     }
     // SAFETY: the caller's contract; abi_version is the first field.
     let abi_version = unsafe { descriptor.cast::<u32>().read() };
-    if abi_version != TESSERA_PLUGIN_ABI_VERSION {
+    if !(TESSERA_PLUGIN_ABI_OLDEST..=TESSERA_PLUGIN_ABI_VERSION).contains(&abi_version) {
         return Err(format!(
-            "it was built for plugin ABI version {abi_version}; this tesserad speaks version \
-             {TESSERA_PLUGIN_ABI_VERSION}"
+            "it was built for plugin ABI version {abi_version}; this tesserad speaks versions \
+             {TESSERA_PLUGIN_ABI_OLDEST} to {TESSERA_PLUGIN_ABI_VERSION}"
         ));
     }
     // SAFETY: the caller's contract.
@@ -246,7 +246,16 @@ mod tests {
         );
         let mut p = plugin(b"good\0", b"1.0\0");
         p.abi_version = 7;
-        assert!(read(&p).unwrap_err().contains("ABI version 7"));
+        assert!(
+            read(&p)
+                .unwrap_err()
+                .contains("ABI version 7; this tesserad speaks versions 1 to 2")
+        );
+        p.abi_version = 0;
+        assert!(read(&p).unwrap_err().contains("ABI version 0"));
+        // A version-1 plugin still loads: version 2 only added to the sink's end.
+        p.abi_version = 1;
+        assert!(read(&p).is_ok());
         let long = Box::leak(vec![b'a'; 200].into_boxed_slice());
         long[199] = 0;
         assert!(

@@ -89,7 +89,7 @@ fn a_c_biometric_plugin_answers() {
 
     // A scanner call to a biometric plugin is refused, not attempted.
     let e = rt
-        .block_on(host.scan("c-bio", Vec::new(), Duration::from_secs(1)))
+        .block_on(host.scan("c-bio", Vec::new(), Duration::from_secs(1), None))
         .unwrap_err();
     assert!(matches!(e, PluginError::NotAScanner(_)), "{e:?}");
 }

@@ -58,14 +58,20 @@ async fn the_image_scanner_decodes_shared_test_data() {
 
     let bytes = std::fs::read(shared_qr("zxing-qrcode-1", "1.png")).unwrap();
     let want = std::fs::read_to_string(shared_qr("zxing-qrcode-1", "1.txt")).unwrap();
-    assert_eq!(host.scan("image", bytes, TIMEOUT).await, Ok(vec![want]));
+    assert_eq!(
+        host.scan("image", bytes, TIMEOUT, None).await,
+        Ok(vec![want])
+    );
 
     // Bad input is an answer, not a failure of the plugin.
-    let err = host.scan("image", Vec::new(), TIMEOUT).await.unwrap_err();
+    let err = host
+        .scan("image", Vec::new(), TIMEOUT, None)
+        .await
+        .unwrap_err();
     assert!(matches!(&err, PluginError::BadInput { .. }), "{err:?}");
     assert_eq!(err.to_string(), "image: the file is empty");
     let err = host
-        .scan("image", b"not an image".to_vec(), TIMEOUT)
+        .scan("image", b"not an image".to_vec(), TIMEOUT, None)
         .await
         .unwrap_err();
     assert!(
@@ -74,7 +80,7 @@ async fn the_image_scanner_decodes_shared_test_data() {
     );
     let mut png = std::fs::read(shared_qr("zxing-qrcode-1", "2.png")).unwrap();
     png.truncate(png.len() / 2);
-    let err = host.scan("image", png, TIMEOUT).await.unwrap_err();
+    let err = host.scan("image", png, TIMEOUT, None).await.unwrap_err();
     assert!(
         err.to_string().starts_with("image: cannot be decoded"),
         "{err}"
@@ -108,14 +114,14 @@ async fn the_c_example_plugin_works() {
         b"header\notpauth://totp/A:a?secret=JBSWY3DPEHPK3PXP\r\nnoise\ntessera://activate?x=1"
             .to_vec();
     assert_eq!(
-        host.scan("c-example", text, TIMEOUT).await,
+        host.scan("c-example", text, TIMEOUT, None).await,
         Ok(vec![
             "otpauth://totp/A:a?secret=JBSWY3DPEHPK3PXP".to_owned(),
             "tessera://activate?x=1".to_owned()
         ])
     );
     let err = host
-        .scan("c-example", b"nothing here".to_vec(), TIMEOUT)
+        .scan("c-example", b"nothing here".to_vec(), TIMEOUT, None)
         .await
         .unwrap_err();
     assert_eq!(
@@ -126,7 +132,7 @@ async fn the_c_example_plugin_works() {
         }
     );
     let err = host
-        .scan("c-example", Vec::new(), TIMEOUT)
+        .scan("c-example", Vec::new(), TIMEOUT, None)
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), "the file is empty");
@@ -151,7 +157,7 @@ async fn a_file_writable_by_others_is_refused() {
         );
         assert!(host.scanners().is_empty());
         assert!(matches!(
-            host.scan("mock", b"x".to_vec(), TIMEOUT).await,
+            host.scan("mock", b"x".to_vec(), TIMEOUT, None).await,
             Err(PluginError::Unavailable { .. })
         ));
     }
@@ -225,7 +231,7 @@ async fn plugins_that_cannot_load_are_reported() {
     let reason = failure(&host, "wrong_abi");
     assert!(reason.contains("libwrong_abi.so"), "{reason}");
     assert!(
-        reason.contains("built for plugin ABI version 2; this tesserad speaks version 1"),
+        reason.contains("built for plugin ABI version 3; this tesserad speaks versions 1 to 2"),
         "{reason}"
     );
     assert!(failure(&host, "no_entry").contains("exports no `tessera_plugin_entry` function"));
@@ -237,7 +243,7 @@ async fn plugins_that_cannot_load_are_reported() {
     );
     // The good one next to them works.
     assert_eq!(
-        host.scan("fine", Vec::new(), TIMEOUT).await,
+        host.scan("fine", Vec::new(), TIMEOUT, None).await,
         Ok(vec!["fine".to_owned()])
     );
     assert_eq!(host.scanners().len(), 1);
@@ -254,12 +260,12 @@ async fn a_panicking_plugin_is_disabled_and_the_host_keeps_serving() {
     );
     let host = load(dir.path());
     assert_eq!(
-        host.scan("mock", b"a\nb".to_vec(), TIMEOUT).await,
+        host.scan("mock", b"a\nb".to_vec(), TIMEOUT, None).await,
         Ok(vec!["a".to_owned(), "b".to_owned()])
     );
 
     let err = host
-        .scan("mock", b"panic".to_vec(), TIMEOUT)
+        .scan("mock", b"panic".to_vec(), TIMEOUT, None)
         .await
         .unwrap_err();
     let PluginError::Misbehaved { name, reason } = &err else {
@@ -272,13 +278,16 @@ async fn a_panicking_plugin_is_disabled_and_the_host_keeps_serving() {
     );
     assert!(failure(&host, "mock").contains("panicked"));
     assert!(matches!(
-        host.scan("mock", b"a".to_vec(), TIMEOUT).await,
+        host.scan("mock", b"a".to_vec(), TIMEOUT, None).await,
         Err(PluginError::Unavailable { .. })
     ));
 
     let bytes = std::fs::read(shared_qr("zxing-qrcode-5", "01.png")).unwrap();
     let want = std::fs::read_to_string(shared_qr("zxing-qrcode-5", "01.txt")).unwrap();
-    assert_eq!(host.scan("image", bytes, TIMEOUT).await, Ok(vec![want]));
+    assert_eq!(
+        host.scan("image", bytes, TIMEOUT, None).await,
+        Ok(vec![want])
+    );
 }
 
 #[tokio::test]
@@ -291,7 +300,7 @@ async fn a_hanging_plugin_times_out_and_is_disabled() {
     let timeout = Duration::from_millis(200);
     for (name, image) in [("mock", b"hang".to_vec()), ("c-hang", Vec::new())] {
         let started = Instant::now();
-        let err = host.scan(name, image, timeout).await.unwrap_err();
+        let err = host.scan(name, image, timeout, None).await.unwrap_err();
         assert!(
             started.elapsed() < Duration::from_secs(3),
             "{:?}",
@@ -308,13 +317,13 @@ async fn a_hanging_plugin_times_out_and_is_disabled() {
         // Later calls fail at once.
         let started = Instant::now();
         assert!(matches!(
-            host.scan(name, b"x".to_vec(), TIMEOUT).await,
+            host.scan(name, b"x".to_vec(), TIMEOUT, None).await,
             Err(PluginError::Unavailable { .. })
         ));
         assert!(started.elapsed() < Duration::from_millis(100));
     }
     assert_eq!(
-        host.scan("fine", Vec::new(), timeout).await,
+        host.scan("fine", Vec::new(), timeout, None).await,
         Ok(vec!["fine".to_owned()])
     );
 }
@@ -327,13 +336,13 @@ async fn calls_waiting_behind_a_hung_call_fail_when_it_times_out() {
     let hung = {
         let host = host.clone();
         tokio::spawn(async move {
-            host.scan("mock", b"hang".to_vec(), Duration::from_millis(300))
+            host.scan("mock", b"hang".to_vec(), Duration::from_millis(300), None)
                 .await
         })
     };
     tokio::time::sleep(Duration::from_millis(50)).await;
     let waiting = host
-        .scan("mock", b"ok".to_vec(), Duration::from_secs(5))
+        .scan("mock", b"ok".to_vec(), Duration::from_secs(5), None)
         .await;
     assert!(matches!(
         hung.await.unwrap(),
@@ -359,7 +368,10 @@ async fn garbage_output_is_refused_and_the_plugin_disabled() {
         ("too-many", "more than 16 results"),
         ("bad-status", "unknown status 42"),
     ] {
-        let err = host.scan(name, b"x".to_vec(), TIMEOUT).await.unwrap_err();
+        let err = host
+            .scan(name, b"x".to_vec(), TIMEOUT, None)
+            .await
+            .unwrap_err();
         let PluginError::Misbehaved { reason, .. } = &err else {
             panic!("{name}: {err:?}");
         };
@@ -374,16 +386,19 @@ async fn the_rust_helper_keeps_output_within_the_limits() {
     let dir = plugin_dir();
     copy_plugin("tessera_plugin_mock", dir.path(), "libmock.so");
     let host = load(dir.path());
-    let many = host.scan("mock", b"many".to_vec(), TIMEOUT).await.unwrap();
+    let many = host
+        .scan("mock", b"many".to_vec(), TIMEOUT, None)
+        .await
+        .unwrap();
     assert_eq!(many.len(), 16);
     assert_eq!(many[15], "code 15");
     let err = host
-        .scan("mock", b"long".to_vec(), TIMEOUT)
+        .scan("mock", b"long".to_vec(), TIMEOUT, None)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("over 4096 bytes"), "{err}");
     let err = host
-        .scan("mock", b"fail".to_vec(), TIMEOUT)
+        .scan("mock", b"fail".to_vec(), TIMEOUT, None)
         .await
         .unwrap_err();
     assert_eq!(
@@ -393,7 +408,10 @@ async fn the_rust_helper_keeps_output_within_the_limits() {
             message: "the mock failed as asked".into()
         }
     );
-    let err = host.scan("mock", vec![0xff], TIMEOUT).await.unwrap_err();
+    let err = host
+        .scan("mock", vec![0xff], TIMEOUT, None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, PluginError::BadInput { .. }));
     // None of those disabled it.
     assert_eq!(info(&host, "mock").status, PluginStatus::Loaded);
@@ -457,7 +475,7 @@ async fn the_first_plugin_of_a_name_wins() {
         reason.contains(&dropped.display().to_string()) && reason.contains("already loaded from")
     );
     assert_eq!(
-        host.scan("mock", b"a".to_vec(), TIMEOUT).await,
+        host.scan("mock", b"a".to_vec(), TIMEOUT, None).await,
         Ok(vec!["a".to_owned()])
     );
 }
@@ -518,7 +536,7 @@ fn a_cargo_target_folder_is_a_build_output() {
 async fn unknown_plugins_and_kinds_are_errors() {
     let host = PluginHost::empty();
     assert_eq!(
-        host.scan("image", Vec::new(), TIMEOUT).await,
+        host.scan("image", Vec::new(), TIMEOUT, None).await,
         Err(PluginError::NotFound("image".into()))
     );
 }

@@ -167,12 +167,15 @@ pub trait FrameSource {
 }
 
 /// Decodes frames from `source` with `tessera-scan`'s cascade until one
-/// holds a code, and returns that frame's codes. Gives up with
-/// [`CameraError::TimedOut`] once `deadline` has passed, and with the
-/// source's error when it fails.
+/// holds a code, and returns that frame's codes. Each frame is shown to
+/// `show` (the live preview) before it is decoded; when `show` returns
+/// false (the user went away) the scan ends with [`CameraError::Stopped`].
+/// Gives up with [`CameraError::TimedOut`] once `deadline` has passed, and
+/// with the source's error when it fails.
 pub fn scan_frames(
     source: &mut dyn FrameSource,
     deadline: Instant,
+    show: &mut dyn FnMut(&Luma) -> bool,
 ) -> Result<Vec<String>, CameraError> {
     let started = Instant::now();
     let timed_out = || CameraError::TimedOut(round_up(deadline.saturating_duration_since(started)));
@@ -184,6 +187,9 @@ pub fn scan_frames(
             return Err(timed_out());
         };
         let luma = frame.into_luma()?;
+        if !show(&luma) {
+            return Err(CameraError::Stopped);
+        }
         // `decode_luma` fails only when it finds nothing: try the next frame.
         if let Ok(codes) = tessera_scan::decode_luma(&luma, CASCADE) {
             return Ok(codes);

@@ -10,16 +10,25 @@
 //!
 //! The plugin lists the cameras, opens the one asked for (the first that
 //! opens when none is named) and scans until the host's timeout, less a
-//! margin so that it answers in time.
+//! margin so that it answers in time. Every frame it reads is also sent,
+//! scaled down, to the host's live preview ([`preview`]).
+//!
+//! With `TESSERA_CAMERA_FRAMES=DIR` set, the plugin plays the pictures of
+//! DIR instead of opening a camera ([`FolderSource`]): the tests' and
+//! demonstrations' camera, in either build.
 
 use std::time::{Duration, Instant};
 
 use tessera_plugin_api::{ScanFailure, ScanRequest, Scanner, export_scanner};
+use tessera_scan::Luma;
 
+mod folder_source;
 mod frames;
 #[cfg(feature = "camera")]
 mod nokhwa_source;
+pub mod preview;
 
+pub use folder_source::{FRAMES_ENV, FolderSource};
 pub use frames::{Frame, FrameSource, PixelFormat, luma_from_raw, scan_frames};
 #[cfg(feature = "camera")]
 pub use nokhwa_source::{CameraInfo, NokhwaSource, list_cameras};
@@ -54,6 +63,9 @@ pub enum CameraError {
         .0.as_secs()
     )]
     TimedOut(Duration),
+    /// The host asked the scan to stop (the activation was cancelled).
+    #[error("camera: the scan was stopped")]
+    Stopped,
     /// The request's options text could not be read.
     #[error("camera: bad capture options: {0}")]
     BadOptions(String),
@@ -68,7 +80,7 @@ impl CameraError {
             | CameraError::NoCamera
             | CameraError::NoSuchCamera { .. }
             | CameraError::CannotOpen { .. } => ScanFailure::Unavailable(message),
-            CameraError::TimedOut(_) => ScanFailure::NotFound(message),
+            CameraError::TimedOut(_) | CameraError::Stopped => ScanFailure::NotFound(message),
             CameraError::BadOptions(_) => ScanFailure::BadInput(message),
             CameraError::Source(_) | CameraError::BadFrame(_) => ScanFailure::Failed(message),
         }
@@ -128,18 +140,36 @@ pub fn deadline(start: Instant, timeout: Duration) -> Instant {
     start + timeout.saturating_sub(margin)
 }
 
-/// Scans with the camera `options` asks for, until `deadline`.
+/// Scans with the camera `options` asks for (or the frame folder
+/// [`FRAMES_ENV`] names), until `deadline`, showing each frame to `show`.
+pub fn scan_camera(
+    options: CaptureOptions,
+    deadline: Instant,
+    show: &mut dyn FnMut(&Luma) -> bool,
+) -> Result<Vec<String>, CameraError> {
+    if let Some(dir) = std::env::var_os(FRAMES_ENV) {
+        let mut source = FolderSource::open(std::path::Path::new(&dir))?;
+        return scan_frames(&mut source, deadline, show);
+    }
+    scan_device(options, deadline, show)
+}
+
 #[cfg(feature = "camera")]
-pub fn scan_camera(options: CaptureOptions, deadline: Instant) -> Result<Vec<String>, CameraError> {
+fn scan_device(
+    options: CaptureOptions,
+    deadline: Instant,
+    show: &mut dyn FnMut(&Luma) -> bool,
+) -> Result<Vec<String>, CameraError> {
     let mut source = NokhwaSource::open(options.device, deadline)?;
-    scan_frames(&mut source, deadline)
+    scan_frames(&mut source, deadline, show)
 }
 
 /// Without the `camera` feature there is no camera to scan with.
 #[cfg(not(feature = "camera"))]
-pub fn scan_camera(
+fn scan_device(
     _options: CaptureOptions,
     _deadline: Instant,
+    _show: &mut dyn FnMut(&Luma) -> bool,
 ) -> Result<Vec<String>, CameraError> {
     Err(CameraError::NotBuilt)
 }
@@ -152,7 +182,11 @@ impl Scanner for CameraScanner {
     fn scan(&self, request: &ScanRequest<'_>) -> Result<Vec<String>, ScanFailure> {
         let start = Instant::now();
         let options = CaptureOptions::parse(request.image).map_err(CameraError::failure)?;
-        scan_camera(options, deadline(start, request.timeout)).map_err(CameraError::failure)
+        let mut preview = preview::PreviewSender::new(request.preview);
+        scan_camera(options, deadline(start, request.timeout), &mut |frame| {
+            preview.show(frame)
+        })
+        .map_err(CameraError::failure)
     }
 }
 
@@ -166,6 +200,8 @@ export_scanner! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(not(feature = "camera"))]
+    use tessera_plugin_api::Preview;
 
     #[test]
     fn reads_capture_options() {
@@ -218,9 +254,13 @@ mod tests {
     #[cfg(not(feature = "camera"))]
     #[test]
     fn without_the_feature_the_camera_is_unavailable() {
+        if std::env::var_os(FRAMES_ENV).is_some() {
+            return;
+        }
         let request = ScanRequest {
             image: b"",
             timeout: Duration::from_secs(1),
+            preview: Preview::NONE,
         };
         assert_eq!(
             CameraScanner.scan(&request),

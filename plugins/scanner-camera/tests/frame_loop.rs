@@ -67,9 +67,17 @@ fn blank_frames_then_a_code() {
         Ok(luma(qr_frame(URI))),
         Err(CameraError::Source("read past the code".into())),
     ]));
-    assert_eq!(scan_frames(&mut source, soon()), Ok(vec![URI.to_owned()]));
-    // It stopped at the frame with the code.
+    let mut shown = Vec::new();
+    assert_eq!(
+        scan_frames(&mut source, soon(), &mut |f| {
+            shown.push(f.pixels[0]);
+            true
+        }),
+        Ok(vec![URI.to_owned()])
+    );
+    // It stopped at the frame with the code, and showed each frame it read.
     assert_eq!(source.0.len(), 1);
+    assert_eq!(shown, [200, 200, 210]);
 }
 
 #[test]
@@ -85,7 +93,7 @@ fn rgb_frames_are_decoded_too() {
         }),
     ]));
     assert_eq!(
-        scan_frames(&mut source, soon()),
+        scan_frames(&mut source, soon(), &mut |_| true),
         Ok(vec!["tessera://activate?x=1".to_owned()])
     );
 }
@@ -102,14 +110,17 @@ fn a_real_photo_of_a_code() {
     let want = std::fs::read_to_string(shared_qr("1.txt")).unwrap();
     let photo = tessera_scan::load_luma(&photo).unwrap();
     let mut source = Frames(VecDeque::from([Ok(blank()), Ok(Frame::Luma(photo))]));
-    assert_eq!(scan_frames(&mut source, soon()), Ok(vec![want]));
+    assert_eq!(
+        scan_frames(&mut source, soon(), &mut |_| true),
+        Ok(vec![want])
+    );
 }
 
 #[test]
 fn no_code_before_the_deadline_times_out() {
     let started = Instant::now();
     let deadline = started + Duration::from_millis(400);
-    let err = scan_frames(&mut Frames(VecDeque::new()), deadline).unwrap_err();
+    let err = scan_frames(&mut Frames(VecDeque::new()), deadline, &mut |_| true).unwrap_err();
     let took = started.elapsed();
     assert_eq!(err, CameraError::TimedOut(Duration::from_secs(1)));
     assert_eq!(
@@ -136,7 +147,7 @@ impl FrameSource for Silent {
 fn a_silent_camera_times_out() {
     let deadline = Instant::now() + Duration::from_millis(1500);
     assert_eq!(
-        scan_frames(&mut Silent, deadline),
+        scan_frames(&mut Silent, deadline, &mut |_| true),
         Err(CameraError::TimedOut(Duration::from_secs(2)))
     );
 }
@@ -147,7 +158,7 @@ fn a_failing_source_reports_its_error() {
         Ok(blank()),
         Err(CameraError::Source("camera disconnected".into())),
     ]));
-    let err = scan_frames(&mut source, soon()).unwrap_err();
+    let err = scan_frames(&mut source, soon(), &mut |_| true).unwrap_err();
     assert_eq!(err.to_string(), "camera: camera disconnected");
     assert!(matches!(
         err.failure(),
@@ -163,7 +174,20 @@ fn a_malformed_frame_is_an_error() {
         height: 4,
     }))]));
     assert!(matches!(
-        scan_frames(&mut source, soon()),
+        scan_frames(&mut source, soon(), &mut |_| true),
         Err(CameraError::BadFrame(_))
     ));
+}
+
+#[test]
+fn the_scan_stops_when_the_preview_says_so() {
+    let mut source = Frames(VecDeque::new());
+    let mut shown = 0;
+    let err = scan_frames(&mut source, soon(), &mut |_| {
+        shown += 1;
+        shown < 3
+    })
+    .unwrap_err();
+    assert_eq!(err, CameraError::Stopped);
+    assert_eq!(shown, 3);
 }

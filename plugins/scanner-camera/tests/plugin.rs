@@ -38,13 +38,18 @@ async fn loads_as_the_camera_capture_scanner() {
     assert_eq!(info.input, Some(ScannerInput::Capture));
 
     let err = host
-        .scan("camera", b"device=first".to_vec(), Duration::from_secs(5))
+        .scan(
+            "camera",
+            b"device=first".to_vec(),
+            Duration::from_secs(5),
+            None,
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, PluginError::BadInput { .. }), "{err:?}");
 
     let err = host
-        .scan("camera", Vec::new(), Duration::from_secs(5))
+        .scan("camera", Vec::new(), Duration::from_secs(5), None)
         .await
         .unwrap_err();
     assert!(

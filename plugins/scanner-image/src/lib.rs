@@ -47,6 +47,7 @@ mod tests {
         let request = ScanRequest {
             image: b"",
             timeout: Duration::from_secs(1),
+            preview: tessera_plugin_api::Preview::NONE,
         };
         assert_eq!(
             ImageScanner.scan(&request),

@@ -56,7 +56,7 @@ fn the_plugin_scans_through_the_session_bus() {
         dir.path().join("no-bus").display()
     ));
     let err = runtime
-        .block_on(host.scan("screen", Vec::new(), TIMEOUT))
+        .block_on(host.scan("screen", Vec::new(), TIMEOUT, None))
         .unwrap_err();
     assert!(
         matches!(err, PluginError::SourceUnavailable { .. }),
@@ -83,7 +83,7 @@ fn the_plugin_scans_through_the_session_bus() {
         },
     );
     assert_eq!(
-        runtime.block_on(host.scan("screen", Vec::new(), TIMEOUT)),
+        runtime.block_on(host.scan("screen", Vec::new(), TIMEOUT, None)),
         Ok(vec![uri.to_owned()])
     );
     assert_eq!(host.plugins().pop().unwrap().status, PluginStatus::Loaded);

@@ -38,6 +38,8 @@ mod imp {
         #[template_child]
         pub scan_camera: TemplateChild<gtk::Button>,
         #[template_child]
+        pub camera_preview: TemplateChild<gtk::Picture>,
+        #[template_child]
         pub payload_row: TemplateChild<adw::EntryRow>,
         #[template_child]
         pub use_payload: TemplateChild<gtk::Button>,
@@ -47,6 +49,8 @@ mod imp {
         pub activation_code_row: TemplateChild<adw::EntryRow>,
         #[template_child]
         pub use_manual: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub scanning_spinner: TemplateChild<gtk::Spinner>,
         #[template_child]
         pub device_code: TemplateChild<gtk::Label>,
         #[template_child]
@@ -115,6 +119,8 @@ mod imp {
         pub chooser: RefCell<Option<gtk::FileChooserNative>>,
         /// The newest view of each activation the signals told of.
         pub seen: RefCell<NewestViews>,
+        /// The camera preview's polling loop runs.
+        pub previewing: std::cell::Cell<bool>,
     }
 
     #[glib::object_subclass]
@@ -229,6 +235,9 @@ impl ActivationPage {
             tr("Cancel")
         });
         self.focus_default(screen);
+        if screen == Screen::Scanning {
+            self.follow_camera();
+        }
         let Some(view) = view else { return };
         match screen {
             Screen::DeviceCode => imp.device_code.set_label(&view.grouped),
@@ -317,6 +326,65 @@ impl ActivationPage {
             }
             _ => {}
         }
+    }
+
+    /// While the scanning page shows, asks the daemon for the camera's
+    /// newest frame ten times a second and shows each new one
+    /// (docs/desktop-app.md "The camera"). A scan from an image or the
+    /// screen has no frames, and the page keeps its spinner. Once the page
+    /// moves on, the picture goes.
+    fn follow_camera(&self) {
+        let imp = self.imp();
+        if imp.previewing.replace(true) {
+            return;
+        }
+        glib::spawn_future_local(clone!(
+            #[weak(rename_to = page)]
+            self,
+            async move {
+                let mut shown = 0;
+                loop {
+                    let scanning = page
+                        .imp()
+                        .view
+                        .borrow()
+                        .as_ref()
+                        .filter(|v| v.screen() == Screen::Scanning)
+                        .map(|v| v.id.clone());
+                    let (Some(id), Some(daemon)) = (scanning, page.daemon()) else {
+                        break;
+                    };
+                    match daemon.preview_frame(&id).await {
+                        Ok(frame) if frame.sequence != shown && frame.is_picture() => {
+                            shown = frame.sequence;
+                            page.show_frame(&frame);
+                        }
+                        Ok(_) => {}
+                        Err(_) => break,
+                    }
+                    glib::timeout_future(std::time::Duration::from_millis(100)).await;
+                }
+                let imp = page.imp();
+                imp.camera_preview.set_paintable(gtk::gdk::Paintable::NONE);
+                imp.camera_preview.set_visible(false);
+                imp.scanning_spinner.set_visible(true);
+                imp.previewing.set(false);
+            }
+        ));
+    }
+
+    fn show_frame(&self, frame: &crate::model::PreviewFrame) {
+        let imp = self.imp();
+        let texture = gtk::gdk::MemoryTexture::new(
+            frame.width as i32,
+            frame.height as i32,
+            gtk::gdk::MemoryFormat::R8g8b8,
+            &glib::Bytes::from_owned(frame.rgb()),
+            frame.width as usize * 3,
+        );
+        imp.camera_preview.set_paintable(Some(&texture));
+        imp.camera_preview.set_visible(true);
+        imp.scanning_spinner.set_visible(false);
     }
 
     /// Puts the keyboard focus where the page's answer is typed or its

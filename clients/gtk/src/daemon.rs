@@ -13,7 +13,7 @@ use gtk::gio::{self, prelude::*};
 use gtk::glib::{self, Variant};
 use gtk::prelude::ToVariant;
 
-use crate::model::{Account, BiometricStatus, Code, Setting, Status, View};
+use crate::model::{Account, BiometricStatus, Code, PreviewFrame, Setting, Status, View};
 
 pub const NAME: &str = "org.tessera.Authenticator1";
 pub const PATH: &str = "/org/tessera/Authenticator1";
@@ -140,6 +140,13 @@ impl Daemon {
     async fn call1(&self, method: &str, args: Variant) -> Result<Variant> {
         let reply = self.call(method, args).await?;
         Ok(reply.child_value(0))
+    }
+
+    /// The newest frame of the camera's live preview of activation `id`
+    /// (`PreviewFrame`; sequence 0 and no pixels when there is none).
+    pub async fn preview_frame(&self, id: &str) -> Result<PreviewFrame> {
+        let reply = self.call("PreviewFrame", (id,).to_variant()).await?;
+        Ok(PreviewFrame::from_reply(&reply))
     }
 
     pub async fn ping(&self) -> Result<()> {

@@ -9,6 +9,7 @@
 
 use gtk::glib::{Variant, VariantDict};
 use gtk::prelude::FromVariant;
+use zeroize::Zeroizing;
 
 fn get<T: FromVariant + Default>(d: &VariantDict, key: &str) -> T {
     d.lookup::<T>(key).ok().flatten().unwrap_or_default()
@@ -267,6 +268,53 @@ impl View {
 /// A signal may arrive before the reply to the call that caused it (a
 /// failed scan's view before `StartActivation`'s "scanning"): the page
 /// shows the newer of the two.
+/// One frame of the camera's live preview (`PreviewFrame`): grey, one
+/// byte per pixel. It may show the QR code, so its pixels are wiped when
+/// it is dropped.
+#[derive(Debug, Default)]
+pub struct PreviewFrame {
+    /// Counts the activation's frames from 1; 0: none yet.
+    pub sequence: u64,
+    pub width: u32,
+    pub height: u32,
+    pub pixels: Zeroizing<Vec<u8>>,
+}
+
+impl PreviewFrame {
+    /// Reads the reply `(t sequence, u width, u height, ay pixels)`.
+    pub fn from_reply(reply: &Variant) -> PreviewFrame {
+        if reply.n_children() != 4 {
+            return PreviewFrame::default();
+        }
+        let get_u = |i| reply.child_value(i).get::<u32>().unwrap_or(0);
+        let pixels = reply.child_value(3);
+        PreviewFrame {
+            sequence: reply.child_value(0).get::<u64>().unwrap_or(0),
+            width: get_u(1),
+            height: get_u(2),
+            pixels: Zeroizing::new(
+                pixels
+                    .fixed_array::<u8>()
+                    .map(<[u8]>::to_vec)
+                    .unwrap_or_default(),
+            ),
+        }
+    }
+
+    /// Whether it holds a whole picture to show.
+    pub fn is_picture(&self) -> bool {
+        self.width > 0
+            && self.height > 0
+            && self.pixels.len() == self.width as usize * self.height as usize
+    }
+
+    /// The pixels as RGB, three bytes a pixel (GTK 4.8's textures have no
+    /// grey format; `G8` came in 4.12).
+    pub fn rgb(&self) -> Vec<u8> {
+        self.pixels.iter().flat_map(|&g| [g, g, g]).collect()
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct NewestViews(std::collections::HashMap<String, View>);
 
@@ -533,5 +581,22 @@ mod tests {
         assert_eq!(wait_text(45), "45 seconds");
         assert_eq!(wait_text(300), "5 minutes");
         assert_eq!(wait_text(7200), "2 hours");
+    }
+
+    #[test]
+    fn preview_frames_read_from_the_reply() {
+        let reply = (7u64, 2u32, 1u32, vec![10u8, 200]).to_variant();
+        let frame = PreviewFrame::from_reply(&reply);
+        assert_eq!((frame.sequence, frame.width, frame.height), (7, 2, 1));
+        assert!(frame.is_picture());
+        assert_eq!(frame.rgb(), [10, 10, 10, 200, 200, 200]);
+        // No frame, a short one, a reply of another shape: nothing to show.
+        let none = PreviewFrame::from_reply(&(3u64, 0u32, 0u32, Vec::<u8>::new()).to_variant());
+        assert_eq!(none.sequence, 3);
+        assert!(!none.is_picture());
+        assert!(
+            !PreviewFrame::from_reply(&(1u64, 2u32, 2u32, vec![1u8]).to_variant()).is_picture()
+        );
+        assert_eq!(PreviewFrame::from_reply(&("x",).to_variant()).sequence, 0);
     }
 }

@@ -6,6 +6,7 @@
 mod session;
 
 use session::{EXAMPLE_URI, FAST_CONFIG, Issuer, Session};
+use tessera_testkit::images::{CameraFrame, camera_frames};
 
 /// Types a link into the home page and adds it.
 fn add_link(s: &mut Session, link: &str) {
@@ -242,6 +243,50 @@ fn no_camera_is_said_plainly() {
     s.shot("no-camera");
     s.click("Start Over");
     s.wait("label", "Add an Account");
+}
+
+/// The camera (a folder of frames played by the real camera plugin: there
+/// is no camera here) sees half a code against a dark wall, then against a
+/// bright one, in turn, then the whole code. The scanning page shows each
+/// frame as it comes, read back from the pixels on screen, and the code
+/// moves the app to the PIN.
+#[test]
+fn the_camera_preview_shows_what_the_camera_sees() {
+    const DARK: u8 = 30;
+    const BRIGHT: u8 = 225;
+    let frames = tempfile::tempdir().unwrap();
+    let mut shown: Vec<CameraFrame> = (0..80)
+        .map(|i| CameraFrame::HalfCode(if i % 10 < 5 { DARK } else { BRIGHT }, EXAMPLE_URI))
+        .collect();
+    shown.push(CameraFrame::Code(EXAMPLE_URI));
+    camera_frames(frames.path(), &shown);
+    let mut s = Session::with_camera(FAST_CONFIG, frames.path());
+    s.start_app();
+    s.click("Scan Code");
+    s.click("Scan with the Camera");
+    s.wait("label", "Reading the Code…");
+    s.wait("image", "Camera preview");
+    s.shot_window("camera-preview", "Tessera");
+    let (mut dark, mut bright) = (false, false);
+    let mut samples = Vec::new();
+    while !(dark && bright) {
+        assert!(
+            samples.len() < 40,
+            "the preview did not follow the camera: {samples:?}"
+        );
+        // The wall, in the frame's lower left (the code is in its top middle).
+        let grey = s.grey_of("image", "Camera preview");
+        samples.push(grey);
+        let near = |g: u8| (grey - f64::from(g)).abs() < 12.0;
+        assert!(
+            near(DARK) || near(BRIGHT),
+            "the preview shows a frame: {samples:?}"
+        );
+        dark |= near(DARK);
+        bright |= near(BRIGHT);
+    }
+    s.wait("label", "Choose a PIN");
+    s.gone("image", "Camera preview");
 }
 
 #[test]

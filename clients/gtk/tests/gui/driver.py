@@ -240,6 +240,15 @@ def run(cmd):
                 if node.getState().contains(pyatspi.STATE_FOCUSED):
                     return {"focused": describe(node)}
         return {"focused": ""}
+    if op == "extents":
+        # Where a node is drawn in its window, and the window's X id, for
+        # looking at the pixels of that spot in a screenshot.
+        nodes = wait_for(cmd)
+        if not nodes:
+            raise LookupError(not_found(cmd))
+        e = extents(nodes[0])
+        return {"window": window_id(nodes[0]), "x": e.x, "y": e.y,
+                "width": e.width, "height": e.height}
     if op == "summary":
         return {"summary": visible_summary()}
     raise ValueError(f"unknown op {op!r}")

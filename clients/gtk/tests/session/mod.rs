@@ -71,17 +71,24 @@ impl Session {
     /// The bus, X, the accessibility bus and a daemon with `config`; the
     /// app is started by [`start_app`](Self::start_app).
     pub fn new(config: &str) -> Session {
-        Session::start(config, None)
+        Session::start(config, None, None)
+    }
+
+    /// As [`new`](Self::new), with a camera: the daemon's camera plugin
+    /// (loaded from cargo's build folder) plays the pictures of `frames`
+    /// (`TESSERA_CAMERA_FRAMES`, testkit's `camera_frames`).
+    pub fn with_camera(config: &str, frames: &Path) -> Session {
+        Session::start(config, None, Some(frames))
     }
 
     /// As [`new`](Self::new), with the standard layers under a temporary
     /// root (`--config-root`): `config` as the vendor file and `admin` as
     /// the administrator's `etc/tessera/tessera.toml` (with its locks).
     pub fn with_policy(config: &str, admin: &str) -> Session {
-        Session::start(config, Some(admin))
+        Session::start(config, Some(admin), None)
     }
 
-    fn start(config: &str, admin: Option<&str>) -> Session {
+    fn start(config: &str, admin: Option<&str>, frames: Option<&Path>) -> Session {
         let bus = PrivateBus::start();
         let home = tempfile::tempdir().unwrap();
         for d in ["config", "data", "cache", "run"] {
@@ -133,6 +140,9 @@ impl Session {
             .expect("at-spi-bus-launcher (Debian package at-spi2-core) runs");
         let mut daemon = Tesserad::new(workspace_bin("tesserad"))
             .with_env("DBUS_SESSION_BUS_ADDRESS", bus.address());
+        if let Some(frames) = frames {
+            daemon = daemon.with_env("TESSERA_CAMERA_FRAMES", frames);
+        }
         match admin {
             None => {
                 daemon.write_config(config);
@@ -336,6 +346,34 @@ impl Session {
             .status()
             .expect("import (Debian package imagemagick) runs");
         assert!(status.success(), "import failed");
+    }
+
+    /// The mean grey (0 to 255) of the lower left of the widget `role`
+    /// `name` as drawn now: a screenshot of its window (ImageMagick's
+    /// `import`), cropped to the square from 10 % to 30 % of the widget's
+    /// width across and from 70 % to 90 % of its height down.
+    pub fn grey_of(&mut self, role: &str, name: &str) -> f64 {
+        let e = self.cmd(json!({"op": "extents", "role": role, "name": name}));
+        let n = |k: &str| e[k].as_i64().unwrap_or_else(|| panic!("extents: {e}"));
+        let (w, h) = (n("width") / 5, n("height") / 5);
+        assert!(w > 0 && h > 0, "{name} is not drawn: {e}");
+        let crop = format!("{w}x{h}+{}+{}", n("x") + w / 2, n("y") + h * 7 / 2);
+        let out = self
+            .env()
+            .command("import")
+            .args(["-window", e["window"].as_str().unwrap(), "-crop", &crop])
+            .args(["-colorspace", "gray", "-format", "%[fx:mean*255]", "info:"])
+            .output()
+            .expect("import (Debian package imagemagick) runs");
+        assert!(
+            out.status.success(),
+            "import: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("import printed {:?}", String::from_utf8_lossy(&out.stdout)))
     }
 
     /// `tessera ARGS…` against this session's daemon.

@@ -533,6 +533,100 @@ async fn grpc_and_dbus_give_the_same_results() {
         (b.noncompliant, b.accounts_checked)
     );
 
+    // A new scan from home after "Start over": D-Bus `Rescan`, gRPC's
+    // `Scan` event; the same image gives the same step and accounts.
+    const CAROL: &str = "otpauth://totp/Example:carol?secret=JBSWY3DPEHPK3PXP&issuer=Example";
+    let png = tessera_testkit::images::qr_png(CAROL);
+    let broken = "otpauth://totp/Broken?secret=not*base32";
+    let mut activation = d.activation().await;
+    let start_over = |id: String| pb::SendEventRequest {
+        activation_id: id,
+        revision: 0,
+        event: Some(pb::Event {
+            kind: Some(pb::event::Kind::StartOver(pb::Empty {})),
+        }),
+    };
+    let failed = activation
+        .start(pb::StartActivationRequest {
+            source: Some(pb::start_activation_request::Source::Payload(broken.into())),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    activation
+        .send_event(start_over(failed.id.clone()))
+        .await
+        .unwrap();
+    let g = activation
+        .send_event(pb::SendEventRequest {
+            activation_id: failed.id,
+            revision: 0,
+            event: Some(pb::Event {
+                kind: Some(pb::event::Kind::Scan(pb::StartActivationRequest {
+                    source: Some(pb::start_activation_request::Source::Image(png.clone())),
+                })),
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let failed: View = call(&p, "StartActivation", &(payload(broken),))
+        .await
+        .unwrap();
+    send_event(&p, &failed.id, "start_over", "").await;
+    let image = HashMap::from([(
+        "image".to_owned(),
+        OwnedValue::try_from(Value::from(png)).unwrap(),
+    )]);
+    let b: View = call(&p, "Rescan", &(failed.id.as_str(), 0u64, image))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            g.state.as_ref().and_then(|s| s.kind.as_ref()),
+            Some(pb::activation_state::Kind::EnterPin(_))
+        ),
+        "{g:?}"
+    );
+    assert_eq!(b.state, "enter_pin");
+    assert_eq!(
+        g.accounts
+            .iter()
+            .map(|a| (a.issuer.clone(), a.label.clone()))
+            .collect::<Vec<_>>(),
+        b.accounts
+            .iter()
+            .map(|a| (a.issuer.clone(), a.label.clone()))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(b.accounts[0].label, "carol");
+
+    // The camera preview of an activation that scans no camera: no frame
+    // both ways; of an unknown one, the same error.
+    let g = activation
+        .get_preview_frame(pb::GetPreviewFrameRequest {
+            activation_id: b.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let frame: (u64, u32, u32, Vec<u8>) =
+        call(&p, "PreviewFrame", &(b.id.as_str(),)).await.unwrap();
+    assert_eq!((g.sequence, g.width, g.height, g.pixels), frame);
+    let g = activation
+        .get_preview_frame(pb::GetPreviewFrameRequest {
+            activation_id: "gone".into(),
+        })
+        .await
+        .unwrap_err();
+    let e = call::<(u64, u32, u32, Vec<u8>)>(&p, "PreviewFrame", &("gone",))
+        .await
+        .unwrap_err();
+    let (name, message) = dbus_error(&e);
+    assert_eq!(error_code(&g), "ERROR_CODE_NOT_FOUND");
+    assert_eq!(name, "org.tessera.Authenticator1.Error.NotFound");
+    assert_eq!(g.message(), message);
+
     // Lock over gRPC: D-Bus sees it.
     d.vault().await.lock(pb::LockRequest {}).await.unwrap();
     let b: Status = call(&p, "Status", &()).await.unwrap();

@@ -4,27 +4,16 @@
 //! the code in the last one is found. A file of its own: the variable is
 //! set for the whole test process.
 
-use std::os::unix::fs::PermissionsExt;
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use image::{GrayImage, Luma};
 use qrcode::QrCode;
-use tessera_plugin_host::{
-    FrameReply, PluginError, PluginFolder, PluginHost, PreviewFrame, PreviewSink,
-};
+use tessera_plugin_host::{FrameReply, PluginError, PreviewFrame, PreviewSink};
 
 const URI: &str = "otpauth://totp/Example:alice@example.com?secret=JBSWY3DPEHPK3PXP&issuer=Example";
-
-fn built_library() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap();
-    [deps, deps.parent().unwrap()]
-        .iter()
-        .map(|dir| dir.join("libtessera_scanner_camera.so"))
-        .find(|path| path.exists())
-        .expect("cargo built libtessera_scanner_camera.so")
-}
 
 #[tokio::test]
 async fn frames_from_a_folder_reach_the_preview_and_the_code_is_found() {
@@ -41,12 +30,7 @@ async fn frames_from_a_folder_reach_the_preview_and_the_code_is_found() {
     // SAFETY: set before any other thread of this test process reads the environment.
     unsafe { std::env::set_var("TESSERA_CAMERA_FRAMES", frames.path()) };
 
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-    let to = dir.path().join("libtessera_scanner_camera.so");
-    std::fs::copy(built_library(), &to).unwrap();
-    std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let host = PluginHost::load(&[PluginFolder::new(dir.path())], None);
+    let (_dir, host) = common::load();
 
     let seen: Arc<Mutex<Vec<PreviewFrame>>> = Arc::default();
     let sink: PreviewSink = {

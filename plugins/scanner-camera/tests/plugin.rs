@@ -1,33 +1,11 @@
 //! The built plugin library, loaded by the plugin host as the daemon loads it.
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+mod common;
+
 use std::time::Duration;
 
-use tessera_plugin_host::{PluginError, PluginFolder, PluginHost, PluginStatus, ScannerInput};
-
-/// The plugin library cargo built for these tests: in `target/<profile>/deps/`
-/// next to the test binary (or in `target/<profile>/` when another crate's
-/// dev-dependency built it).
-fn built_library() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap();
-    [deps, deps.parent().unwrap()]
-        .iter()
-        .map(|dir| dir.join("libtessera_scanner_camera.so"))
-        .find(|path| path.exists())
-        .expect("cargo built libtessera_scanner_camera.so")
-}
-
-fn load() -> (tempfile::TempDir, PluginHost) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-    let to = dir.path().join("libtessera_scanner_camera.so");
-    std::fs::copy(built_library(), &to).unwrap();
-    std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let host = PluginHost::load(&[PluginFolder::new(dir.path())], None);
-    (dir, host)
-}
+use common::load;
+use tessera_plugin_host::{PluginError, PluginStatus, ScannerInput};
 
 #[tokio::test]
 async fn loads_as_the_camera_capture_scanner() {

@@ -36,6 +36,7 @@ pub struct Config {
     pub biometrics: BiometricsConfig,
     pub notifications: NotificationsConfig,
     pub clients: ClientsConfig,
+    pub backup: BackupConfig,
     /// Where each value came from, the locks and the warnings of loading;
     /// empty for settings not read by [`load`].
     #[serde(skip)]
@@ -80,6 +81,8 @@ pub enum Allowed {
     IssuerKeys,
     /// A list of folders: absolute paths or `~/…`.
     Folders,
+    /// One folder: an absolute path or `~/…`.
+    Folder,
     /// A list of `{ name = "…", sha256 = "…" }` (sha256 optional).
     PluginAllowList,
 }
@@ -103,6 +106,9 @@ impl Allowed {
             Allowed::Folders => {
                 "a list of folders, each an absolute path or ~/… (e.g. [\"/opt/tessera/plugins\"])"
                     .to_owned()
+            }
+            Allowed::Folder => {
+                "a folder: an absolute path or ~/… (e.g. \"/media/backup/tessera\")".to_owned()
             }
             Allowed::PluginAllowList => "a list of { name = \"…\" } or { name = \"…\", sha256 = \"…\" } \
                  (a plugin name: 1 to 64 of a-z 0-9 . _ -; sha256: the file's SHA-256 in 64 hex digits)"
@@ -164,6 +170,10 @@ impl Allowed {
                     }
                 }
                 Ok(())
+            }
+            (Allowed::Folder, V::String(f)) if f.starts_with('/') || f.starts_with("~/") => Ok(()),
+            (Allowed::Folder, V::String(f)) => {
+                Err(format!("{f:?} is not an absolute path (or ~/…)"))
             }
             (Allowed::PluginAllowList, V::Array(items)) => {
                 for (i, item) in items.iter().enumerate() {
@@ -297,6 +307,9 @@ pub const KEYS: &[KeyInfo] = &[
         Allowed::OneOf(&["none", "biometrics"]),
     ),
     live("clients.clipboard_clear_seconds", int(0, 3600)),
+    live("backup.automatic", BOOL),
+    live("backup.folder", Allowed::Folder),
+    live("backup.keep", int(1, 1000)),
 ];
 
 impl KeyInfo {
@@ -327,6 +340,7 @@ pub const SECTIONS: &[&str] = &[
     "biometrics",
     "notifications",
     "clients",
+    "backup",
 ];
 
 /// A value out of range: the key (`section.key`) and what is allowed.
@@ -626,6 +640,31 @@ impl Default for ClientsConfig {
     fn default() -> Self {
         Self {
             clipboard_clear_seconds: 30,
+        }
+    }
+}
+
+/// Automatic backups of the vault file (docs/backup.md).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupConfig {
+    /// After every change, a copy of the vault file (encrypted as the vault
+    /// is) goes to `folder`.
+    pub automatic: bool,
+    /// Where the copies go: absolute, or `~/…`; unset: `backups/` in the
+    /// daemon's data folder. Another disk keeps them from dying with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
+    /// How many copies are kept; the oldest go first.
+    pub keep: u32,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        Self {
+            automatic: true,
+            folder: None,
+            keep: 10,
         }
     }
 }

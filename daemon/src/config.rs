@@ -1,7 +1,7 @@
 //! The daemon's settings: the schema, the layered files, locks and
 //! validation live in `tessera-config` (re-exported here); this module maps
 //! the sections to the daemon's own types (PIN rules, KDF parameters, the
-//! wrong-PIN delays, plugin folders and allow-list) and watches the files
+//! wrong-PIN delays, plugin folders and allow-list, the backup folder) and watches the files
 //! for a reload (SIGHUP, or a changed file).
 
 use std::path::{Path, PathBuf};
@@ -11,7 +11,7 @@ use tessera_plugin_host::{AllowList, PluginFolder};
 pub use tessera_config::*;
 
 use crate::activation::PinRules;
-use crate::vault::{KdfParams, PinDelayPolicy};
+use crate::vault::{BackupPolicy, KdfParams, PinDelayPolicy};
 
 /// `[vault]` as the vault takes it.
 pub trait VaultConfigExt {
@@ -70,7 +70,7 @@ impl PluginsConfigExt for PluginsConfig {
         };
         folders
             .iter()
-            .map(|f| expand_folder(f).map(PluginFolder::new))
+            .map(|f| expand_folder("plugins.folders", f).map(PluginFolder::new))
             .collect()
     }
 
@@ -91,19 +91,42 @@ impl PluginsConfigExt for PluginsConfig {
     }
 }
 
-/// A configured plugin folder: absolute, or `~/…` under `$HOME`.
-fn expand_folder(folder: &str) -> Result<PathBuf, String> {
+/// `[backup]` as the vault takes it.
+pub trait BackupConfigExt {
+    /// Where automatic backups go and how many are kept; `None` when they
+    /// are off. The folder defaults to `backups/` in `data_dir`.
+    fn policy(&self, data_dir: &Path) -> Result<Option<BackupPolicy>, String>;
+}
+
+impl BackupConfigExt for BackupConfig {
+    fn policy(&self, data_dir: &Path) -> Result<Option<BackupPolicy>, String> {
+        if !self.automatic {
+            return Ok(None);
+        }
+        let folder = match &self.folder {
+            Some(f) => expand_folder("backup.folder", f)?,
+            None => data_dir.join("backups"),
+        };
+        Ok(Some(BackupPolicy {
+            folder,
+            keep: self.keep,
+        }))
+    }
+}
+
+/// A configured folder (of the key `key`): absolute, or `~/…` under `$HOME`.
+fn expand_folder(key: &str, folder: &str) -> Result<PathBuf, String> {
     let path = if let Some(rest) = folder.strip_prefix("~/") {
         let home = std::env::var_os("HOME")
             .filter(|h| !h.is_empty())
-            .ok_or_else(|| format!("plugins.folders: {folder:?} needs $HOME, which is not set"))?;
+            .ok_or_else(|| format!("{key}: {folder:?} needs $HOME, which is not set"))?;
         Path::new(&home).join(rest)
     } else {
         PathBuf::from(folder)
     };
     if !path.is_absolute() {
         return Err(format!(
-            "plugins.folders: {folder:?} is not an absolute path (or ~/…)"
+            "{key}: {folder:?} is not an absolute path (or ~/…)"
         ));
     }
     Ok(path)

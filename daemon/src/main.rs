@@ -386,8 +386,17 @@ async fn run(args: Args, ready: Option<detach::ReadyPipe>, logs: LogTarget) -> a
         Err(e @ VaultError::Busy { .. }) => return Err(e.into()),
         Err(e) => {
             let (listener, socket_activated) = listen(&socket)?;
-            return serve_unusable_vault(e, listener, &socket, socket_activated, ready, signals)
-                .await;
+            let backup = newest_backup(&config, &data_dir);
+            return serve_unusable_vault(
+                e,
+                backup,
+                listener,
+                &socket,
+                socket_activated,
+                ready,
+                signals,
+            )
+            .await;
         }
     };
     let (listener, socket_activated) = listen(&socket)?;
@@ -425,6 +434,8 @@ async fn run(args: Args, ready: Option<detach::ReadyPipe>, logs: LogTarget) -> a
         Err(_) => tracing::info!("clients still connected after the grace period; closing"),
     }
     service.lock().await;
+    // The last change's automatic backup, if it is still being written.
+    service.flush_backups().await;
     drop(bus);
     // A socket from systemd stays: systemd listens on it for the next start.
     if !socket_activated {
@@ -440,8 +451,21 @@ async fn run(args: Args, ready: Option<detach::ReadyPipe>, logs: LogTarget) -> a
 /// answers every call (of its own user; others are refused as always)
 /// with `ERROR_CODE_VAULT_UNUSABLE` and the reason, touching nothing,
 /// until it is stopped. No D-Bus name is taken.
+/// The newest automatic backup, for the message about a vault that cannot
+/// be opened.
+fn newest_backup(config: &Config, data_dir: &Path) -> Option<PathBuf> {
+    use tesserad::config::BackupConfigExt;
+    let folder = match config.backup.policy(data_dir) {
+        Ok(Some(policy)) => policy.folder,
+        // Off now, but copies made before may be there.
+        _ => data_dir.join("backups"),
+    };
+    tesserad::vault::backups::newest(&folder)
+}
+
 async fn serve_unusable_vault(
     error: VaultError,
+    backup: Option<PathBuf>,
     listener: UnixListener,
     socket: &Path,
     socket_activated: bool,
@@ -449,7 +473,17 @@ async fn serve_unusable_vault(
     signals: Signals,
 ) -> anyhow::Result<()> {
     use hyper_util::rt::{TokioExecutor, TokioIo};
-    let reason = format!("tesserad cannot open the vault: {error}");
+    let restore = match (&error, &backup) {
+        (VaultError::Corrupt { path, .. }, Some(backup)) => format!(
+            ". The newest automatic backup is {}: to use it, stop tesserad, move {} away and \
+             copy the backup in its place (docs/backup.md)",
+            backup.display(),
+            path.display()
+        ),
+        (VaultError::Corrupt { .. }, None) => ". No automatic backup was found".to_owned(),
+        _ => String::new(),
+    };
+    let reason = format!("tesserad cannot open the vault: {error}{restore}");
     tracing::error!("{reason}; answering every call with it until stopped");
     // Still on the terminal of whoever started it (before detaching).
     eprintln!("tesserad: {reason}");

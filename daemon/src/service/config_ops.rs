@@ -4,13 +4,14 @@
 //! vault that no longer complies (reported, never changed).
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use super::Service;
 use super::plan::Plan;
 use crate::account::AccountKind;
-use crate::config::{Applies, Config, KEYS, Layer, PinConfigExt, Problem};
+use crate::config::{Applies, BackupConfigExt, Config, KEYS, Layer, PinConfigExt, Problem};
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
-use crate::vault::Protection;
+use crate::vault::{BackupPolicy, Protection};
 
 /// One effective key, as `tessera config show` lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,6 +81,19 @@ pub(crate) fn check_plan(config: &Config, plan: &Plan) -> ServiceResult<()> {
     Ok(())
 }
 
+/// The automatic backups `config` asks for, for the vault in `data_dir`.
+/// A folder that cannot be used (`~/…` without `$HOME`) turns them off
+/// with a warning rather than stopping the daemon.
+pub(crate) fn backup_policy(config: &Config, data_dir: &Path) -> Option<BackupPolicy> {
+    match config.backup.policy(data_dir) {
+        Ok(policy) => policy,
+        Err(e) => {
+            tracing::warn!("automatic backups are off: {e}");
+            None
+        }
+    }
+}
+
 impl Service {
     /// Puts reloaded settings in force. Calls already running keep the
     /// snapshot they took; the vault takes the new wrong-PIN delays; a vault
@@ -97,7 +111,11 @@ impl Service {
             }
         }
         let delays = config.pin.delay_policy();
-        self.vault().lock().await.set_pin_delay_policy(delays);
+        let mut vault = self.vault().lock().await;
+        vault.set_pin_delay_policy(delays);
+        let backups = backup_policy(&config, vault.dir());
+        vault.set_backup_policy(backups);
+        drop(vault);
         self.replace_config(config);
         self.log_compliance().await;
     }

@@ -73,6 +73,7 @@ impl Service {
     pub fn new(vault: Vault, config: Config, plugins: Arc<PluginHost>) -> Self {
         let mut vault = vault;
         vault.set_pin_delay_policy(config.pin.delay_policy());
+        vault.set_backup_policy(config_ops::backup_policy(&config, vault.dir()));
         Self {
             inner: Arc::new(Inner {
                 vault: Arc::new(Mutex::new(vault)),

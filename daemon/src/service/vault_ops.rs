@@ -30,6 +30,13 @@ pub struct VaultStatus {
 }
 
 impl Service {
+    /// Waits until the automatic backups of the changes so far are
+    /// written (at shutdown; vault/backups.rs).
+    pub async fn flush_backups(&self) {
+        let vault = self.vault().clone();
+        let _ = tokio::task::spawn_blocking(move || vault.blocking_lock().flush_backups()).await;
+    }
+
     pub async fn vault_status(&self) -> VaultStatus {
         let vault = self.vault().lock().await;
         let pin = vault.pin_status(SystemTime::now());

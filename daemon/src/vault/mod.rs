@@ -20,6 +20,7 @@
 //! daemon calls it from `spawn_blocking`.
 
 mod attempts;
+pub mod backups;
 mod body;
 mod error;
 mod format;
@@ -38,6 +39,8 @@ use tessera_core::SecretBytes;
 use crate::account::Account;
 
 pub use attempts::{PinDelayPolicy, PinStatus};
+pub use backups::BackupPolicy;
+use backups::Backups;
 pub use error::VaultError;
 pub use slots::{KdfParams, SlotKind, new_slot_key};
 /// PINs are `tessera_core::SecretString`: zeroized on drop, `Debug` redacted.
@@ -87,6 +90,9 @@ pub struct Vault {
     /// The id a vault created by this value gets, known beforehand so that
     /// a slot key can be stored under it before the file is written.
     next_id: [u8; slots::VAULT_ID_LEN],
+    /// Automatic backups: where, and the writer (started with the first).
+    backup: Option<BackupPolicy>,
+    backups: Option<Backups>,
 }
 
 impl fmt::Debug for Vault {
@@ -148,6 +154,8 @@ impl Vault {
             attempts,
             counter_warning: None,
             next_id: slots::random_array(),
+            backup: None,
+            backups: None,
         })
     }
 
@@ -202,6 +210,22 @@ impl Vault {
 
     pub fn set_pin_delay_policy(&mut self, policy: PinDelayPolicy) {
         self.policy = policy;
+    }
+
+    /// Turns automatic backups on (after every save, a copy of the file to
+    /// `policy.folder`: vault/backups.rs) or off.
+    pub fn set_backup_policy(&mut self, policy: Option<BackupPolicy>) {
+        if policy.is_some() && self.backups.is_none() {
+            self.backups = Some(Backups::start());
+        }
+        self.backup = policy;
+    }
+
+    /// Waits until the automatic backups queued so far are written.
+    pub fn flush_backups(&self) {
+        if let Some(backups) = &self.backups {
+            backups.flush();
+        }
     }
 
     pub fn pin_delay_policy(&self) -> PinDelayPolicy {
@@ -461,6 +485,9 @@ impl Vault {
         let plain = body::encode(accounts)?;
         let file = VaultFile::build(header, master, plain)?;
         store::write_atomic(&self.path, file.bytes())?;
+        if let (Some(policy), Some(backups)) = (&self.backup, &self.backups) {
+            backups.queue(file.bytes().to_vec(), policy.clone());
+        }
         Ok(file)
     }
 

@@ -9,6 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "tessera/v1/plugins.proto",
         "tessera/v1/scanner.proto",
         "tessera/v1/config.proto",
+        "tessera/v1/backup.proto",
     ];
     for f in files {
         println!("cargo:rerun-if-changed={f}");

@@ -96,6 +96,8 @@ pub trait BackupConfigExt {
     /// Where automatic backups go and how many are kept; `None` when they
     /// are off. The folder defaults to `backups/` in `data_dir`.
     fn policy(&self, data_dir: &Path) -> Result<Option<BackupPolicy>, String>;
+    /// The backup folder, whether automatic backups are on or not.
+    fn folder_in(&self, data_dir: &Path) -> Result<PathBuf, String>;
 }
 
 impl BackupConfigExt for BackupConfig {
@@ -103,14 +105,17 @@ impl BackupConfigExt for BackupConfig {
         if !self.automatic {
             return Ok(None);
         }
-        let folder = match &self.folder {
-            Some(f) => expand_folder("backup.folder", f)?,
-            None => data_dir.join("backups"),
-        };
         Ok(Some(BackupPolicy {
-            folder,
+            folder: self.folder_in(data_dir)?,
             keep: self.keep,
         }))
+    }
+
+    fn folder_in(&self, data_dir: &Path) -> Result<PathBuf, String> {
+        match &self.folder {
+            Some(f) => expand_folder("backup.folder", f),
+            None => Ok(data_dir.join("backups")),
+        }
     }
 }
 

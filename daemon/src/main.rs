@@ -455,11 +455,8 @@ async fn run(args: Args, ready: Option<detach::ReadyPipe>, logs: LogTarget) -> a
 /// be opened.
 fn newest_backup(config: &Config, data_dir: &Path) -> Option<PathBuf> {
     use tesserad::config::BackupConfigExt;
-    let folder = match config.backup.policy(data_dir) {
-        Ok(Some(policy)) => policy.folder,
-        // Off now, but copies made before may be there.
-        _ => data_dir.join("backups"),
-    };
+    // Also when they are off now: copies made before may be there.
+    let folder = config.backup.folder_in(data_dir).ok()?;
     tesserad::vault::backups::newest(&folder)
 }
 

@@ -8,6 +8,7 @@
 //! other commands), `error.rs` (error codes and exit codes), `out.rs`
 //! (`outln!`/`errln!`: output lines; a closed stdout pipe exits quietly).
 
+mod backup;
 mod biometrics;
 mod commands;
 mod config_cmd;
@@ -201,6 +202,15 @@ command line.")]
         /// The link, as the desktop passes it (%u)
         link: String,
     },
+    /// The vault's automatic backups: list them, check one, restore one
+    #[command(after_help = "\
+After every change the daemon copies the vault file into its backup folder
+(backup.folder; the last backup.keep copies). A copy opens with the PIN the
+vault had when it was made. docs/backup.md has the details.")]
+    Backup {
+        #[command(subcommand)]
+        action: BackupCmd,
+    },
     /// Change the vault PIN
     ChangePin {
         /// Read the current PIN from FILE (`-`: standard input)
@@ -229,6 +239,39 @@ enum ApprovalsCmd {
         /// The account: a part of issuer:label, or its id
         #[arg(value_name = "QUERY")]
         name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BackupCmd {
+    /// The automatic backups, oldest first
+    List,
+    /// Open a backup with its PIN and say what it holds and what restoring
+    /// it would change; changes nothing
+    Verify {
+        /// The backup file (a copy from `tessera backup list`)
+        file: PathBuf,
+        /// Read the backup's PIN from FILE (`-`: standard input)
+        #[arg(long, value_name = "FILE")]
+        pin_file: Option<PathBuf>,
+    },
+    /// Restore a backup: shows what changes, asks, then changes it in one
+    /// save (nothing half-done)
+    Restore {
+        /// The backup file (a copy from `tessera backup list`)
+        file: PathBuf,
+        /// Add the backup's accounts the vault lacks; keep the rest
+        #[arg(long, conflicts_with = "replace")]
+        merge: bool,
+        /// The vault's accounts become the backup's
+        #[arg(long)]
+        replace: bool,
+        /// Do not ask to confirm
+        #[arg(long)]
+        yes: bool,
+        /// Read the backup's PIN from FILE (`-`: standard input)
+        #[arg(long, value_name = "FILE")]
+        pin_file: Option<PathBuf>,
     },
 }
 
@@ -599,6 +642,9 @@ async fn run(cli: Cli) -> Result<()> {
             | Cmd::Rename { .. }
             | Cmd::Delete { .. }
             | Cmd::Approvals { .. }
+            | Cmd::Backup {
+                action: BackupCmd::Restore { .. }
+            }
     ) {
         commands::offer_unlock(&ch, mode).await?;
     }
@@ -665,6 +711,29 @@ async fn run(cli: Cli) -> Result<()> {
             pin_file,
             new_pin_file,
         } => commands::change_pin(ch, mode, pin_file, new_pin_file).await,
+        Cmd::Backup { action } => {
+            use backup::Action;
+            use tessera_proto::v1::RestoreMode;
+            let (action, pin_file) = match action {
+                BackupCmd::List => (Action::List, None),
+                BackupCmd::Verify { file, pin_file } => (Action::Verify { file }, pin_file),
+                BackupCmd::Restore {
+                    file,
+                    merge,
+                    replace,
+                    yes,
+                    pin_file,
+                } => {
+                    let mode = match (merge, replace) {
+                        (true, _) => Some(RestoreMode::Merge),
+                        (_, true) => Some(RestoreMode::Replace),
+                        _ => None,
+                    };
+                    (Action::Restore { file, mode, yes }, pin_file)
+                }
+            };
+            backup::run(ch, mode, action, pin_file).await
+        }
     }
 }
 

@@ -458,6 +458,22 @@ pub fn ask_pin(prompt: &str) -> Result<Zeroizing<String>> {
     }
 }
 
+/// One of `choices` typed at the terminal (any case), asked until one is.
+pub fn ask_choice(prompt: &str, choices: &[&str]) -> Result<String> {
+    loop {
+        match read(prompt, true)? {
+            Typed::Cancel | Typed::Eof => return Err(CliError::cancelled("cancelled")),
+            Typed::Line(l) => {
+                let l = l.trim().to_lowercase();
+                if let Some(c) = choices.iter().find(|c| **c == l) {
+                    return Ok((*c).to_owned());
+                }
+                errln!("Please answer {}.", choices.join(" or "));
+            }
+        }
+    }
+}
+
 /// A yes/no confirmation on the terminal, default no.
 pub fn confirm(prompt: &str) -> Result<bool> {
     Ok(yes_no(prompt, false)? == Answer::Yes)

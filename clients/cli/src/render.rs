@@ -268,7 +268,7 @@ pub fn short_id(id: &str) -> &str {
     }
 }
 
-fn describe_account(label: &str, issuer: &str) -> String {
+pub fn describe_account(label: &str, issuer: &str) -> String {
     if issuer.is_empty() || issuer == label {
         label.to_owned()
     } else {

@@ -9,6 +9,7 @@ use tonic::metadata::MetadataValue;
 use crate::account::{AccountInfo, AccountKind};
 use crate::activation::{Event, Source, State};
 use crate::error::{ErrorCode, ServiceError};
+use crate::service::backup_ops::{BackupInfo, RestoreMode, RestorePlan};
 use crate::service::preview::PreviewView;
 use crate::service::scanning::CodeFields;
 use crate::service::{
@@ -232,6 +233,44 @@ fn state(s: &State, view: &ActivationView) -> pb::ActivationState {
         }),
     };
     pb::ActivationState { kind: Some(kind) }
+}
+
+/// The backup folder and its copies.
+pub fn backups(folder: &std::path::Path, list: &[BackupInfo]) -> pb::ListBackupsResponse {
+    pb::ListBackupsResponse {
+        folder: folder.display().to_string(),
+        backups: list
+            .iter()
+            .map(|b| pb::BackupFile {
+                path: b.path.display().to_string(),
+                bytes: b.bytes,
+                modified_unix: b.modified_unix,
+            })
+            .collect(),
+    }
+}
+
+pub fn restore_mode(mode: i32) -> Result<RestoreMode, Status> {
+    match pb::RestoreMode::try_from(mode) {
+        Ok(pb::RestoreMode::Merge) => Ok(RestoreMode::Merge),
+        Ok(pb::RestoreMode::Replace) => Ok(RestoreMode::Replace),
+        _ => Err(status(ServiceError::invalid_argument(
+            "mode: say RESTORE_MODE_MERGE (add what the vault lacks) or RESTORE_MODE_REPLACE \
+             (the vault's accounts become the backup's)",
+        ))),
+    }
+}
+
+pub fn restore_plan(p: &RestorePlan) -> pb::RestoreBackupResponse {
+    let list = |l: &[AccountInfo]| l.iter().map(pending).collect();
+    pb::RestoreBackupResponse {
+        in_backup: p.in_backup as u32,
+        added: list(&p.added),
+        removed: list(&p.removed),
+        changed: list(&p.changed),
+        unchanged: p.unchanged as u32,
+        applied: p.applied,
+    }
 }
 
 /// The newest camera frame; the zero-sized empty message when there is none.

@@ -283,3 +283,26 @@ impl pb::scanner_server::Scanner for Handlers {
         }))
     }
 }
+
+#[tonic::async_trait]
+impl pb::backup_server::Backup for Handlers {
+    async fn list(&self, _: Request<pb::ListBackupsRequest>) -> Reply<pb::ListBackupsResponse> {
+        let (folder, backups) = self.service.list_backups().await.map_err(status)?;
+        Ok(Response::new(convert::backups(&folder, &backups)))
+    }
+
+    async fn restore(
+        &self,
+        r: Request<pb::RestoreBackupRequest>,
+    ) -> Reply<pb::RestoreBackupResponse> {
+        let r = r.into_inner();
+        let mode = convert::restore_mode(r.mode)?;
+        let pin = SecretString::new(r.pin);
+        let plan = self
+            .service
+            .restore_backup(&r.name, r.file, pin, mode, r.apply)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::restore_plan(&plan)))
+    }
+}

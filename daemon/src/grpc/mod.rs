@@ -17,6 +17,7 @@ use tonic::{Request, Status};
 
 use tessera_proto::v1::accounts_server::AccountsServer;
 use tessera_proto::v1::activation_server::ActivationServer;
+use tessera_proto::v1::backup_server::BackupServer;
 use tessera_proto::v1::config_server::ConfigServer;
 use tessera_proto::v1::plugins_server::PluginsServer;
 use tessera_proto::v1::scanner_server::ScannerServer;
@@ -62,6 +63,8 @@ pub async fn serve(
     let handlers = handlers::Handlers::new(service);
     // Room for the largest image accepted, plus the message framing.
     let max_message = MAX_IMAGE_BYTES + 64 * 1024;
+    // Room for the largest vault file (a backup to restore).
+    let max_backup = tessera_files::Kind::Vault.limit() as usize + 64 * 1024;
     let routes = Routes::default()
         .add_service(AccountsServer::with_interceptor(handlers.clone(), admit))
         .add_service(VaultServer::with_interceptor(handlers.clone(), admit))
@@ -69,6 +72,10 @@ pub async fn serve(
         .add_service(ConfigServer::with_interceptor(config_handler, admit))
         .add_service(tonic::service::interceptor::InterceptedService::new(
             ScannerServer::new(handlers.clone()).max_decoding_message_size(max_message),
+            admit,
+        ))
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            BackupServer::new(handlers.clone()).max_decoding_message_size(max_backup),
             admit,
         ))
         .add_service(tonic::service::interceptor::InterceptedService::new(

@@ -16,6 +16,7 @@
 pub mod accounts;
 pub mod activations;
 pub mod approvals;
+pub mod backup_ops;
 pub mod biometrics;
 pub mod config_ops;
 pub mod plan;
@@ -228,7 +229,8 @@ impl From<VaultError> for ServiceError {
             VaultError::Locked => ErrorCode::VaultLocked,
             VaultError::NoVault => ErrorCode::NoVault,
             VaultError::AlreadyExists => ErrorCode::AlreadyExists,
-            VaultError::WrongPin { .. } => ErrorCode::WrongPin,
+            VaultError::WrongPin { .. } | VaultError::CopyWrongPin { .. } => ErrorCode::WrongPin,
+            VaultError::CopyWithoutPin { .. } => ErrorCode::InvalidArgument,
             VaultError::PinDelayed { .. } | VaultError::LockedOut => ErrorCode::PinDelayed,
             _ => ErrorCode::Internal,
         };

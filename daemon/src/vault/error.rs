@@ -81,6 +81,22 @@ pub enum VaultError {
     #[error("the vault has no {0} slot")]
     SlotMissing(SlotKind),
 
+    /// A copy of a vault (a backup) that the PIN given does not open.
+    #[error(
+        "the PIN does not open the backup {}; a backup opens with the PIN the vault had when \
+         the copy was made",
+        path.display()
+    )]
+    CopyWrongPin { path: PathBuf },
+
+    /// A copy of a vault without a PIN slot (a keyring-protected vault's).
+    #[error(
+        "the backup {} has no PIN slot (it was made of a keyring-protected vault); copy it in \
+         place of the vault by hand with that keyring at hand (docs/backup.md)",
+        path.display()
+    )]
+    CopyWithoutPin { path: PathBuf },
+
     /// The key given for a keyring or biometric slot does not open it.
     #[error("the {0} key does not open this vault")]
     WrongKey(SlotKind),

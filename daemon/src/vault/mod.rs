@@ -111,6 +111,33 @@ impl fmt::Debug for Vault {
     }
 }
 
+/// The accounts of a copy of a vault file (an automatic backup; `name`
+/// for messages), opened with the PIN it was made with. Touches no vault
+/// and no PIN counter: whoever holds the file can try PINs offline anyway.
+/// The header's KDF parameters are bounded when it is parsed, so a file
+/// cannot ask for more Argon2 memory than this product ever writes.
+pub fn read_copy(
+    name: &Path,
+    bytes: Vec<u8>,
+    pin: &SecretString,
+) -> Result<Vec<Account>, VaultError> {
+    let file = VaultFile::parse(name, bytes)?;
+    let slot = file
+        .header
+        .slot(SlotKind::Pin)
+        .ok_or_else(|| VaultError::CopyWithoutPin {
+            path: name.to_owned(),
+        })?;
+    let kdf = slot.kdf.as_ref().expect("a PIN slot has a KDF");
+    let master = slot
+        .unwrap(&file.header.vault_id, &kdf.derive(pin)?)
+        .ok_or_else(|| VaultError::CopyWrongPin {
+            path: name.to_owned(),
+        })?;
+    let plain = file.decrypt_body(name, &master)?;
+    body::decode(name, &plain)
+}
+
 impl Vault {
     /// Opens the vault folder `dir` (creating it 0700 if missing), takes its
     /// lock, and reads the vault file's header if there is one. Decrypts
@@ -332,6 +359,23 @@ impl Vault {
     ) -> Result<(), VaultError> {
         let master = self.open_key_slot(kind, kek)?;
         self.unlock_with_master(master)
+    }
+
+    /// Puts `bytes`, a copy of a vault file (an automatic backup, checked
+    /// with [`read_copy`] first), in place as this vault when there is none
+    /// yet: a restore onto a fresh machine. `AlreadyExists` otherwise.
+    pub fn install_copy(&mut self, name: &Path, bytes: Vec<u8>) -> Result<(), VaultError> {
+        if self.exists() {
+            return Err(VaultError::AlreadyExists);
+        }
+        let file = VaultFile::parse(name, bytes)?;
+        store::write_atomic(&self.path, file.bytes())?;
+        if let (Some(policy), Some(backups)) = (&self.backup, &self.backups) {
+            backups.queue(file.bytes().to_vec(), policy.clone());
+        }
+        self.file = Some(file);
+        tracing::info!("vault restored from a backup");
+        Ok(())
     }
 
     /// Checks the PIN with the same counting as unlocking, locked or not

@@ -1,0 +1,281 @@
+//! `tessera backup list|verify|restore` (docs/backup.md): the daemon's
+//! automatic backups. The CLI reads the backup file and sends its bytes;
+//! the daemon opens it with the PIN it was made with, says what restoring
+//! it changes, and, once the user agreed, changes it in one save.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+use tessera_proto::v1::backup_client::BackupClient;
+use tessera_proto::v1::{
+    ListBackupsRequest, PendingAccount, RestoreBackupRequest, RestoreBackupResponse, RestoreMode,
+};
+use tonic::transport::Channel;
+use zeroize::Zeroizing;
+
+use crate::commands::Mode;
+use crate::error::{CliError, Result};
+use crate::out::outln;
+use crate::prompt::{ask_choice, ask_pin, confirm, read_secret_file};
+use crate::render::describe_account;
+
+/// What `tessera backup` was asked.
+#[derive(Debug)]
+pub enum Action {
+    List,
+    Verify {
+        file: PathBuf,
+    },
+    Restore {
+        file: PathBuf,
+        /// `None`: ask at the terminal.
+        mode: Option<RestoreMode>,
+        yes: bool,
+    },
+}
+
+/// A backup file read, with the PIN that opens it.
+struct Backup {
+    name: String,
+    bytes: Vec<u8>,
+    pin: Zeroizing<String>,
+}
+
+impl Backup {
+    fn read(file: &Path, mode: Mode, pin_file: Option<&Path>) -> Result<Backup> {
+        let bytes = tessera_files::read(file, tessera_files::Kind::Vault)
+            .map_err(|e| CliError::usage(format!("cannot read the backup {e}")))?;
+        Ok(Backup {
+            name: file.display().to_string(),
+            bytes,
+            pin: backup_pin(mode, pin_file)?,
+        })
+    }
+
+    fn request(&self, mode: RestoreMode, apply: bool) -> RestoreBackupRequest {
+        RestoreBackupRequest {
+            name: self.name.clone(),
+            file: self.bytes.clone(),
+            pin: self.pin.as_str().to_owned(),
+            mode: mode as i32,
+            apply,
+        }
+    }
+}
+
+pub async fn run(ch: Channel, mode: Mode, action: Action, pin_file: Option<PathBuf>) -> Result<()> {
+    let mut client = BackupClient::new(ch);
+    let pin_file = pin_file.as_deref();
+    match action {
+        Action::List => list(&mut client, mode).await,
+        Action::Verify { file } => {
+            let backup = Backup::read(&file, mode, pin_file)?;
+            let merge = client
+                .restore(backup.request(RestoreMode::Merge, false))
+                .await?;
+            let replace = client
+                .restore(backup.request(RestoreMode::Replace, false))
+                .await?;
+            show_verified(mode, &file, &merge.into_inner(), &replace.into_inner());
+            Ok(())
+        }
+        Action::Restore {
+            file,
+            mode: restore,
+            yes,
+        } => {
+            let backup = Backup::read(&file, mode, pin_file)?;
+            // The PIN is checked (and the file read) before anything is asked.
+            client
+                .restore(backup.request(RestoreMode::Merge, false))
+                .await?;
+            let restore = match restore {
+                Some(r) => r,
+                None => choose_mode(mode)?,
+            };
+            let plan = client
+                .restore(backup.request(restore, false))
+                .await?
+                .into_inner();
+            if plan.added.is_empty() && plan.removed.is_empty() && plan.changed.is_empty() {
+                show_plan(mode, restore, &plan, true);
+                if !mode.json {
+                    outln!("Nothing to restore: the vault already holds what the backup does.");
+                }
+                return Ok(());
+            }
+            show_plan(mode, restore, &plan, false);
+            if !yes {
+                if !mode.interactive {
+                    return Err(CliError::missing_flag(
+                        "--yes",
+                        "restoring a backup asks to confirm",
+                    ));
+                }
+                if !confirm("Restore? [y/N] ")? {
+                    return Err(CliError::cancelled("nothing was restored"));
+                }
+            }
+            let done = client
+                .restore(backup.request(restore, true))
+                .await?
+                .into_inner();
+            show_plan(mode, restore, &done, true);
+            Ok(())
+        }
+    }
+}
+
+/// The restore mode a person chooses when no flag gave it.
+fn choose_mode(mode: Mode) -> Result<RestoreMode> {
+    if !mode.interactive {
+        return Err(CliError::missing_flag(
+            "--merge or --replace",
+            "restoring a backup needs to know whether to add what the vault lacks or to replace its accounts",
+        ));
+    }
+    let answer = ask_choice(
+        "Merge (add the backup's accounts the vault lacks) or replace (the vault's accounts become the backup's)? [m/r] ",
+        &["m", "r"],
+    )?;
+    Ok(if answer == "m" {
+        RestoreMode::Merge
+    } else {
+        RestoreMode::Replace
+    })
+}
+
+fn backup_pin(mode: Mode, pin_file: Option<&Path>) -> Result<Zeroizing<String>> {
+    match pin_file {
+        Some(f) => read_secret_file(f),
+        None if mode.interactive => {
+            ask_pin("The PIN of the backup (the vault's PIN when it was made): ")
+        }
+        None => Err(CliError::missing_flag(
+            "--pin-file FILE",
+            "a backup opens with the PIN it was made with",
+        )),
+    }
+}
+
+async fn list(client: &mut BackupClient<Channel>, mode: Mode) -> Result<()> {
+    let list = client.list(ListBackupsRequest {}).await?.into_inner();
+    if mode.json {
+        let backups: Vec<_> = list
+            .backups
+            .iter()
+            .map(|b| json!({"path": b.path, "bytes": b.bytes, "modified_unix": b.modified_unix}))
+            .collect();
+        outln!("{}", json!({"folder": list.folder, "backups": backups}));
+        return Ok(());
+    }
+    if list.backups.is_empty() {
+        outln!("No automatic backups in {} yet.", list.folder);
+        return Ok(());
+    }
+    outln!("Automatic backups in {} (oldest first):", list.folder);
+    for b in &list.backups {
+        let when = chrono::DateTime::from_timestamp(b.modified_unix, 0)
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+            .unwrap_or_default();
+        let name = Path::new(&b.path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| b.path.clone());
+        outln!("  {when}  {:>9}  {name}", tessera_files::human(b.bytes));
+    }
+    Ok(())
+}
+
+fn names(accounts: &[PendingAccount]) -> String {
+    accounts
+        .iter()
+        .map(|a| describe_account(&a.label, &a.issuer))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn plan_json(p: &RestoreBackupResponse) -> serde_json::Value {
+    let list = |l: &[PendingAccount]| -> Vec<_> {
+        l.iter()
+            .map(|a| json!({"label": a.label, "issuer": a.issuer}))
+            .collect()
+    };
+    json!({
+        "in_backup": p.in_backup,
+        "added": list(&p.added),
+        "removed": list(&p.removed),
+        "changed": list(&p.changed),
+        "unchanged": p.unchanged,
+        "applied": p.applied,
+    })
+}
+
+fn show_verified(
+    mode: Mode,
+    file: &Path,
+    merge: &RestoreBackupResponse,
+    replace: &RestoreBackupResponse,
+) {
+    if mode.json {
+        outln!(
+            "{}",
+            json!({"file": file.display().to_string(), "in_backup": merge.in_backup,
+                   "merge": plan_json(merge), "replace": plan_json(replace)})
+        );
+        return;
+    }
+    outln!(
+        "{} opens with that PIN and holds {} account{}.",
+        file.display(),
+        merge.in_backup,
+        if merge.in_backup == 1 { "" } else { "s" }
+    );
+    outln!("Merging it would add {}.", count_and_names(&merge.added));
+    outln!(
+        "Replacing with it would add {}, remove {} and change {}.",
+        count_and_names(&replace.added),
+        count_and_names(&replace.removed),
+        count_and_names(&replace.changed)
+    );
+}
+
+fn count_and_names(l: &[PendingAccount]) -> String {
+    match l.len() {
+        0 => "none".to_owned(),
+        n => format!("{n} ({})", names(l)),
+    }
+}
+
+fn show_plan(mode: Mode, restore: RestoreMode, p: &RestoreBackupResponse, done: bool) {
+    if mode.json {
+        if done {
+            outln!("{}", plan_json(p));
+        }
+        return;
+    }
+    let verb = |future: &'static str, past: &'static str| if done { past } else { future };
+    outln!(
+        "The backup holds {} account{}.",
+        p.in_backup,
+        if p.in_backup == 1 { "" } else { "s" }
+    );
+    outln!(
+        "  {} {}",
+        verb("Will add:", "Added:"),
+        count_and_names(&p.added)
+    );
+    if restore == RestoreMode::Replace {
+        outln!(
+            "  {} {}",
+            verb("Will remove:", "Removed:"),
+            count_and_names(&p.removed)
+        );
+        outln!(
+            "  {} {}",
+            verb("Will change (the backup's version wins):", "Changed:"),
+            count_and_names(&p.changed)
+        );
+    }
+    outln!("  Unchanged: {}", p.unchanged);
+}

@@ -1,0 +1,220 @@
+//! `tessera backup list|verify|restore` against the real daemon and its
+//! automatic backups: a deleted account comes back by merging, a wrong PIN
+//! and a missing confirmation change nothing, replacing takes the vault
+//! back to the copy, and a copy restored on a fresh machine gives the same
+//! codes.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// The newest automatic backup, once it is a copy of the vault as it is.
+fn newest_copy(d: &Daemon) -> PathBuf {
+    let vault = std::fs::read(d.data_dir().join("vault")).unwrap();
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = d.run(&["backup", "list", "--json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let list = &json_lines(&out)[0];
+        if let Some(newest) = list["backups"].as_array().unwrap().last() {
+            let path = PathBuf::from(newest["path"].as_str().unwrap());
+            if std::fs::read(&path).unwrap() == vault {
+                return path;
+            }
+        }
+        assert!(Instant::now() < until, "no copy of the vault: {list}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn labels(d: &Daemon) -> Vec<String> {
+    let mut l: Vec<String> = d
+        .accounts()
+        .iter()
+        .map(|a| a["label"].as_str().unwrap().to_owned())
+        .collect();
+    l.sort();
+    l
+}
+
+#[test]
+fn a_deleted_account_comes_back_and_replacing_takes_the_vault_back() {
+    let d = Daemon::with_accounts();
+    let pin = d.file("pin", PIN.as_bytes());
+    let both = newest_copy(&d);
+    let both = d.file("both.tessera", &std::fs::read(&both).unwrap());
+
+    let out = d.run(&["backup", "list"]);
+    assert!(
+        stdout(&out).contains("Automatic backups in"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("vault-"), "{}", stdout(&out));
+
+    let out = d.run(&["delete", "github", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(labels(&d), ["alice@example.com"]);
+
+    // Verify: what it holds, what each way would do; nothing changes.
+    let out = d.run(&[
+        "backup",
+        "verify",
+        path_str(&both),
+        "--pin-file",
+        path_str(&pin),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("holds 2 accounts"), "{text}");
+    assert!(
+        text.contains("Merging it would add 1 (github (GitHub))"),
+        "{text}"
+    );
+    assert_eq!(labels(&d), ["alice@example.com"]);
+
+    // A wrong PIN, or no --yes without a terminal: nothing changes.
+    let wrong = d.file("wrong", b"000000");
+    let out = d.run(&[
+        "backup",
+        "restore",
+        path_str(&both),
+        "--merge",
+        "--yes",
+        "--pin-file",
+        path_str(&wrong),
+    ]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains("the PIN does not open the backup"),
+        "{}",
+        stderr(&out)
+    );
+    let out = d.run(&[
+        "backup",
+        "restore",
+        path_str(&both),
+        "--merge",
+        "--pin-file",
+        path_str(&pin),
+    ]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
+    let out = d.run(&[
+        "backup",
+        "restore",
+        path_str(&both),
+        "--yes",
+        "--pin-file",
+        path_str(&pin),
+    ]);
+    assert!(
+        stderr(&out).contains("--merge or --replace"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(labels(&d), ["alice@example.com"]);
+
+    // Merge: github is back, alice untouched.
+    let out = d.run(&[
+        "backup",
+        "restore",
+        path_str(&both),
+        "--merge",
+        "--yes",
+        "--pin-file",
+        path_str(&pin),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("Added: 1 (github (GitHub))"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(labels(&d), ["alice@example.com", "github"]);
+    let again = d.run(&[
+        "backup",
+        "restore",
+        path_str(&both),
+        "--merge",
+        "--yes",
+        "--pin-file",
+        path_str(&pin),
+    ]);
+    assert!(
+        stdout(&again).contains("Nothing to restore"),
+        "{}",
+        stdout(&again)
+    );
+
+    // Replace: a rename and a new account are undone, as JSON.
+    let out = d.run(&["rename", "github", "renamed"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = d.run(&[
+        "backup",
+        "restore",
+        path_str(&both),
+        "--replace",
+        "--yes",
+        "--json",
+        "--pin-file",
+        path_str(&pin),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let plan = &json_lines(&out)[0];
+    assert_eq!(plan["applied"], true, "{plan}");
+    assert_eq!(plan["changed"][0]["label"], "github", "{plan}");
+    assert_eq!(labels(&d), ["alice@example.com", "github"]);
+
+    // Not a backup: named, nothing changes.
+    let junk = d.file("junk", b"not a vault at all");
+    let out = d.run(&[
+        "backup",
+        "verify",
+        path_str(&junk),
+        "--pin-file",
+        path_str(&pin),
+    ]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("junk"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_copy_restored_on_a_fresh_machine_gives_the_same_codes() {
+    let d = Daemon::with_accounts();
+    let copy = newest_copy(&d);
+    let fresh = Daemon::start();
+    let pin = fresh.file("pin", PIN.as_bytes());
+    let out = fresh.run(&[
+        "backup",
+        "restore",
+        path_str(&copy),
+        "--replace",
+        "--yes",
+        "--pin-file",
+        path_str(&pin),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("Added: 2"), "{}", stdout(&out));
+    let out = fresh.run(&["unlock", "--pin-file", path_str(&pin)]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for _ in 0..3 {
+        let a = d.run(&["code", "github", "--json"]);
+        let b = fresh.run(&["code", "github", "--json"]);
+        let (a, b) = (&json_lines(&a)[0], &json_lines(&b)[0]);
+        if a["valid_from_unix"] == b["valid_from_unix"] {
+            assert_eq!(a["code"], b["code"], "{a} {b}");
+            return;
+        }
+    }
+    panic!("never in the same TOTP window");
+}

@@ -6,7 +6,8 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -28,6 +29,14 @@ fn newest_copy(d: &Daemon) -> PathBuf {
         assert!(Instant::now() < until, "no copy of the vault: {list}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// `tessera backup VERB FILE FLAGS… --pin-file PIN`.
+fn backup(d: &Daemon, verb: &str, file: &Path, flags: &[&str], pin: &Path) -> Output {
+    let mut args = vec!["backup", verb, path_str(file)];
+    args.extend_from_slice(flags);
+    args.extend(["--pin-file", path_str(pin)]);
+    d.run(&args)
 }
 
 fn labels(d: &Daemon) -> Vec<String> {
@@ -60,13 +69,7 @@ fn a_deleted_account_comes_back_and_replacing_takes_the_vault_back() {
     assert_eq!(labels(&d), ["alice@example.com"]);
 
     // Verify: what it holds, what each way would do; nothing changes.
-    let out = d.run(&[
-        "backup",
-        "verify",
-        path_str(&both),
-        "--pin-file",
-        path_str(&pin),
-    ]);
+    let out = backup(&d, "verify", &both, &[], &pin);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("holds 2 accounts"), "{text}");
@@ -78,39 +81,17 @@ fn a_deleted_account_comes_back_and_replacing_takes_the_vault_back() {
 
     // A wrong PIN, or no --yes without a terminal: nothing changes.
     let wrong = d.file("wrong", b"000000");
-    let out = d.run(&[
-        "backup",
-        "restore",
-        path_str(&both),
-        "--merge",
-        "--yes",
-        "--pin-file",
-        path_str(&wrong),
-    ]);
+    let out = backup(&d, "restore", &both, &["--merge", "--yes"], &wrong);
     assert_ne!(out.status.code(), Some(0));
     assert!(
         stderr(&out).contains("the PIN does not open the backup"),
         "{}",
         stderr(&out)
     );
-    let out = d.run(&[
-        "backup",
-        "restore",
-        path_str(&both),
-        "--merge",
-        "--pin-file",
-        path_str(&pin),
-    ]);
+    let out = backup(&d, "restore", &both, &["--merge"], &pin);
     assert_ne!(out.status.code(), Some(0));
     assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
-    let out = d.run(&[
-        "backup",
-        "restore",
-        path_str(&both),
-        "--yes",
-        "--pin-file",
-        path_str(&pin),
-    ]);
+    let out = backup(&d, "restore", &both, &["--yes"], &pin);
     assert!(
         stderr(&out).contains("--merge or --replace"),
         "{}",
@@ -119,15 +100,7 @@ fn a_deleted_account_comes_back_and_replacing_takes_the_vault_back() {
     assert_eq!(labels(&d), ["alice@example.com"]);
 
     // Merge: github is back, alice untouched.
-    let out = d.run(&[
-        "backup",
-        "restore",
-        path_str(&both),
-        "--merge",
-        "--yes",
-        "--pin-file",
-        path_str(&pin),
-    ]);
+    let out = backup(&d, "restore", &both, &["--merge", "--yes"], &pin);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
         stdout(&out).contains("Added: 1 (github (GitHub))"),
@@ -135,34 +108,23 @@ fn a_deleted_account_comes_back_and_replacing_takes_the_vault_back() {
         stdout(&out)
     );
     assert_eq!(labels(&d), ["alice@example.com", "github"]);
-    let again = d.run(&[
-        "backup",
-        "restore",
-        path_str(&both),
-        "--merge",
-        "--yes",
-        "--pin-file",
-        path_str(&pin),
-    ]);
+    let again = backup(&d, "restore", &both, &["--merge", "--yes"], &pin);
     assert!(
         stdout(&again).contains("Nothing to restore"),
         "{}",
         stdout(&again)
     );
 
-    // Replace: a rename and a new account are undone, as JSON.
+    // Replace: a rename is undone (the backup's version wins), as JSON.
     let out = d.run(&["rename", "github", "renamed"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let out = d.run(&[
-        "backup",
+    let out = backup(
+        &d,
         "restore",
-        path_str(&both),
-        "--replace",
-        "--yes",
-        "--json",
-        "--pin-file",
-        path_str(&pin),
-    ]);
+        &both,
+        &["--replace", "--yes", "--json"],
+        &pin,
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let plan = &json_lines(&out)[0];
     assert_eq!(plan["applied"], true, "{plan}");
@@ -171,13 +133,7 @@ fn a_deleted_account_comes_back_and_replacing_takes_the_vault_back() {
 
     // Not a backup: named, nothing changes.
     let junk = d.file("junk", b"not a vault at all");
-    let out = d.run(&[
-        "backup",
-        "verify",
-        path_str(&junk),
-        "--pin-file",
-        path_str(&pin),
-    ]);
+    let out = backup(&d, "verify", &junk, &[], &pin);
     assert_ne!(out.status.code(), Some(0));
     assert!(stderr(&out).contains("junk"), "{}", stderr(&out));
 }
@@ -188,15 +144,7 @@ fn a_copy_restored_on_a_fresh_machine_gives_the_same_codes() {
     let copy = newest_copy(&d);
     let fresh = Daemon::start();
     let pin = fresh.file("pin", PIN.as_bytes());
-    let out = fresh.run(&[
-        "backup",
-        "restore",
-        path_str(&copy),
-        "--replace",
-        "--yes",
-        "--pin-file",
-        path_str(&pin),
-    ]);
+    let out = backup(&fresh, "restore", &copy, &["--replace", "--yes"], &pin);
     assert_eq!(
         out.status.code(),
         Some(0),

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 use tessera_proto::v1::backup_client::BackupClient;
 use tessera_proto::v1::{
-    ListBackupsRequest, PendingAccount, RestoreBackupRequest, RestoreBackupResponse, RestoreMode,
+    CreateBackupRequest, ListBackupsRequest, PendingAccount, RestoreBackupRequest,
+    RestoreBackupResponse, RestoreMode,
 };
 use tonic::transport::Channel;
 use zeroize::Zeroizing;
@@ -18,11 +19,17 @@ use crate::error::{CliError, Result};
 use crate::out::outln;
 use crate::prompt::{ask_choice, ask_pin, confirm, read_secret_file};
 use crate::render::describe_account;
+use crate::term::{Input, read_line};
 
 /// What `tessera backup` was asked.
 #[derive(Debug)]
 pub enum Action {
     List,
+    Create {
+        out: Option<PathBuf>,
+        password_file: Option<PathBuf>,
+        with_pin: bool,
+    },
     Verify {
         file: PathBuf,
     },
@@ -68,6 +75,11 @@ pub async fn run(ch: Channel, mode: Mode, action: Action, pin_file: Option<PathB
     let pin_file = pin_file.as_deref();
     match action {
         Action::List => list(&mut client, mode).await,
+        Action::Create {
+            out,
+            password_file,
+            with_pin,
+        } => create(&mut client, mode, out, password_file.as_deref(), with_pin).await,
         Action::Verify { file } => {
             let backup = Backup::read(&file, mode, pin_file)?;
             let merge = client
@@ -185,6 +197,105 @@ async fn list(client: &mut BackupClient<Channel>, mode: Mode) -> Result<()> {
         outln!("  {when}  {:>9}  {name}", tessera_files::human(b.bytes));
     }
     Ok(())
+}
+
+/// `tessera backup create`: the daemon makes the backup's bytes; the file
+/// is written here, 0600, never over an existing one.
+async fn create(
+    client: &mut BackupClient<Channel>,
+    mode: Mode,
+    out: Option<PathBuf>,
+    password_file: Option<&Path>,
+    with_pin: bool,
+) -> Result<()> {
+    let password = match password_file {
+        Some(f) => Some(read_secret_file(f)?),
+        None if mode.interactive => Some(ask_new_password()?),
+        None => None,
+    };
+    if password.is_none() && !with_pin {
+        return Err(CliError::missing_flag(
+            "--password-file FILE (or --with-pin)",
+            "a backup needs a password of its own, the vault's PIN, or both",
+        ));
+    }
+    let out = match out {
+        Some(out) => out,
+        None => {
+            let folder = client
+                .list(ListBackupsRequest {})
+                .await?
+                .into_inner()
+                .folder;
+            let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+            Path::new(&folder).join(format!("backup-{stamp}.tessera"))
+        }
+    };
+    let made = client
+        .create(CreateBackupRequest {
+            password: password
+                .as_ref()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default(),
+            with_pin,
+        })
+        .await?
+        .into_inner();
+    write_new_private(&out, &made.file)?;
+    if mode.json {
+        outln!(
+            "{}",
+            json!({"file": out.display().to_string(), "accounts": made.accounts,
+                   "password": password.is_some(), "with_pin": with_pin})
+        );
+    } else {
+        let opens = match (password.is_some(), with_pin) {
+            (true, true) => "its password or the vault's PIN",
+            (true, false) => "its password",
+            _ => "the vault's PIN",
+        };
+        outln!(
+            "Wrote {} ({} account{}); it opens with {opens}.",
+            out.display(),
+            made.accounts,
+            if made.accounts == 1 { "" } else { "s" }
+        );
+    }
+    Ok(())
+}
+
+/// A new backup password, typed twice without echo.
+fn ask_new_password() -> Result<Zeroizing<String>> {
+    loop {
+        let first = ask_pin("A password for the backup (10 characters or more): ")?;
+        let again = match read_line("The same password again: ", false)
+            .map_err(|e| CliError::io("reading the terminal", e))?
+        {
+            Input::Line(l) => l,
+            Input::Interrupted | Input::Eof => {
+                return Err(CliError::cancelled("no backup was written"));
+            }
+        };
+        if *first == *again {
+            return Ok(first);
+        }
+        crate::out::errln!("The two passwords differ; again.");
+    }
+}
+
+/// Writes `bytes` to a new file `path` (0600); an existing file is an error.
+fn write_new_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| CliError::usage(format!("cannot write the backup {}: {e}", path.display())))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| CliError::io("writing the backup", e))
 }
 
 fn names(accounts: &[PendingAccount]) -> String {

@@ -246,12 +246,27 @@ enum ApprovalsCmd {
 enum BackupCmd {
     /// The automatic backups, oldest first
     List,
+    /// Write a backup under a password of its own (and, with --with-pin,
+    /// openable by the vault's PIN too), to move or keep elsewhere
+    Create {
+        /// Where to write it (default: backup-<time>.tessera in the backup
+        /// folder); never over an existing file
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Read the backup's password from FILE (`-`: standard input; at
+        /// least 10 characters)
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+        /// The vault's PIN opens it too
+        #[arg(long)]
+        with_pin: bool,
+    },
     /// Open a backup with its PIN and say what it holds and what restoring
     /// it would change; changes nothing
     Verify {
         /// The backup file (a copy from `tessera backup list`)
         file: PathBuf,
-        /// Read the backup's PIN from FILE (`-`: standard input)
+        /// Read the backup's password or PIN from FILE (`-`: standard input)
         #[arg(long, value_name = "FILE")]
         pin_file: Option<PathBuf>,
     },
@@ -269,7 +284,7 @@ enum BackupCmd {
         /// Do not ask to confirm
         #[arg(long)]
         yes: bool,
-        /// Read the backup's PIN from FILE (`-`: standard input)
+        /// Read the backup's password or PIN from FILE (`-`: standard input)
         #[arg(long, value_name = "FILE")]
         pin_file: Option<PathBuf>,
     },
@@ -643,7 +658,7 @@ async fn run(cli: Cli) -> Result<()> {
             | Cmd::Delete { .. }
             | Cmd::Approvals { .. }
             | Cmd::Backup {
-                action: BackupCmd::Restore { .. }
+                action: BackupCmd::Restore { .. } | BackupCmd::Create { .. }
             }
     ) {
         commands::offer_unlock(&ch, mode).await?;
@@ -716,6 +731,18 @@ async fn run(cli: Cli) -> Result<()> {
             use tessera_proto::v1::RestoreMode;
             let (action, pin_file) = match action {
                 BackupCmd::List => (Action::List, None),
+                BackupCmd::Create {
+                    out,
+                    password_file,
+                    with_pin,
+                } => (
+                    Action::Create {
+                        out,
+                        password_file,
+                        with_pin,
+                    },
+                    None,
+                ),
                 BackupCmd::Verify { file, pin_file } => (Action::Verify { file }, pin_file),
                 BackupCmd::Restore {
                     file,

@@ -166,3 +166,84 @@ fn a_copy_restored_on_a_fresh_machine_gives_the_same_codes() {
     }
     panic!("never in the same TOTP window");
 }
+
+#[test]
+fn a_backup_under_its_own_password_moves_to_another_machine() {
+    let d = Daemon::with_accounts();
+    let pin = d.file("pin", PIN.as_bytes());
+    let password = d.file("password", b"correct horse battery");
+    let short = d.file("short", b"tooshort");
+    let only = d.dir.path().join("only-password.tessera");
+    let both = d.dir.path().join("both.tessera");
+    let create = |out: &Path, pw: &Path, flags: &[&str]| {
+        let mut args = vec![
+            "backup",
+            "create",
+            "--out",
+            path_str(out),
+            "--password-file",
+            path_str(pw),
+        ];
+        args.extend_from_slice(flags);
+        d.run(&args)
+    };
+
+    let out = create(&only, &short, &[]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("too short"), "{}", stderr(&out));
+    assert!(!only.exists());
+
+    let out = create(&only, &password, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("2 accounts); it opens with its password."),
+        "{}",
+        stdout(&out)
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&only).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let before = std::fs::read(&only).unwrap();
+    let out = create(&only, &password, &[]);
+    assert_ne!(out.status.code(), Some(0), "never over an existing file");
+    assert_eq!(std::fs::read(&only).unwrap(), before);
+    let out = create(&both, &password, &["--with-pin"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    // The password opens both; the vault's PIN only the one made --with-pin.
+    for (file, secret, opens) in [
+        (&only, &password, true),
+        (&only, &pin, false),
+        (&both, &password, true),
+        (&both, &pin, true),
+    ] {
+        let out = backup(&d, "verify", file, &[], secret);
+        assert_eq!(
+            out.status.code() == Some(0),
+            opens,
+            "{}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+    }
+
+    // A deleted account comes back from the password-only backup.
+    let out = d.run(&["delete", "github", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = backup(&d, "restore", &only, &["--merge", "--yes"], &password);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(labels(&d), ["alice@example.com", "github"]);
+
+    // Another machine: a password-only backup cannot become its vault; the
+    // one with the PIN slot can, and the vault it makes opens by the PIN,
+    // not by the backup's password.
+    let fresh = Daemon::start();
+    let out = backup(&fresh, "restore", &only, &["--replace", "--yes"], &password);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("--merge"), "{}", stderr(&out));
+    let out = backup(&fresh, "restore", &both, &["--replace", "--yes"], &password);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!fresh.pin_opens_the_vault("correct horse battery"));
+    assert!(fresh.pin_opens_the_vault(PIN));
+    assert_eq!(labels(&fresh), ["alice@example.com", "github"]);
+}

@@ -305,4 +305,18 @@ impl pb::backup_server::Backup for Handlers {
             .map_err(status)?;
         Ok(Response::new(convert::restore_plan(&plan)))
     }
+
+    async fn create(&self, r: Request<pb::CreateBackupRequest>) -> Reply<pb::CreateBackupResponse> {
+        let r = r.into_inner();
+        let password = (!r.password.is_empty()).then(|| SecretString::new(r.password));
+        let (file, accounts) = self
+            .service
+            .create_backup(password, r.with_pin)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::CreateBackupResponse {
+            file,
+            accounts: accounts as u32,
+        }))
+    }
 }

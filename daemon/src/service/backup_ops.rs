@@ -148,7 +148,7 @@ impl Service {
         }
         let name = PathBuf::from(if name.is_empty() { "the backup" } else { name });
         let copy = {
-            let (name, bytes) = (name.clone(), bytes.clone());
+            let name = name.clone();
             tokio::task::spawn_blocking(move || vault::read_copy(&name, bytes, &pin))
                 .await
                 .map_err(|e| ServiceError::internal(format!("reading the backup failed: {e}")))?
@@ -159,16 +159,16 @@ impl Service {
         let result = self
             .with_vault(move |vault| -> ServiceResult<RestorePlan> {
                 if !vault.exists() {
-                    let (mut plan, after) = plan(&[], copy, mode);
+                    let (mut plan, after) = plan(&[], copy.accounts.clone(), mode);
                     check_most(max, after.len())?;
                     if apply {
-                        vault.install_copy(&name, bytes)?;
+                        vault.install_copy(&name, copy).map_err(copy_error)?;
                         plan.applied = true;
                     }
                     return Ok(plan);
                 }
                 let current = vault.accounts()?.to_vec();
-                let (mut plan, after) = plan(&current, copy, mode);
+                let (mut plan, after) = plan(&current, copy.accounts, mode);
                 check_most(max, after.len())?;
                 if apply && plan.changes_anything() {
                     vault.update(move |accounts| {
@@ -192,6 +192,44 @@ impl Service {
     }
 }
 
+/// The shortest backup password taken: it guards every account wherever
+/// the file goes, and Argon2id only slows guessing down.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+impl Service {
+    /// A backup of the vault (unlocked) as a file's bytes
+    /// ([`vault::Vault::export_copy`]): under `password` (at least
+    /// [`MIN_PASSWORD_CHARS`] characters), with `with_pin` also openable by
+    /// the vault's PIN. Argon2id costs as the vault's own PIN slot.
+    pub async fn create_backup(
+        &self,
+        password: Option<SecretString>,
+        with_pin: bool,
+    ) -> ServiceResult<(Vec<u8>, usize)> {
+        if let Some(p) = &password
+            && p.expose().chars().count() < MIN_PASSWORD_CHARS
+        {
+            return Err(ServiceError::invalid_argument(format!(
+                "the backup password is too short: use at least {MIN_PASSWORD_CHARS} characters \
+                 (a passphrase of a few words is best)"
+            )));
+        }
+        if password.is_none() && !with_pin {
+            return Err(ServiceError::invalid_argument(
+                "a backup needs a password, the vault's PIN (with_pin), or both",
+            ));
+        }
+        self.ensure_unlocked().await?;
+        let kdf = crate::config::VaultConfigExt::kdf(&self.config().vault);
+        self.with_vault(move |vault| {
+            let count = vault.accounts()?.len();
+            let bytes = vault.export_copy(password.as_ref(), kdf, with_pin)?;
+            Ok((bytes, count))
+        })
+        .await?
+    }
+}
+
 /// Fleet policy's `accounts.max` (0: no limit) over the accounts after.
 fn check_most(max: usize, after: usize) -> ServiceResult<()> {
     if max > 0 && after > max {
@@ -211,7 +249,8 @@ fn copy_error(e: VaultError) -> ServiceError {
     match e {
         VaultError::Corrupt { .. }
         | VaultError::NotAVault { .. }
-        | VaultError::NewerVersion { .. } => ServiceError::new(ErrorCode::InvalidArgument, e),
+        | VaultError::NewerVersion { .. }
+        | VaultError::CopyPasswordOnly { .. } => ServiceError::new(ErrorCode::InvalidArgument, e),
         other => other.into(),
     }
 }

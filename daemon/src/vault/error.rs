@@ -84,18 +84,28 @@ pub enum VaultError {
     /// A copy of a vault (a backup) that the PIN given does not open.
     #[error(
         "the PIN does not open the backup {}; a backup opens with the PIN the vault had when \
-         the copy was made",
+         the copy was made, or with its own password",
         path.display()
     )]
     CopyWrongPin { path: PathBuf },
 
-    /// A copy of a vault without a PIN slot (a keyring-protected vault's).
+    /// A copy of a vault without a PIN or password slot (a
+    /// keyring-protected vault's).
     #[error(
-        "the backup {} has no PIN slot (it was made of a keyring-protected vault); copy it in \
-         place of the vault by hand with that keyring at hand (docs/backup.md)",
+        "the backup {} has no PIN or password slot (it was made of a keyring-protected vault); \
+         copy it in place of the vault by hand with that keyring at hand (docs/backup.md)",
         path.display()
     )]
     CopyWithoutPin { path: PathBuf },
+
+    /// A backup opened by its password alone cannot become a vault.
+    #[error(
+        "the backup {} opens with its password only, so it cannot become this machine's vault: \
+         make a vault first (activate an account, choosing a PIN), then restore the backup with \
+         --merge",
+        path.display()
+    )]
+    CopyPasswordOnly { path: PathBuf },
 
     /// The key given for a keyring or biometric slot does not open it.
     #[error("the {0} key does not open this vault")]

@@ -352,11 +352,11 @@ impl HeaderRecord {
             if !seen.insert(kind) {
                 return Err(format!("there are two {kind} slots"));
             }
-            let kdf = match (kind, s.kdf) {
-                (SlotKind::Pin, Some(k)) => Some(k.into_kdf()?),
-                (SlotKind::Pin, None) => return Err("the PIN slot has no KDF parameters".into()),
-                (_, None) => None,
-                (_, Some(_)) => return Err(format!("the {kind} slot has KDF parameters")),
+            let kdf = match (kind.uses_kdf(), s.kdf) {
+                (true, Some(k)) => Some(k.into_kdf(kind)?),
+                (true, None) => return Err(format!("the {kind} slot has no KDF parameters")),
+                (false, None) => None,
+                (false, Some(_)) => return Err(format!("the {kind} slot has KDF parameters")),
             };
             slots.push(Slot {
                 kind,
@@ -365,7 +365,11 @@ impl HeaderRecord {
                 wrapped: fixed::<{ KEY_LEN + TAG_LEN }>("a wrapped key", &s.wrapped_key)?,
             });
         }
-        if !seen.contains(&SlotKind::Pin) && !seen.contains(&SlotKind::Keyring) {
+        // A backup made with a password alone has only that slot.
+        if ![SlotKind::Pin, SlotKind::Keyring, SlotKind::Password]
+            .iter()
+            .any(|k| seen.contains(k))
+        {
             return Err("it has no PIN or keyring slot".into());
         }
         Ok(Header {
@@ -377,10 +381,10 @@ impl HeaderRecord {
 }
 
 impl KdfRecord {
-    fn into_kdf(self) -> Result<PinKdf, String> {
+    fn into_kdf(self, kind: SlotKind) -> Result<PinKdf, String> {
         if self.algorithm != "argon2id" || self.version != ARGON2_VERSION {
             return Err(format!(
-                "the PIN slot uses {} version {}; only argon2id version {ARGON2_VERSION} is known",
+                "the {kind} slot uses {} version {}; only argon2id version {ARGON2_VERSION} is known",
                 self.algorithm, self.version
             ));
         }
@@ -391,13 +395,13 @@ impl KdfRecord {
         };
         params.validate().map_err(|e| {
             format!(
-                "the PIN slot's Argon2 parameters are out of range ({e}): the header was \
+                "the {kind} slot's Argon2 parameters are out of range ({e}): the header was \
                      damaged or tampered with"
             )
         })?;
         Ok(PinKdf {
             params,
-            salt: fixed::<SALT_LEN>("the PIN slot's salt", &self.salt)?,
+            salt: fixed::<SALT_LEN>(&format!("the {kind} slot's salt"), &self.salt)?,
         })
     }
 }

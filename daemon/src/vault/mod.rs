@@ -111,31 +111,54 @@ impl fmt::Debug for Vault {
     }
 }
 
-/// The accounts of a copy of a vault file (an automatic backup; `name`
-/// for messages), opened with the PIN it was made with. Touches no vault
-/// and no PIN counter: whoever holds the file can try PINs offline anyway.
-/// The header's KDF parameters are bounded when it is parsed, so a file
-/// cannot ask for more Argon2 memory than this product ever writes.
+/// A copy of a vault file (an automatic backup or one `tessera backup
+/// create` wrote), opened.
+pub struct OpenedCopy {
+    file: VaultFile,
+    master: Key,
+    pub accounts: Vec<Account>,
+}
+
+/// Opens a copy of a vault file (`name` for messages) with `secret`: the
+/// PIN it was made with, or the password it was made with. Touches no
+/// vault and no PIN counter: whoever holds the file can try secrets
+/// offline anyway. The header's KDF parameters are bounded when it is
+/// parsed, so a file cannot ask for more Argon2 memory than this product
+/// ever writes.
 pub fn read_copy(
     name: &Path,
     bytes: Vec<u8>,
-    pin: &SecretString,
-) -> Result<Vec<Account>, VaultError> {
+    secret: &SecretString,
+) -> Result<OpenedCopy, VaultError> {
     let file = VaultFile::parse(name, bytes)?;
-    let slot = file
-        .header
-        .slot(SlotKind::Pin)
-        .ok_or_else(|| VaultError::CopyWithoutPin {
+    let mut tried = false;
+    let mut master = None;
+    for kind in [SlotKind::Pin, SlotKind::Password] {
+        let Some(slot) = file.header.slot(kind) else {
+            continue;
+        };
+        tried = true;
+        let kdf = slot.kdf.as_ref().expect("a PIN or password slot has a KDF");
+        if let Some(m) = slot.unwrap(&file.header.vault_id, &kdf.derive(secret)?) {
+            master = Some(m);
+            break;
+        }
+    }
+    if !tried {
+        return Err(VaultError::CopyWithoutPin {
             path: name.to_owned(),
-        })?;
-    let kdf = slot.kdf.as_ref().expect("a PIN slot has a KDF");
-    let master = slot
-        .unwrap(&file.header.vault_id, &kdf.derive(pin)?)
-        .ok_or_else(|| VaultError::CopyWrongPin {
-            path: name.to_owned(),
-        })?;
+        });
+    }
+    let master = master.ok_or_else(|| VaultError::CopyWrongPin {
+        path: name.to_owned(),
+    })?;
     let plain = file.decrypt_body(name, &master)?;
-    body::decode(name, &plain)
+    let accounts = body::decode(name, &plain)?;
+    Ok(OpenedCopy {
+        file,
+        master,
+        accounts,
+    })
 }
 
 impl Vault {
@@ -361,21 +384,71 @@ impl Vault {
         self.unlock_with_master(master)
     }
 
-    /// Puts `bytes`, a copy of a vault file (an automatic backup, checked
-    /// with [`read_copy`] first), in place as this vault when there is none
-    /// yet: a restore onto a fresh machine. `AlreadyExists` otherwise.
-    pub fn install_copy(&mut self, name: &Path, bytes: Vec<u8>) -> Result<(), VaultError> {
-        if self.exists() {
-            return Err(VaultError::AlreadyExists);
+    /// Makes `copy` this vault when there is none yet: a restore onto a
+    /// fresh machine. The copy's backup-password slot is left out (a live
+    /// vault opens by its PIN or keyring only); a copy with no PIN or
+    /// keyring slot cannot become a vault. `AlreadyExists` when there is one.
+    pub fn install_copy(&mut self, name: &Path, copy: OpenedCopy) -> Result<(), VaultError> {
+        self.refuse_if_exists()?;
+        let header = copy.file.header.without_slot(SlotKind::Password).renewed();
+        if header.slot(SlotKind::Pin).is_none() && header.slot(SlotKind::Keyring).is_none() {
+            return Err(VaultError::CopyPasswordOnly {
+                path: name.to_owned(),
+            });
         }
-        let file = VaultFile::parse(name, bytes)?;
-        store::write_atomic(&self.path, file.bytes())?;
-        if let (Some(policy), Some(backups)) = (&self.backup, &self.backups) {
-            backups.queue(file.bytes().to_vec(), policy.clone());
-        }
+        let file = self.save(header, &copy.master, &copy.accounts)?;
         self.file = Some(file);
         tracing::info!("vault restored from a backup");
         Ok(())
+    }
+
+    /// A backup of this vault (unlocked) as a file's bytes: the accounts
+    /// under a master key that a backup-password slot (Argon2id with `kdf`
+    /// over `password`) and, with `with_pin`, this vault's own PIN slot
+    /// wrap. Without the PIN slot the copy gets a master key and vault id
+    /// of its own, so it shares no key with the vault.
+    pub fn export_copy(
+        &self,
+        password: Option<&SecretString>,
+        kdf: KdfParams,
+        with_pin: bool,
+    ) -> Result<Vec<u8>, VaultError> {
+        let state = self.open_state()?;
+        let header = self.header()?;
+        let (vault_id, master, mut slots) = if with_pin {
+            let pin = header
+                .slot(SlotKind::Pin)
+                .cloned()
+                .ok_or(VaultError::SlotMissing(SlotKind::Pin))?;
+            (header.vault_id, state.master.clone(), vec![pin])
+        } else {
+            (slots::random_array(), slots::random_key(), Vec::new())
+        };
+        if let Some(password) = password {
+            kdf.validate().map_err(VaultError::InvalidKdf)?;
+            let password_kdf = PinKdf::new_random(kdf);
+            let kek = password_kdf.derive(password)?;
+            slots.push(Slot::wrap(
+                &vault_id,
+                SlotKind::Password,
+                Some(password_kdf),
+                &kek,
+                &master,
+            ));
+        }
+        if slots.is_empty() {
+            return Err(VaultError::InvalidSlot {
+                kind: SlotKind::Password,
+                reason: "a backup needs a password, the vault's PIN slot, or both",
+            });
+        }
+        let header = Header {
+            vault_id,
+            body_nonce: slots::random_array(),
+            slots,
+        };
+        let plain = body::encode(&state.accounts)?;
+        Ok(VaultFile::build(header, &master, plain)?.bytes().to_vec())
     }
 
     /// Checks the PIN with the same counting as unlocking, locked or not

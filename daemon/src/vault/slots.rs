@@ -36,10 +36,24 @@ pub enum SlotKind {
     Keyring,
     /// KEK kept in the Secret Service, released after a biometric check.
     Biometric,
+    /// KEK = Argon2id(backup password, salt): only in a backup made by
+    /// `tessera backup create` (docs/backup.md), never in a live vault.
+    Password,
 }
 
 impl SlotKind {
-    pub const ALL: [SlotKind; 3] = [SlotKind::Pin, SlotKind::Keyring, SlotKind::Biometric];
+    pub const ALL: [SlotKind; 4] = [
+        SlotKind::Pin,
+        SlotKind::Keyring,
+        SlotKind::Biometric,
+        SlotKind::Password,
+    ];
+
+    /// Whether the KEK comes from a typed secret through Argon2id (the slot
+    /// stores the KDF parameters), rather than from a 32-byte key.
+    pub fn uses_kdf(self) -> bool {
+        matches!(self, SlotKind::Pin | SlotKind::Password)
+    }
 
     /// The name in the file.
     pub fn as_str(self) -> &'static str {
@@ -47,6 +61,7 @@ impl SlotKind {
             SlotKind::Pin => "pin",
             SlotKind::Keyring => "keyring",
             SlotKind::Biometric => "biometric",
+            SlotKind::Password => "password",
         }
     }
 
@@ -61,6 +76,7 @@ impl fmt::Display for SlotKind {
             SlotKind::Pin => "PIN",
             SlotKind::Keyring => "keyring",
             SlotKind::Biometric => "biometric",
+            SlotKind::Password => "backup password",
         })
     }
 }
@@ -161,7 +177,7 @@ impl PinKdf {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Slot {
     pub kind: SlotKind,
-    /// `Some` exactly for `SlotKind::Pin`.
+    /// `Some` exactly for the kinds that [`SlotKind::uses_kdf`].
     pub kdf: Option<PinKdf>,
     pub nonce: [u8; NONCE_LEN],
     /// The master key encrypted under the KEK, with its tag (48 bytes).
@@ -235,7 +251,7 @@ fn slot_aad(vault_id: &[u8; VAULT_ID_LEN], kind: SlotKind, kdf: Option<&PinKdf>)
 
 /// A caller's slot key as a KEK: exactly 32 bytes.
 pub(crate) fn kek_from_bytes(kind: SlotKind, key: &SecretBytes) -> Result<Key, VaultError> {
-    if kind == SlotKind::Pin {
+    if kind.uses_kdf() {
         return Err(VaultError::InvalidSlot {
             kind,
             reason: "the PIN slot is opened with a PIN, not a key",

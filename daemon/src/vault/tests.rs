@@ -1125,3 +1125,53 @@ fn a_header_asking_for_more_argon2_memory_than_allowed_is_damaged_not_a_wrong_pi
     assert!(matches!(e, VaultError::Corrupt { .. }), "{e}");
     assert!(e.to_string().contains("Argon2"), "{e}");
 }
+
+// ---- backups made by export_copy ----
+
+#[test]
+fn a_password_backup_shares_no_key_with_the_vault_and_a_pin_one_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut v = Vault::open(tmp.path()).unwrap();
+    v.create_with_pin(
+        &pin("1234"),
+        small(),
+        vec![otp_account("mail", "totp:SHA1:6:30", None)],
+    )
+    .unwrap();
+    let name = Path::new("copy");
+    let password = pin("correct horse battery");
+    let vault_id = v.id().unwrap();
+
+    let alone = v.export_copy(Some(&password), small(), false).unwrap();
+    let header = VaultFile::parse(name, alone.clone()).unwrap().header;
+    assert_eq!(header.kinds(), [SlotKind::Password]);
+    assert_ne!(
+        hex::encode(header.vault_id),
+        vault_id,
+        "a vault id of its own"
+    );
+    let opened = read_copy(name, alone.clone(), &password).unwrap();
+    assert_eq!(opened.accounts, v.accounts().unwrap());
+    assert!(matches!(
+        read_copy(name, alone, &pin("1234")),
+        Err(VaultError::CopyWrongPin { .. })
+    ));
+
+    let with_pin = v.export_copy(Some(&password), small(), true).unwrap();
+    let header = VaultFile::parse(name, with_pin.clone()).unwrap().header;
+    assert_eq!(header.kinds(), [SlotKind::Pin, SlotKind::Password]);
+    assert_eq!(hex::encode(header.vault_id), vault_id);
+    assert!(read_copy(name, with_pin.clone(), &pin("1234")).is_ok());
+
+    // Installed on a fresh machine, the password slot is left out.
+    let fresh = tempfile::tempdir().unwrap();
+    let mut f = Vault::open(fresh.path()).unwrap();
+    f.install_copy(name, read_copy(name, with_pin, &password).unwrap())
+        .unwrap();
+    assert_eq!(f.slots(), [SlotKind::Pin]);
+    f.unlock_with_pin(&pin("1234"), t0()).unwrap();
+    assert_eq!(f.accounts().unwrap(), v.accounts().unwrap());
+
+    // Neither a password nor the PIN: refused.
+    assert!(v.export_copy(None, small(), false).is_err());
+}

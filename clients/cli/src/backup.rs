@@ -97,13 +97,16 @@ pub async fn run(ch: Channel, mode: Mode, action: Action, pin_file: Option<PathB
             yes,
         } => {
             let backup = Backup::read(&file, mode, pin_file)?;
-            // The PIN is checked (and the file read) before anything is asked.
-            client
-                .restore(backup.request(RestoreMode::Merge, false))
-                .await?;
             let restore = match restore {
                 Some(r) => r,
-                None => choose_mode(mode)?,
+                None => {
+                    // The secret is checked (and the file read) before the
+                    // question.
+                    client
+                        .restore(backup.request(RestoreMode::Merge, false))
+                        .await?;
+                    choose_mode(mode)?
+                }
             };
             let plan = client
                 .restore(backup.request(restore, false))
@@ -161,11 +164,11 @@ fn backup_pin(mode: Mode, pin_file: Option<&Path>) -> Result<Zeroizing<String>> 
     match pin_file {
         Some(f) => read_secret_file(f),
         None if mode.interactive => {
-            ask_pin("The PIN of the backup (the vault's PIN when it was made): ")
+            ask_pin("The backup's password, or the vault's PIN when it was made: ")
         }
         None => Err(CliError::missing_flag(
             "--pin-file FILE",
-            "a backup opens with the PIN it was made with",
+            "a backup opens with its password or the PIN it was made with",
         )),
     }
 }

@@ -318,3 +318,38 @@ fn code_on_a_terminal_shows_the_time_left() {
     );
     assert!(screen.trim_end().ends_with(" s)"), "{screen}");
 }
+
+/// At a terminal `backup restore` asks the secret, then merge or replace
+/// (asked again after a wrong answer), shows the plan, and asks to confirm.
+#[test]
+fn restoring_a_backup_asks_which_way_and_confirms() {
+    let d = Daemon::with_accounts();
+    let password = d.file("pw", b"correct horse battery");
+    let file = d.dir.path().join("b.tessera");
+    let out = d.run(&[
+        "backup",
+        "create",
+        "--out",
+        common::path_str(&file),
+        "--password-file",
+        common::path_str(&password),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    let out = d.run(&["delete", "github", "--yes"]);
+    assert_eq!(out.status.code(), Some(0));
+
+    let mut t = tessera(&d, &["backup", "restore", common::path_str(&file)]);
+    t.expect("The backup's password, or the vault's PIN when it was made: ");
+    t.send("correct horse battery\r");
+    t.expect("[m/r] ");
+    t.send("x\r");
+    t.expect("Please answer m or r.");
+    t.send("m\r");
+    t.expect("Will add: 1 (github (GitHub))");
+    t.expect("Restore? [y/N] ");
+    t.send("y\r");
+    t.expect("Added: 1 (github (GitHub))");
+    let (status, screen) = t.wait();
+    assert!(status.success(), "{screen}");
+    assert_eq!(d.accounts().len(), 2);
+}

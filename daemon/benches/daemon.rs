@@ -125,6 +125,7 @@ fn main() {
     let kdf_memory = runtime.block_on(measure_kdf_memory());
     let starts = measure_starts(plan.starts);
     let save = measure_vault_save(plan.vault_accounts, plan.saves);
+    let import = runtime.block_on(measure_import(plan.vault_accounts));
     let load_after = load_average();
 
     let report = Report {
@@ -136,6 +137,7 @@ fn main() {
         kdf_memory,
         starts,
         save,
+        import,
         load_before,
         load_after,
         plan,
@@ -524,6 +526,87 @@ fn measure_vault_save(accounts: usize, saves: usize) -> VaultSave {
     }
 }
 
+/// A plain Aegis file of `entries` TOTP accounts (the shape of
+/// `import/tests/fixtures/aegis_plain.json`), each with its own secret.
+fn aegis_file(entries: usize) -> Vec<u8> {
+    let entries: Vec<serde_json::Value> = (0..entries)
+        .map(|i| {
+            let secret = data_encoding::BASE32_NOPAD.encode(&rand::random::<[u8; 20]>());
+            serde_json::json!({
+                "type": "totp", "uuid": format!("00000000-0000-4000-8000-{i:012}"),
+                "name": format!("user{i}@example.com"), "issuer": "Example", "note": "",
+                "icon": null,
+                "info": {"secret": secret, "algo": "SHA1", "digits": 6, "period": 30},
+            })
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({
+        "version": 1,
+        "header": {"slots": null, "params": null},
+        "db": {"version": 2, "entries": entries},
+    }))
+    .expect("encodes the file")
+}
+
+struct Import {
+    entries: usize,
+    file_bytes: usize,
+    /// `tessera_import::import` alone, in process, sorted.
+    parse: Vec<Duration>,
+    /// `Backup.Import` without `apply` (read, checked against the vault
+    /// and policy), request to reply, sorted.
+    preview: Vec<Duration>,
+    /// `Backup.Import` with `apply`: the same plus the one save.
+    apply: Duration,
+}
+
+/// A plain Aegis file of `entries` accounts imported into a running
+/// daemon's vault (one account), over gRPC as `tessera import` does it.
+async fn measure_import(entries: usize) -> Import {
+    const RUNS: usize = 5;
+    let file = aegis_file(entries);
+    let parse = {
+        let mut t: Vec<Duration> = (0..RUNS)
+            .map(|_| {
+                let t = Instant::now();
+                let (_, read) = tessera_import::import(None, &file, None).expect("reads the file");
+                assert_eq!(read.accounts.len(), entries);
+                t.elapsed()
+            })
+            .collect();
+        t.sort();
+        t
+    };
+    let daemon = Daemon::start(FAST_CONFIG);
+    activate(&daemon.socket()).await;
+    let mut client = pb::backup_client::BackupClient::new(connect(&daemon.socket()).await)
+        .max_encoding_message_size(32 << 20);
+    let request = |apply| pb::ImportRequest {
+        file: file.clone(),
+        apply,
+        ..Default::default()
+    };
+    let mut preview = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let plan = client.import(request(false)).await.expect("previews");
+        preview.push(t.elapsed());
+        assert_eq!(plan.into_inner().added.len(), entries);
+    }
+    preview.sort();
+    let t = Instant::now();
+    let done = client.import(request(true)).await.expect("imports");
+    let apply = t.elapsed();
+    assert!(done.into_inner().applied);
+    Import {
+        entries,
+        file_bytes: file.len(),
+        parse,
+        preview,
+        apply,
+    }
+}
+
 /// The middle value; the mean of the two middle ones for an even count.
 fn median(sorted: &[Duration]) -> Duration {
     let n = sorted.len();
@@ -546,6 +629,7 @@ struct Report {
     kdf_memory: KdfMemory,
     starts: Starts,
     save: VaultSave,
+    import: Import,
     load_before: String,
     load_after: String,
     plan: Plan,
@@ -661,6 +745,15 @@ impl Report {
             verdict(backup_median < Duration::from_millis(200))
         );
 
+        let i = &self.import;
+        let _ = writeln!(
+            out,
+            "| import a plain Aegis file of {} entries (read, checked, stored in one save) | {:.0} ms | < 1 s | {} |",
+            thousands(i.entries as f64),
+            ms(i.apply),
+            verdict(i.apply < Duration::from_secs(1))
+        );
+
         let _ = writeln!(out, "\nDetails:\n");
         let _ = writeln!(
             out,
@@ -755,6 +848,26 @@ impl Report {
              sorted ms: {}. The daemon does it on its backup thread after the save has \
              returned, so no request waits for it.",
             backups.join(", ")
+        );
+        let list = |l: &[Duration]| -> String {
+            l.iter()
+                .map(|t| format!("{:.1}", ms(*t)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "- Import (`Backup.Import` over gRPC into a vault of one account, as `tessera import` \
+             sends it): a plain Aegis file of {} TOTP entries, {:.2} MiB. Reading it alone \
+             (`tessera_import::import`, in process), sorted ms: {}; the preview (read, names and \
+             policy checked, duplicates looked up), request to reply, sorted ms: {}; applying \
+             (the same and one save of {} accounts) {:.1} ms.",
+            thousands(i.entries as f64),
+            i.file_bytes as f64 / (1024.0 * 1024.0),
+            list(&i.parse),
+            list(&i.preview),
+            thousands((i.entries + 1) as f64),
+            ms(i.apply)
         );
         out
     }

@@ -38,6 +38,10 @@ pub enum ErrorCode {
     /// The daemon already runs as much of this work as it allows (pending
     /// activations per client and in all); the message gives the limit.
     Busy,
+    /// The password of a file the user gave (an import, a backup) is
+    /// missing or does not open it; the message says which. Not a vault PIN
+    /// and not counted.
+    WrongPassword,
 }
 
 /// An error from the service layer: a code and a message for the user.

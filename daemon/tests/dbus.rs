@@ -627,6 +627,62 @@ async fn grpc_and_dbus_give_the_same_results() {
     assert_eq!(name, "org.tessera.Authenticator1.Error.NotFound");
     assert_eq!(g.message(), message);
 
+    // An import's preview: the same accounts, duplicates and skipped
+    // entries both ways; a wrong password the same typed error.
+    let list = format!("{OTPAUTH}\notpauth://totp/New:dave?secret=GEZDGNBVGY3TQOJQ\nnonsense\n");
+    let g = d
+        .backup()
+        .await
+        .import(pb::ImportRequest {
+            file: list.clone().into_bytes(),
+            ..pb::ImportRequest::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let b: tesserad::dbus::types::ImportResult =
+        call(&p, "ImportFile", &("", list.as_bytes(), "", "", false))
+            .await
+            .unwrap();
+    assert_eq!(g.format, b.format);
+    assert_eq!(g.format, "uri-list");
+    let labels = |l: &[pb::PendingAccount]| l.iter().map(|a| a.label.clone()).collect::<Vec<_>>();
+    let dbus_labels = |l: &[Account]| l.iter().map(|a| a.label.clone()).collect::<Vec<_>>();
+    assert_eq!(labels(&g.added), ["dave"]);
+    assert_eq!(labels(&g.added), dbus_labels(&b.added));
+    assert_eq!(labels(&g.duplicates), dbus_labels(&b.duplicates));
+    assert_eq!(g.duplicates.len(), 1);
+    let skipped: Vec<_> = g
+        .skipped
+        .iter()
+        .map(|s| (s.name.clone(), s.reason.clone()))
+        .collect();
+    assert_eq!(skipped, b.skipped);
+    assert_eq!(skipped.len(), 1);
+    assert!(!g.applied && !b.applied);
+    let aegis = include_bytes!("../../import/tests/fixtures/aegis_encrypted.json");
+    let g = d
+        .backup()
+        .await
+        .import(pb::ImportRequest {
+            file: aegis.to_vec(),
+            password: "wrong password".into(),
+            ..pb::ImportRequest::default()
+        })
+        .await
+        .unwrap_err();
+    let e = call::<tesserad::dbus::types::ImportResult>(
+        &p,
+        "ImportFile",
+        &("", &aegis[..], "wrong password", "", false),
+    )
+    .await
+    .unwrap_err();
+    let (name, message) = dbus_error(&e);
+    assert_eq!(error_code(&g), "ERROR_CODE_WRONG_PASSWORD", "{message}");
+    assert_eq!(name, "org.tessera.Authenticator1.Error.WrongPassword");
+    assert_eq!(g.message(), message);
+
     // Lock over gRPC: D-Bus sees it.
     d.vault().await.lock(pb::LockRequest {}).await.unwrap();
     let b: Status = call(&p, "Status", &()).await.unwrap();

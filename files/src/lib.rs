@@ -36,6 +36,9 @@ pub enum Kind {
     Image,
     /// A payload text (`tessera activate --uri @FILE`): 64 KiB.
     Payload,
+    /// Another authenticator's backup file (`tessera import`): 16 MiB, as
+    /// `tessera_import::MAX_FILE_BYTES`.
+    Import,
 }
 
 impl Kind {
@@ -48,6 +51,7 @@ impl Kind {
             Kind::Plugin => 256 << 20,
             Kind::Image => 20 << 20,
             Kind::Payload => 64 << 10,
+            Kind::Import => 16 << 20,
         }
     }
 
@@ -60,6 +64,7 @@ impl Kind {
             Kind::Plugin => "plugin file",
             Kind::Image => "image",
             Kind::Payload => "payload text",
+            Kind::Import => "file to import",
         }
     }
 }

@@ -574,7 +574,7 @@ pub async fn change_pin(
 }
 
 /// The new PIN, typed twice until both agree.
-fn ask_new_pin() -> Result<Zeroizing<String>> {
+pub(crate) fn ask_new_pin() -> Result<Zeroizing<String>> {
     loop {
         let first = ask_pin("New PIN: ")?;
         let again = ask_pin("Repeat the new PIN: ")?;

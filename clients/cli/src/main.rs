@@ -15,6 +15,7 @@ mod config_cmd;
 mod connect;
 mod error;
 mod flow;
+mod import;
 mod out;
 mod prompt;
 mod render;
@@ -210,6 +211,35 @@ vault had when it was made. docs/backup.md has the details.")]
     Backup {
         #[command(subcommand)]
         action: BackupCmd,
+    },
+    /// Import the accounts of another authenticator's backup file (Aegis,
+    /// a list of otpauth:// links): shows every entry, asks, stores them in
+    /// one save
+    #[command(after_help = "\
+The format is detected when --format does not name it. Accounts the vault
+holds already are reported and not stored twice; an entry that cannot be
+imported (a kind Tessera lacks, a bad secret, an algorithm policy does not
+allow) is listed with the reason and the rest still imports. docs/import.md
+lists the formats.")]
+    Import {
+        /// The file to import
+        file: PathBuf,
+        /// The file's format (aegis, uri-list); default: detected
+        #[arg(long, value_name = "FORMAT")]
+        format: Option<String>,
+        /// Read the file's password from FILE (`-`: standard input); at a
+        /// terminal an encrypted file asks for it
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+        /// With no vault yet: read the new vault's PIN from FILE
+        #[arg(long, value_name = "FILE")]
+        new_pin_file: Option<PathBuf>,
+        /// Only show what would be imported
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask to confirm
+        #[arg(long)]
+        yes: bool,
     },
     /// Change the vault PIN
     ChangePin {
@@ -660,6 +690,7 @@ async fn run(cli: Cli) -> Result<()> {
             | Cmd::Backup {
                 action: BackupCmd::Restore { .. } | BackupCmd::Create { .. }
             }
+            | Cmd::Import { .. }
     ) {
         commands::offer_unlock(&ch, mode).await?;
     }
@@ -726,6 +757,24 @@ async fn run(cli: Cli) -> Result<()> {
             pin_file,
             new_pin_file,
         } => commands::change_pin(ch, mode, pin_file, new_pin_file).await,
+        Cmd::Import {
+            file,
+            format,
+            password_file,
+            new_pin_file,
+            dry_run,
+            yes,
+        } => {
+            let args = import::Args {
+                file,
+                format,
+                password_file,
+                new_pin_file,
+                dry_run,
+                yes,
+            };
+            import::run(ch, mode, args).await
+        }
         Cmd::Backup { action } => {
             use backup::Action;
             use tessera_proto::v1::RestoreMode;

@@ -298,7 +298,7 @@ pub fn pending_text(accounts: &[tessera_proto::v1::PendingAccount]) -> String {
 }
 
 /// "Tessera", "TOTP", "HOTP" for people.
-fn kind_label(kind: i32) -> &'static str {
+pub fn kind_label(kind: i32) -> &'static str {
     match AccountKind::try_from(kind) {
         Ok(AccountKind::Tessera) => "Tessera",
         Ok(AccountKind::Totp) => "TOTP",

@@ -213,6 +213,13 @@ pub(crate) fn params_error(field: &str, e: ParamsError) -> PayloadError {
     }
 }
 
+/// A base32 secret as authenticators write it (any case, spaces, padding
+/// or not), for the importers of other apps' backups: the one base32
+/// reader of the workspace.
+pub fn decode_base32_secret(text: &str) -> Result<SecretBytes, PayloadError> {
+    decode_secret(Some(text))
+}
+
 /// Decodes the `secret` parameter. The intermediate copies are zeroized.
 fn decode_secret(text: Option<&str>) -> Result<SecretBytes, PayloadError> {
     let text = text.ok_or(PayloadError::Missing("otpauth secret"))?;

@@ -16,6 +16,7 @@ use super::types::{
     View,
 };
 use super::{Error, Peers};
+use crate::service::import_ops::ImportRequest;
 use crate::service::{Client, Service};
 
 type Result<T> = std::result::Result<T, Error>;
@@ -287,6 +288,34 @@ impl Authenticator {
             .change_pin(SecretString::new(old_pin), SecretString::new(new_pin))
             .await?;
         Ok(types::status(&s))
+    }
+
+    /// Another authenticator's backup file read and, with `apply`, its new
+    /// accounts stored: Backup.Import.
+    #[zbus(out_args("result"))]
+    #[allow(clippy::too_many_arguments)]
+    async fn import_file(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+        format: String,
+        file: Vec<u8>,
+        password: String,
+        new_pin: String,
+        apply: bool,
+    ) -> Result<types::ImportResult> {
+        self.peers.admit(c, &h).await?;
+        let plan = self
+            .service
+            .import_file(ImportRequest {
+                format: (!format.is_empty()).then_some(format),
+                bytes: file,
+                password: types::optional_pin(password),
+                new_pin: types::optional_pin(new_pin),
+                apply,
+            })
+            .await?;
+        Ok(types::import_result(&plan))
     }
 
     #[zbus(out_args("view"))]

@@ -34,10 +34,11 @@ pub enum Error {
     BiometricsUnavailable(String),
     Ambiguous(String),
     Busy(String),
+    WrongPassword(String),
 }
 
 /// Every code, for the tests that check names against the XML.
-pub const ALL_CODES: [ErrorCode; 21] = [
+pub const ALL_CODES: [ErrorCode; 22] = [
     ErrorCode::InvalidArgument,
     ErrorCode::InvalidPayload,
     ErrorCode::InvalidImage,
@@ -59,6 +60,7 @@ pub const ALL_CODES: [ErrorCode; 21] = [
     ErrorCode::BiometricsUnavailable,
     ErrorCode::Ambiguous,
     ErrorCode::Busy,
+    ErrorCode::WrongPassword,
 ];
 
 /// The last part of the error name of `code`.
@@ -85,6 +87,7 @@ pub fn short_name(code: ErrorCode) -> &'static str {
         ErrorCode::BiometricsUnavailable => "BiometricsUnavailable",
         ErrorCode::Ambiguous => "Ambiguous",
         ErrorCode::Busy => "Busy",
+        ErrorCode::WrongPassword => "WrongPassword",
     }
 }
 
@@ -117,6 +120,7 @@ pub(crate) fn from_service(e: ServiceError) -> Error {
         ErrorCode::BiometricsUnavailable => Error::BiometricsUnavailable(m),
         ErrorCode::Ambiguous => Error::Ambiguous(m),
         ErrorCode::Busy => Error::Busy(m),
+        ErrorCode::WrongPassword => Error::WrongPassword(m),
     }
 }
 

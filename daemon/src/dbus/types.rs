@@ -311,6 +311,32 @@ pub fn view(v: &ActivationView) -> View {
     view
 }
 
+/// What importing a file stores (Backup.Import's answer).
+#[derive(Clone, Debug, Default, PartialEq, SerializeDict, DeserializeDict, Type)]
+#[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]
+pub struct ImportResult {
+    pub format: String,
+    pub added: Vec<Account>,
+    pub duplicates: Vec<Account>,
+    /// `(name, reason)` of each entry not imported.
+    pub skipped: Vec<(String, String)>,
+    pub applied: bool,
+}
+
+pub fn import_result(p: &crate::service::import_ops::ImportPlan) -> ImportResult {
+    ImportResult {
+        format: p.format.to_owned(),
+        added: p.added.iter().map(account).collect(),
+        duplicates: p.duplicates.iter().map(account).collect(),
+        skipped: p
+            .skipped
+            .iter()
+            .map(|s| (s.name.clone(), s.reason.clone()))
+            .collect(),
+        applied: p.applied,
+    }
+}
+
 pub fn approval(a: &Approval) -> ApprovalResult {
     ApprovalResult {
         approved: a.response.is_some(),

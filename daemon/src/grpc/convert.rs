@@ -10,6 +10,7 @@ use crate::account::{AccountInfo, AccountKind};
 use crate::activation::{Event, Source, State};
 use crate::error::{ErrorCode, ServiceError};
 use crate::service::backup_ops::{BackupInfo, RestoreMode, RestorePlan};
+use crate::service::import_ops::ImportPlan;
 use crate::service::preview::PreviewView;
 use crate::service::scanning::CodeFields;
 use crate::service::{
@@ -56,6 +57,7 @@ fn codes(code: ErrorCode) -> (tonic::Code, pb::ErrorCode) {
         ),
         ErrorCode::Ambiguous => (Code::InvalidArgument, pb::ErrorCode::Ambiguous),
         ErrorCode::Busy => (Code::ResourceExhausted, pb::ErrorCode::Busy),
+        ErrorCode::WrongPassword => (Code::Unauthenticated, pb::ErrorCode::WrongPassword),
     }
 }
 
@@ -269,6 +271,23 @@ pub fn restore_plan(p: &RestorePlan) -> pb::RestoreBackupResponse {
         removed: list(&p.removed),
         changed: list(&p.changed),
         unchanged: p.unchanged as u32,
+        applied: p.applied,
+    }
+}
+
+pub fn import_plan(p: &ImportPlan) -> pb::ImportResponse {
+    pb::ImportResponse {
+        format: p.format.to_owned(),
+        added: p.added.iter().map(pending).collect(),
+        duplicates: p.duplicates.iter().map(pending).collect(),
+        skipped: p
+            .skipped
+            .iter()
+            .map(|s| pb::SkippedEntry {
+                name: s.name.clone(),
+                reason: s.reason.clone(),
+            })
+            .collect(),
         applied: p.applied,
     }
 }

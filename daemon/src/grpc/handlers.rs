@@ -9,6 +9,7 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{self, status};
 use crate::service::Service;
+use crate::service::import_ops::ImportRequest;
 
 type Reply<T> = Result<Response<T>, Status>;
 
@@ -318,5 +319,22 @@ impl pb::backup_server::Backup for Handlers {
             file,
             accounts: accounts as u32,
         }))
+    }
+
+    async fn import(&self, r: Request<pb::ImportRequest>) -> Reply<pb::ImportResponse> {
+        let r = r.into_inner();
+        let secret = |s: String| (!s.is_empty()).then(|| SecretString::new(s));
+        let plan = self
+            .service
+            .import_file(ImportRequest {
+                format: (!r.format.is_empty()).then_some(r.format),
+                bytes: r.file,
+                password: secret(r.password),
+                new_pin: secret(r.new_pin),
+                apply: r.apply,
+            })
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::import_plan(&plan)))
     }
 }

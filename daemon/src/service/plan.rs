@@ -130,24 +130,8 @@ impl Plan {
     }
 
     fn otpauth(accounts: Vec<OtpAuthAccount>) -> Plan {
-        let created = now_unix();
-        let accounts = accounts
-            .into_iter()
-            .map(|a| Account {
-                id: AccountId::random(),
-                label: a.account.clone(),
-                issuer: a.issuer.clone(),
-                kind: AccountKind::OtpAuth,
-                secret: a.secret.clone(),
-                params: a.params,
-                ocra_suite: OCRA_DEFAULT_SUITE.to_owned(),
-                created_unix: created,
-                extra: Vec::new(),
-                notifications: false,
-            })
-            .collect();
         Plan {
-            accounts,
+            accounts: otpauth_accounts(accounts),
             device_code: None,
             finalize: Finalize::CurrentCode,
         }
@@ -221,16 +205,54 @@ pub fn check_not_stored(accounts: &[Account], existing: &[Account]) -> Result<()
     Ok(())
 }
 
-/// Whether `a` and `b` are one account: the same Tessera serial, or the
-/// same otpauth secret, label and issuer.
-fn same_account(a: &Account, b: &Account) -> bool {
-    match (&a.kind, &b.kind) {
-        (AccountKind::Tessera { serial: x, .. }, AccountKind::Tessera { serial: y, .. }) => x == y,
-        (AccountKind::OtpAuth, AccountKind::OtpAuth) => {
-            a.secret == b.secret && a.label == b.label && a.issuer == b.issuer
-        }
-        _ => false,
+/// The accounts an otpauth payload (or an imported file) stores: new ids,
+/// created now, as the payload gives them.
+pub(crate) fn otpauth_accounts(accounts: Vec<OtpAuthAccount>) -> Vec<Account> {
+    let created = now_unix();
+    accounts
+        .into_iter()
+        .map(|a| Account {
+            id: AccountId::random(),
+            label: a.account.clone(),
+            issuer: a.issuer.clone(),
+            kind: AccountKind::OtpAuth,
+            secret: a.secret.clone(),
+            params: a.params,
+            ocra_suite: OCRA_DEFAULT_SUITE.to_owned(),
+            created_unix: created,
+            extra: Vec::new(),
+            notifications: false,
+        })
+        .collect()
+}
+
+/// What makes an account the one it is: its Tessera serial, or its
+/// otpauth secret, label and issuer. Hashable, so that an import of
+/// thousands of accounts looks each one up rather than comparing pairs.
+#[derive(PartialEq, Eq, Hash)]
+pub(crate) enum Identity<'a> {
+    Tessera(&'a tessera_core::activation::Serial),
+    OtpAuth {
+        secret: &'a [u8],
+        label: &'a str,
+        issuer: Option<&'a str>,
+    },
+}
+
+pub(crate) fn identity(a: &Account) -> Identity<'_> {
+    match &a.kind {
+        AccountKind::Tessera { serial, .. } => Identity::Tessera(serial),
+        AccountKind::OtpAuth => Identity::OtpAuth {
+            secret: a.secret.expose(),
+            label: &a.label,
+            issuer: a.issuer.as_deref(),
+        },
     }
+}
+
+/// Whether `a` and `b` are one account ([`identity`]).
+fn same_account(a: &Account, b: &Account) -> bool {
+    identity(a) == identity(b)
 }
 
 /// `issuer: label` (or the label), escaped as clients show names.

@@ -56,6 +56,11 @@ impl Daemon {
         pb::vault_client::VaultClient::new(self.channel().await)
     }
 
+    pub async fn backup(&self) -> pb::backup_client::BackupClient<Channel> {
+        pb::backup_client::BackupClient::new(self.channel().await)
+            .max_encoding_message_size(32 << 20)
+    }
+
     pub async fn activation(&self) -> pb::activation_client::ActivationClient<Channel> {
         pb::activation_client::ActivationClient::new(self.channel().await)
             .max_encoding_message_size(32 << 20)

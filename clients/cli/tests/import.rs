@@ -1,0 +1,253 @@
+//! `tessera import` against the real daemon, with the fixtures of
+//! `import/tests/fixtures` (made by `make_fixtures.py` from the formats'
+//! public descriptions): every entry shown before anything is stored, a
+//! wrong password and a missing confirmation storing nothing, the codes of
+//! imported accounts those of their secrets, duplicates reported rather
+//! than doubled, policy applied, and a fresh machine's first vault made by
+//! an import.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::*;
+use tessera_core::otp::{Algorithm, totp};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../import/tests/fixtures")
+        .join(name)
+}
+
+/// `issuer:label` of every account, sorted.
+fn names(d: &Daemon) -> Vec<String> {
+    let mut l: Vec<String> = d
+        .accounts()
+        .iter()
+        .map(|a| {
+            format!(
+                "{}:{}",
+                a["issuer"].as_str().unwrap(),
+                a["label"].as_str().unwrap()
+            )
+        })
+        .collect();
+    l.sort();
+    l
+}
+
+const FIXTURE_PASSWORD: &[u8] = b"test-password-1234";
+
+#[test]
+fn an_encrypted_aegis_file_is_shown_then_imported_once() {
+    let d = Daemon::with_accounts();
+    let before = names(&d);
+    let file = fixture("aegis_encrypted.json");
+    let file = path_str(&file);
+    let password = d.file("password", FIXTURE_PASSWORD);
+    let wrong = d.file("wrong", b"not-the-password");
+
+    // No password: it says the file is encrypted, not that it is damaged.
+    let out = d.run(&["import", file, "--dry-run"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains("the file is encrypted"),
+        "{}",
+        stderr(&out)
+    );
+    let out = d.run(&[
+        "--json",
+        "import",
+        file,
+        "--dry-run",
+        "--password-file",
+        path_str(&wrong),
+    ]);
+    assert_ne!(out.status.code(), Some(0));
+    let error = &json_lines(&out)[0]["error"];
+    assert_eq!(error["code"], "ERROR_CODE_WRONG_PASSWORD", "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("password does not open"),
+        "{error}"
+    );
+
+    // The dry run shows every entry: the new ones, and why the rest cannot
+    // be imported.
+    let out = d.run(&[
+        "import",
+        file,
+        "--dry-run",
+        "--password-file",
+        path_str(&password),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("(aegis): 7 entries."), "{text}");
+    assert!(text.contains("New (4):"), "{text}");
+    assert!(text.contains("bob (Bank) [TOTP]"), "{text}");
+    assert!(text.contains("carol (Mail) [HOTP]"), "{text}");
+    assert!(text.contains("Cannot be imported (3):"), "{text}");
+    assert!(text.contains("Steam: gamer: "), "{text}");
+    assert!(text.contains("Old: md5: "), "{text}");
+    assert_eq!(names(&d), before, "a dry run stores nothing");
+
+    // Without a terminal and without --yes: refused, nothing stored.
+    let out = d.run(&["import", file, "--password-file", path_str(&password)]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
+    assert_eq!(names(&d), before);
+
+    let out = d.run(&[
+        "import",
+        file,
+        "--yes",
+        "--password-file",
+        path_str(&password),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("Imported 4 accounts."),
+        "{}",
+        stdout(&out)
+    );
+    let after = names(&d);
+    assert_eq!(after.len(), before.len() + 4, "{after:?}");
+    assert!(after.contains(&"Bank:bob".to_owned()), "{after:?}");
+
+    // Bob's code is RFC 6238's SHA-256 secret over 60 s in 8 digits, as
+    // the file said.
+    let out = d.run(&["code", "bob", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let code = &json_lines(&out)[0];
+    let at = code["valid_from_unix"].as_u64().unwrap();
+    let expected = totp(
+        b"12345678901234567890123456789012",
+        Algorithm::Sha256,
+        at,
+        60,
+        8,
+    );
+    assert_eq!(code["code"], expected.as_str(), "{code}");
+
+    // Again: every account is a duplicate, nothing is stored twice.
+    let out = d.run(&[
+        "--json",
+        "import",
+        file,
+        "--yes",
+        "--password-file",
+        path_str(&password),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let plan = &json_lines(&out)[0];
+    assert_eq!(plan["added"].as_array().unwrap().len(), 0, "{plan}");
+    assert_eq!(plan["duplicates"].as_array().unwrap().len(), 4, "{plan}");
+    assert_eq!(plan["applied"], false, "{plan}");
+    assert_eq!(names(&d), after);
+}
+
+#[test]
+fn a_fresh_machine_gets_its_first_vault_from_an_import() {
+    let d = Daemon::start();
+    let file = fixture("uri_list.txt");
+    let pin = d.file("new-pin", b"551177");
+    let out = d.run(&["import", path_str(&file), "--yes"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("--new-pin-file"), "{}", stderr(&out));
+    assert_eq!(d.status()["exists"], false);
+
+    let out = d.run(&[
+        "import",
+        path_str(&file),
+        "--yes",
+        "--new-pin-file",
+        path_str(&pin),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("(uri-list): 4 entries."), "{text}");
+    // The bad lines are named by their line number and reason.
+    assert!(text.contains("Cannot be imported (2):"), "{text}");
+    assert!(text.contains("line 5"), "{text}");
+    assert!(text.contains("line 6"), "{text}");
+    assert_eq!(names(&d), ["Example:alice@example.com", "Mail:carol"]);
+    assert!(d.pin_opens_the_vault("551177"));
+}
+
+#[test]
+fn policy_limits_what_an_import_stores() {
+    let config = format!("{FAST_CONFIG}[accounts]\nalgorithms = [\"SHA1\", \"SHA256\"]\nmax = 2\n");
+    let d = Daemon::start_with(&config);
+    let pin = d.file("new-pin", b"551177");
+    let pin = path_str(&pin);
+
+    // Four usable entries, one of them SHA-512: over the limit of two, so
+    // nothing at all is stored.
+    let plain = fixture("aegis_plain.json");
+    let out = d.run(&["import", path_str(&plain), "--yes", "--new-pin-file", pin]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("accounts.max"), "{}", stderr(&out));
+    assert_eq!(d.status()["exists"], false, "nothing was stored");
+
+    // The list's SHA-512 account is skipped with the key named; the other
+    // fits.
+    let list = fixture("uri_list.txt");
+    let out = d.run(&["import", path_str(&list), "--yes", "--new-pin-file", pin]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "Mail: carol: it uses SHA512, which policy does not allow (accounts.algorithms"
+        ),
+        "{text}"
+    );
+    assert_eq!(names(&d), ["Example:alice@example.com"]);
+}
+
+#[test]
+fn files_that_are_not_backups_are_refused_by_name() {
+    let d = Daemon::with_accounts();
+    let before = names(&d);
+    let junk = d.file("junk.bin", b"\x00\x01 not a backup of anything");
+    let out = d.run(&["import", path_str(&junk), "--dry-run"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains("format was not recognised"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = d.run(&[
+        "import",
+        path_str(&junk),
+        "--dry-run",
+        "--format",
+        "lastpass",
+    ]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains("there is no format \"lastpass\""),
+        "{}",
+        stderr(&out)
+    );
+
+    // A truncated Aegis file: damaged, said as such.
+    let plain = std::fs::read(fixture("aegis_plain.json")).unwrap();
+    let cut = d.file("cut.json", &plain[..plain.len() / 2]);
+    let out = d.run(&["import", path_str(&cut), "--dry-run", "--format", "aegis"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains("not a valid aegis backup"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(names(&d), before);
+    assert_eq!(
+        d.run(&["status"]).status.code(),
+        Some(0),
+        "the daemon runs on"
+    );
+}

@@ -1,0 +1,290 @@
+//! Aegis Authenticator's vault export (`aegis-export-*.json`), plain or
+//! encrypted, from its public format description (Aegis's `docs/vault.md`):
+//!
+//! - `{"version": 1, "header": {"slots": …, "params": …}, "db": …}`;
+//! - plain: `slots` and `params` are null and `db` is the database object;
+//! - encrypted: `db` is base64 of the database JSON sealed with AES-256-GCM
+//!   under a master key (`params`: hex `nonce` and `tag`); each slot wraps
+//!   the master key with AES-256-GCM; a password slot (`type` 1) derives its
+//!   key with scrypt (`n`, `r`, `p`, hex `salt`) from the password;
+//! - the database: `{"version": 2 or 3, "entries": [{"type": "totp" |
+//!   "hotp" | "steam" | "motp" | "yandex", "name", "issuer", "info":
+//!   {"secret" (base32), "algo", "digits", "period" | "counter"}}]}`.
+//!
+//! scrypt's cost is bounded before it runs: a file asking for more than
+//! 1 GiB of memory is refused, not obeyed.
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::Value;
+use tessera_core::SecretString;
+use tessera_core::otp::{Algorithm, OtpKind, OtpParams};
+use tessera_core::payload::OtpAuthAccount;
+use tessera_core::payload::otpauth::decode_base32_secret;
+use zeroize::Zeroizing;
+
+use crate::{ImportError, Imported, Importer, Skipped, entry_name};
+
+const NAME: &str = "aegis";
+/// Password slots: the key is scrypt of the password.
+const SLOT_PASSWORD: u32 = 1;
+/// The most memory scrypt may use (128 · r · n bytes).
+const MAX_SCRYPT_BYTES: u64 = 1 << 30;
+const MAX_SCRYPT_P: u32 = 16;
+
+pub struct Aegis;
+
+#[derive(Deserialize)]
+struct File {
+    version: u32,
+    header: Header,
+    db: Value,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    slots: Option<Vec<Slot>>,
+    params: Option<Sealed>,
+}
+
+#[derive(Deserialize)]
+struct Slot {
+    #[serde(rename = "type")]
+    kind: u32,
+    key: String,
+    key_params: Sealed,
+    n: Option<u64>,
+    r: Option<u32>,
+    p: Option<u32>,
+    salt: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Sealed {
+    nonce: String,
+    tag: String,
+}
+
+#[derive(Deserialize)]
+struct Db {
+    version: u32,
+    entries: Vec<Value>,
+}
+
+#[derive(Deserialize)]
+struct Entry {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    issuer: Option<String>,
+    info: Info,
+}
+
+#[derive(Deserialize)]
+struct Info {
+    secret: String,
+    #[serde(default)]
+    algo: Option<String>,
+    #[serde(default)]
+    digits: Option<u32>,
+    #[serde(default)]
+    period: Option<u32>,
+    #[serde(default)]
+    counter: Option<u64>,
+}
+
+fn malformed(reason: impl Into<String>) -> ImportError {
+    ImportError::Malformed {
+        format: NAME,
+        reason: reason.into(),
+    }
+}
+
+fn hex_field<const N: usize>(what: &str, text: &str) -> Result<[u8; N], ImportError> {
+    hex::decode(text)
+        .ok()
+        .and_then(|b| <[u8; N]>::try_from(b).ok())
+        .ok_or_else(|| malformed(format!("{what} is not {N} bytes of hex")))
+}
+
+/// AES-256-GCM: `ciphertext` and its separate `tag` under `key`.
+fn open(
+    key: &[u8; 32],
+    sealed: &Sealed,
+    ciphertext: &[u8],
+) -> Result<Option<Zeroizing<Vec<u8>>>, ImportError> {
+    let nonce: [u8; 12] = hex_field("a nonce", &sealed.nonce)?;
+    let tag: [u8; 16] = hex_field("a tag", &sealed.tag)?;
+    let mut msg = ciphertext.to_vec();
+    msg.extend_from_slice(&tag);
+    let cipher = Aes256Gcm::new(key.into());
+    Ok(cipher
+        .decrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: &msg,
+                aad: b"",
+            },
+        )
+        .ok()
+        .map(Zeroizing::new))
+}
+
+/// The master key from the first password slot `password` opens.
+fn master_key(slots: &[Slot], password: &SecretString) -> Result<Zeroizing<[u8; 32]>, ImportError> {
+    let mut any = false;
+    for slot in slots.iter().filter(|s| s.kind == SLOT_PASSWORD) {
+        any = true;
+        let (n, r, p) = match (slot.n, slot.r, slot.p) {
+            (Some(n), Some(r), Some(p)) => (n, r, p),
+            _ => return Err(malformed("a password slot lacks its scrypt n, r or p")),
+        };
+        if !n.is_power_of_two() || n < 2 || r == 0 || p == 0 || p > MAX_SCRYPT_P {
+            return Err(ImportError::Unsafe {
+                format: NAME,
+                reason: format!("its scrypt parameters n={n}, r={r}, p={p} are not valid"),
+            });
+        }
+        let memory = 128u64.saturating_mul(u64::from(r)).saturating_mul(n);
+        if memory > MAX_SCRYPT_BYTES {
+            return Err(ImportError::Unsafe {
+                format: NAME,
+                reason: format!(
+                    "it asks scrypt for {} MiB of memory (n={n}, r={r}); at most {} MiB is given",
+                    memory >> 20,
+                    MAX_SCRYPT_BYTES >> 20
+                ),
+            });
+        }
+        let salt = hex::decode(slot.salt.as_deref().unwrap_or_default())
+            .map_err(|_| malformed("a slot's salt is not hex"))?;
+        let params = scrypt::Params::new(n.trailing_zeros() as u8, r, p, 32)
+            .map_err(|e| malformed(format!("scrypt parameters: {e}")))?;
+        let mut key = Zeroizing::new([0u8; 32]);
+        scrypt::scrypt(password.expose().as_bytes(), &salt, &params, &mut key[..])
+            .map_err(|e| malformed(format!("scrypt: {e}")))?;
+        let wrapped: [u8; 32] = hex_field("a slot's key", &slot.key)?;
+        if let Some(master) = open(&key, &slot.key_params, &wrapped)? {
+            let master: [u8; 32] = master[..]
+                .try_into()
+                .map_err(|_| malformed("a slot holds a key that is not 32 bytes"))?;
+            return Ok(Zeroizing::new(master));
+        }
+    }
+    if !any {
+        return Err(malformed("it is encrypted but has no password slot"));
+    }
+    Err(ImportError::WrongPassword(NAME))
+}
+
+fn account(entry: &Value) -> Result<OtpAuthAccount, Skipped> {
+    let named = |reason: String| Skipped {
+        name: entry_name(
+            entry.get("issuer").and_then(Value::as_str),
+            entry
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("(no name)"),
+        ),
+        reason,
+    };
+    let e: Entry = serde_json::from_value(entry.clone())
+        .map_err(|err| named(format!("not an entry: {err}")))?;
+    let kind = match e.kind.as_str() {
+        "totp" => OtpKind::Totp {
+            period: e.info.period.unwrap_or(30),
+        },
+        "hotp" => OtpKind::Hotp {
+            counter: e.info.counter.unwrap_or(0),
+        },
+        "steam" | "motp" | "yandex" => {
+            return Err(named(format!("{} codes are not supported yet", e.kind)));
+        }
+        other => return Err(named(format!("the type {other:?} is not known"))),
+    };
+    let algo = e.info.algo.as_deref().unwrap_or("SHA1");
+    let algorithm = Algorithm::from_name(algo).ok_or_else(|| {
+        named(format!(
+            "the algorithm {algo:?} is not SHA1, SHA256 or SHA512"
+        ))
+    })?;
+    let params = OtpParams::new(kind, algorithm, e.info.digits.unwrap_or(6))
+        .map_err(|err| named(err.to_string()))?;
+    let secret = decode_base32_secret(&e.info.secret).map_err(|err| named(err.to_string()))?;
+    let issuer = e
+        .issuer
+        .map(|i| i.trim().to_owned())
+        .filter(|i| !i.is_empty());
+    let name = e.name.trim();
+    // Aegis allows an empty name; the issuer then names the account.
+    let account = match (name.is_empty(), &issuer) {
+        (false, _) => name.to_owned(),
+        (true, Some(issuer)) => issuer.clone(),
+        (true, None) => return Err(named("it has neither a name nor an issuer".into())),
+    };
+    Ok(OtpAuthAccount {
+        issuer,
+        account,
+        secret,
+        params,
+    })
+}
+
+impl Importer for Aegis {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn detect(&self, bytes: &[u8]) -> bool {
+        serde_json::from_slice::<Value>(bytes).is_ok_and(|v| {
+            v.get("header").is_some_and(|h| h.get("slots").is_some())
+                && v.get("db").is_some()
+                && v.get("version").is_some()
+        })
+    }
+
+    fn read(&self, bytes: &[u8], password: Option<&SecretString>) -> Result<Imported, ImportError> {
+        let file: File = serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
+        if file.version != 1 {
+            return Err(malformed(format!(
+                "version {} is not known (1 is)",
+                file.version
+            )));
+        }
+        let db: Db = match (file.header.slots, file.header.params, file.db) {
+            (None, _, db @ Value::Object(_)) => {
+                serde_json::from_value(db).map_err(|e| malformed(format!("db: {e}")))?
+            }
+            (Some(slots), Some(params), Value::String(sealed)) => {
+                let password = password.ok_or(ImportError::NeedsPassword(NAME))?;
+                let master = master_key(&slots, password)?;
+                let ciphertext = base64::engine::general_purpose::STANDARD
+                    .decode(sealed.as_bytes())
+                    .map_err(|_| malformed("db is not base64"))?;
+                let plain = open(&master, &params, &ciphertext)?.ok_or_else(|| {
+                    malformed("the database does not open with the key its slot holds (damaged)")
+                })?;
+                serde_json::from_slice(&plain).map_err(|e| malformed(format!("db: {e}")))?
+            }
+            _ => return Err(malformed("the header and db do not fit together")),
+        };
+        if !(1..=3).contains(&db.version) {
+            return Err(malformed(format!(
+                "database version {} is not known (1 to 3 are)",
+                db.version
+            )));
+        }
+        let mut out = Imported::default();
+        for entry in &db.entries {
+            match account(entry) {
+                Ok(a) => out.accounts.push(a),
+                Err(s) => out.skipped.push(s),
+            }
+        }
+        Ok(out)
+    }
+}

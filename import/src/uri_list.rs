@@ -1,0 +1,55 @@
+//! A plain text file of `otpauth://` (and `otpauth-migration://`) links,
+//! one per line, as most apps export and as Ente's plain export is.
+//! Each line goes through the core payload parser, the one for QR codes.
+
+use tessera_core::SecretString;
+use tessera_core::payload::{self, Payload};
+
+use crate::{ImportError, Imported, Importer, Skipped};
+
+pub struct UriList;
+
+fn lines(bytes: &[u8]) -> Option<impl Iterator<Item = (usize, &str)>> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    Some(
+        text.lines()
+            .enumerate()
+            .map(|(i, l)| (i + 1, l.trim()))
+            .filter(|(_, l)| !l.is_empty() && !l.starts_with('#')),
+    )
+}
+
+impl Importer for UriList {
+    fn name(&self) -> &'static str {
+        "uri-list"
+    }
+
+    fn detect(&self, bytes: &[u8]) -> bool {
+        lines(bytes).is_some_and(|mut l| l.next().is_some_and(|(_, l)| l.starts_with("otpauth")))
+    }
+
+    fn read(
+        &self,
+        bytes: &[u8],
+        _password: Option<&SecretString>,
+    ) -> Result<Imported, ImportError> {
+        let lines = lines(bytes).ok_or_else(|| ImportError::Malformed {
+            format: "uri-list",
+            reason: "it is not UTF-8 text".into(),
+        })?;
+        let mut out = Imported::default();
+        for (n, line) in lines {
+            let skip = |reason: String| Skipped {
+                name: format!("line {n}"),
+                reason,
+            };
+            match payload::parse(line) {
+                Ok(Payload::OtpAuth(account)) => out.accounts.push(account),
+                Ok(Payload::Migration(batch)) => out.accounts.extend(batch.accounts),
+                Ok(_) => out.skipped.push(skip("not an otpauth:// link".into())),
+                Err(e) => out.skipped.push(skip(e.to_string())),
+            }
+        }
+        Ok(out)
+    }
+}

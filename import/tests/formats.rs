@@ -1,0 +1,169 @@
+//! The importers on fixtures written by `fixtures/make_fixtures.py` from
+//! the formats' public descriptions with independent cryptography (Python's
+//! scrypt and AES-GCM): the accounts read, the entries skipped with their
+//! reasons, detection, and the errors a user meets (no password, a wrong
+//! one, a damaged file, scrypt parameters out of bounds).
+
+use tessera_core::SecretString;
+use tessera_core::otp::{Algorithm, OtpKind};
+use tessera_import::{ImportError, import};
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn password() -> SecretString {
+    SecretString::new("test-password-1234".to_owned())
+}
+
+/// (issuer, name, algorithm, digits, kind) of each account.
+fn summary(a: &tessera_core::payload::OtpAuthAccount) -> (String, String, Algorithm, u32, OtpKind) {
+    (
+        a.issuer.clone().unwrap_or_default(),
+        a.account.clone(),
+        a.params.algorithm(),
+        a.params.digits(),
+        a.params.kind(),
+    )
+}
+
+fn aegis_accounts() -> Vec<(String, String, Algorithm, u32, OtpKind)> {
+    vec![
+        (
+            "Example".into(),
+            "alice@example.com".into(),
+            Algorithm::Sha1,
+            6,
+            OtpKind::Totp { period: 30 },
+        ),
+        (
+            "Bank".into(),
+            "bob".into(),
+            Algorithm::Sha256,
+            8,
+            OtpKind::Totp { period: 60 },
+        ),
+        (
+            "Mail".into(),
+            "carol".into(),
+            Algorithm::Sha512,
+            7,
+            OtpKind::Hotp { counter: 10300 },
+        ),
+        (
+            "NameInIssuer".into(),
+            "NameInIssuer".into(),
+            Algorithm::Sha1,
+            6,
+            OtpKind::Totp { period: 30 },
+        ),
+    ]
+}
+
+#[test]
+fn aegis_plain_and_encrypted_give_the_same_accounts_and_skips() {
+    let (format, plain) = import(None, &fixture("aegis_plain.json"), None).unwrap();
+    assert_eq!(format, "aegis", "detected");
+    let (_, encrypted) = import(None, &fixture("aegis_encrypted.json"), Some(&password())).unwrap();
+    for got in [&plain, &encrypted] {
+        let accounts: Vec<_> = got.accounts.iter().map(summary).collect();
+        assert_eq!(accounts, aegis_accounts());
+        assert_eq!(got.accounts[0].secret.expose(), b"12345678901234567890");
+        let skipped: Vec<_> = got
+            .skipped
+            .iter()
+            .map(|s| (s.name.as_str(), s.reason.as_str()))
+            .collect();
+        assert_eq!(skipped.len(), 3, "{skipped:?}");
+        assert_eq!(
+            skipped[0],
+            ("Steam: gamer", "steam codes are not supported yet")
+        );
+        assert!(
+            skipped[1].0 == "Nowhere: broken" && skipped[1].1.contains("base32"),
+            "{skipped:?}"
+        );
+        assert!(
+            skipped[2].0 == "Old: md5" && skipped[2].1.contains("MD5"),
+            "{skipped:?}"
+        );
+    }
+}
+
+#[test]
+fn an_encrypted_aegis_file_says_what_is_wrong() {
+    let file = fixture("aegis_encrypted.json");
+    assert_eq!(
+        import(None, &file, None).unwrap_err(),
+        ImportError::NeedsPassword("aegis")
+    );
+    let wrong = SecretString::new("not the password".to_owned());
+    assert_eq!(
+        import(None, &file, Some(&wrong)).unwrap_err(),
+        ImportError::WrongPassword("aegis")
+    );
+
+    // The database changed after the slot: damaged, not a wrong password.
+    let mut v: serde_json::Value = serde_json::from_slice(&file).unwrap();
+    let db = v["db"].as_str().unwrap().to_owned();
+    let first = if db.starts_with('A') { "B" } else { "A" };
+    let flipped = format!("{first}{}", &db[1..]);
+    v["db"] = flipped.into();
+    let e = import(
+        Some("aegis"),
+        &serde_json::to_vec(&v).unwrap(),
+        Some(&password()),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("damaged"), "{e}");
+
+    // scrypt asked for 64 GiB: refused before it runs.
+    let mut v: serde_json::Value = serde_json::from_slice(&file).unwrap();
+    v["header"]["slots"][0]["n"] = (1u64 << 26).into();
+    let e = import(None, &serde_json::to_vec(&v).unwrap(), Some(&password())).unwrap_err();
+    assert!(matches!(e, ImportError::Unsafe { .. }), "{e}");
+    assert!(e.to_string().contains("65536 MiB"), "{e}");
+}
+
+#[test]
+fn a_uri_list_reads_each_line_and_names_the_bad_ones() {
+    let (format, got) = import(None, &fixture("uri_list.txt"), None).unwrap();
+    assert_eq!(format, "uri-list");
+    let accounts: Vec<_> = got.accounts.iter().map(summary).collect();
+    assert_eq!(
+        accounts,
+        [aegis_accounts()[0].clone(), aegis_accounts()[2].clone()]
+    );
+    let lines: Vec<_> = got.skipped.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(lines, ["line 5", "line 6"]);
+}
+
+#[test]
+fn unknown_files_and_formats_are_named() {
+    assert_eq!(
+        import(None, b"hello", None).unwrap_err(),
+        ImportError::Unknown
+    );
+    let e = import(Some("authy"), b"{}", None).unwrap_err();
+    assert!(e.to_string().contains("aegis, uri-list"), "{e}");
+    let e = import(Some("aegis"), b"{not json", None).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ImportError::Malformed {
+                format: "aegis",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let big = vec![b'x'; tessera_import::MAX_FILE_BYTES + 1];
+    assert!(matches!(
+        import(None, &big, None),
+        Err(ImportError::TooLarge(_))
+    ));
+}

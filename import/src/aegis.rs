@@ -14,18 +14,15 @@
 //! scrypt's cost is bounded before it runs: a file asking for more than
 //! 1 GiB of memory is refused, not obeyed.
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::Value;
 use tessera_core::SecretString;
-use tessera_core::otp::{Algorithm, OtpKind, OtpParams};
-use tessera_core::payload::OtpAuthAccount;
-use tessera_core::payload::otpauth::decode_base32_secret;
 use zeroize::Zeroizing;
 
-use crate::{ImportError, Imported, Importer, Skipped, entry_name};
+use crate::{
+    AsRaw, ImportError, Imported, Importer, RawEntry, RawSecret, Skipped, collect, entry_name,
+};
 
 const NAME: &str = "aegis";
 /// Password slots: the key is scrypt of the password.
@@ -121,17 +118,7 @@ fn open(
     let tag: [u8; 16] = hex_field("a tag", &sealed.tag)?;
     let mut msg = ciphertext.to_vec();
     msg.extend_from_slice(&tag);
-    let cipher = Aes256Gcm::new(key.into());
-    Ok(cipher
-        .decrypt(
-            Nonce::from_slice(&nonce),
-            Payload {
-                msg: &msg,
-                aad: b"",
-            },
-        )
-        .ok()
-        .map(Zeroizing::new))
+    Ok(crate::crypto::aes_gcm_open(key, &nonce, &msg, &[]))
 }
 
 /// The master key from the first password slot `password` opens.
@@ -181,57 +168,32 @@ fn master_key(slots: &[Slot], password: &SecretString) -> Result<Zeroizing<[u8; 
     Err(ImportError::WrongPassword(NAME))
 }
 
-fn account(entry: &Value) -> Result<OtpAuthAccount, Skipped> {
-    let named = |reason: String| Skipped {
+fn entry(value: &Value) -> Result<Entry, Skipped> {
+    serde_json::from_value(value.clone()).map_err(|err| Skipped {
         name: entry_name(
-            entry.get("issuer").and_then(Value::as_str),
-            entry
+            value.get("issuer").and_then(Value::as_str),
+            value
                 .get("name")
                 .and_then(Value::as_str)
                 .unwrap_or("(no name)"),
         ),
-        reason,
-    };
-    let e: Entry = serde_json::from_value(entry.clone())
-        .map_err(|err| named(format!("not an entry: {err}")))?;
-    let kind = match e.kind.as_str() {
-        "totp" => OtpKind::Totp {
-            period: e.info.period.unwrap_or(30),
-        },
-        "hotp" => OtpKind::Hotp {
-            counter: e.info.counter.unwrap_or(0),
-        },
-        "steam" | "motp" | "yandex" => {
-            return Err(named(format!("{} codes are not supported yet", e.kind)));
-        }
-        other => return Err(named(format!("the type {other:?} is not known"))),
-    };
-    let algo = e.info.algo.as_deref().unwrap_or("SHA1");
-    let algorithm = Algorithm::from_name(algo).ok_or_else(|| {
-        named(format!(
-            "the algorithm {algo:?} is not SHA1, SHA256 or SHA512"
-        ))
-    })?;
-    let params = OtpParams::new(kind, algorithm, e.info.digits.unwrap_or(6))
-        .map_err(|err| named(err.to_string()))?;
-    let secret = decode_base32_secret(&e.info.secret).map_err(|err| named(err.to_string()))?;
-    let issuer = e
-        .issuer
-        .map(|i| i.trim().to_owned())
-        .filter(|i| !i.is_empty());
-    let name = e.name.trim();
-    // Aegis allows an empty name; the issuer then names the account.
-    let account = match (name.is_empty(), &issuer) {
-        (false, _) => name.to_owned(),
-        (true, Some(issuer)) => issuer.clone(),
-        (true, None) => return Err(named("it has neither a name nor an issuer".into())),
-    };
-    Ok(OtpAuthAccount {
-        issuer,
-        account,
-        secret,
-        params,
+        reason: format!("not an entry: {err}"),
     })
+}
+
+impl AsRaw for Entry {
+    fn raw(&self) -> RawEntry<'_> {
+        RawEntry {
+            issuer: self.issuer.as_deref(),
+            name: &self.name,
+            kind: &self.kind,
+            algorithm: self.info.algo.as_deref(),
+            digits: self.info.digits,
+            period: self.info.period,
+            counter: self.info.counter,
+            secret: RawSecret::Base32(&self.info.secret),
+        }
+    }
 }
 
 impl Importer for Aegis {
@@ -278,13 +240,7 @@ impl Importer for Aegis {
                 db.version
             )));
         }
-        let mut out = Imported::default();
-        for entry in &db.entries {
-            match account(entry) {
-                Ok(a) => out.accounts.push(a),
-                Err(s) => out.skipped.push(s),
-            }
-        }
-        Ok(out)
+        let entries: Vec<Result<Entry, Skipped>> = db.entries.iter().map(entry).collect();
+        Ok(collect(&entries))
     }
 }

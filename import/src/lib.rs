@@ -9,15 +9,26 @@
 //! and why, so that one bad entry never stops the rest. A file that cannot
 //! be read at all, a wrong password and parameters out of bounds are
 //! [`ImportError`]s, each with its own message: a wrong password is never
-//! reported as a damaged file.
+//! reported as a damaged file (2FAS and andOTP files have no check apart
+//! from the ciphertext's tag, so there a damaged file reads as a wrong
+//! password).
 
 mod aegis;
+mod andotp;
+mod crypto;
+mod freeotp_plus;
+mod two_fas;
 mod uri_list;
 
-use tessera_core::SecretString;
+use tessera_core::otp::{Algorithm, OtpKind, OtpParams};
 use tessera_core::payload::OtpAuthAccount;
+use tessera_core::payload::otpauth::decode_base32_secret;
+use tessera_core::{SecretBytes, SecretString};
 
 pub use aegis::Aegis;
+pub use andotp::AndOtp;
+pub use freeotp_plus::FreeOtpPlus;
+pub use two_fas::TwoFas;
 pub use uri_list::UriList;
 
 /// The largest file an importer reads.
@@ -80,7 +91,7 @@ pub trait Importer: Sync {
 }
 
 /// Every format, in the order detection tries them.
-pub static FORMATS: &[&dyn Importer] = &[&Aegis, &UriList];
+pub static FORMATS: &[&dyn Importer] = &[&Aegis, &TwoFas, &AndOtp, &FreeOtpPlus, &UriList];
 
 fn names() -> Vec<&'static str> {
     FORMATS.iter().map(|f| f.name()).collect()
@@ -123,4 +134,112 @@ fn entry_name(issuer: Option<&str>, name: &str) -> String {
         Some(issuer) => format!("{issuer}: {name}"),
         None => name.to_owned(),
     }
+}
+
+/// An entry's secret as a format stores it.
+pub(crate) enum RawSecret<'a> {
+    Base32(&'a str),
+    Bytes(SecretBytes),
+}
+
+/// One entry as a format describes it, before it is checked: the one
+/// place every importer turns its entries into accounts (or a reason).
+pub(crate) struct RawEntry<'a> {
+    pub issuer: Option<&'a str>,
+    pub name: &'a str,
+    /// The kind as the file names it, any case: `totp`, `hotp`; `steam`,
+    /// `motp` and `yandex` are known and not supported yet.
+    pub kind: &'a str,
+    pub algorithm: Option<&'a str>,
+    pub digits: Option<u32>,
+    pub period: Option<u32>,
+    pub counter: Option<u64>,
+    pub secret: RawSecret<'a>,
+}
+
+impl RawEntry<'_> {
+    /// The entry's name for [`Skipped`].
+    pub fn display_name(&self) -> String {
+        let name = if self.name.trim().is_empty() {
+            "(no name)"
+        } else {
+            self.name
+        };
+        entry_name(self.issuer, name)
+    }
+
+    /// The account, or why this entry cannot be one.
+    pub fn account(self) -> Result<OtpAuthAccount, Skipped> {
+        let named = |reason: String| Skipped {
+            name: self.display_name(),
+            reason,
+        };
+        let kind = match self.kind.to_ascii_lowercase().as_str() {
+            "totp" => OtpKind::Totp {
+                period: self.period.unwrap_or(30),
+            },
+            "hotp" => OtpKind::Hotp {
+                counter: self.counter.unwrap_or(0),
+            },
+            k @ ("steam" | "motp" | "yandex" | "yaotp") => {
+                return Err(named(format!("{k} codes are not supported yet")));
+            }
+            other => return Err(named(format!("the type {other:?} is not known"))),
+        };
+        let algo = self.algorithm.unwrap_or("SHA1");
+        let algorithm = Algorithm::from_name(&algo.to_ascii_uppercase()).ok_or_else(|| {
+            named(format!(
+                "the algorithm {algo:?} is not SHA1, SHA256 or SHA512"
+            ))
+        })?;
+        let params = OtpParams::new(kind, algorithm, self.digits.unwrap_or(6))
+            .map_err(|err| named(err.to_string()))?;
+        let secret = match &self.secret {
+            RawSecret::Base32(text) => {
+                decode_base32_secret(text).map_err(|e| named(e.to_string()))?
+            }
+            RawSecret::Bytes(bytes) => bytes.clone(),
+        };
+        if secret.expose().is_empty() {
+            return Err(named("its secret is empty".into()));
+        }
+        let issuer = self
+            .issuer
+            .map(|i| i.trim().to_owned())
+            .filter(|i| !i.is_empty());
+        let name = self.name.trim();
+        // Several apps allow an empty name; the issuer then names the account.
+        let account = match (name.is_empty(), &issuer) {
+            (false, _) => name.to_owned(),
+            (true, Some(issuer)) => issuer.clone(),
+            (true, None) => return Err(named("it has neither a name nor an issuer".into())),
+        };
+        Ok(OtpAuthAccount {
+            issuer,
+            account,
+            secret,
+            params,
+        })
+    }
+}
+
+/// A format's entry, read from the file, as the common description.
+pub(crate) trait AsRaw {
+    fn raw(&self) -> RawEntry<'_>;
+}
+
+/// Every entry read, each as an account or a skipped entry.
+pub(crate) fn collect<T: AsRaw>(entries: &[Result<T, Skipped>]) -> Imported {
+    let mut out = Imported::default();
+    for entry in entries {
+        match entry
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|e| e.raw().account())
+        {
+            Ok(a) => out.accounts.push(a),
+            Err(s) => out.skipped.push(s),
+        }
+    }
+    out
 }

@@ -20,8 +20,10 @@ fn password() -> SecretString {
     SecretString::new("test-password-1234".to_owned())
 }
 
-/// (issuer, name, algorithm, digits, kind) of each account.
-fn summary(a: &tessera_core::payload::OtpAuthAccount) -> (String, String, Algorithm, u32, OtpKind) {
+/// (issuer, name, algorithm, digits, kind) of an account.
+type Summary = (String, String, Algorithm, u32, OtpKind);
+
+fn summary(a: &tessera_core::payload::OtpAuthAccount) -> Summary {
     (
         a.issuer.clone().unwrap_or_default(),
         a.account.clone(),
@@ -31,7 +33,7 @@ fn summary(a: &tessera_core::payload::OtpAuthAccount) -> (String, String, Algori
     )
 }
 
-fn aegis_accounts() -> Vec<(String, String, Algorithm, u32, OtpKind)> {
+fn aegis_accounts() -> Vec<Summary> {
     vec![
         (
             "Example".into(),
@@ -149,7 +151,11 @@ fn unknown_files_and_formats_are_named() {
         ImportError::Unknown
     );
     let e = import(Some("authy"), b"{}", None).unwrap_err();
-    assert!(e.to_string().contains("aegis, uri-list"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("aegis, 2fas, andotp, freeotp-plus, uri-list"),
+        "{e}"
+    );
     let e = import(Some("aegis"), b"{not json", None).unwrap_err();
     assert!(
         matches!(
@@ -166,4 +172,107 @@ fn unknown_files_and_formats_are_named() {
         import(None, &big, None),
         Err(ImportError::TooLarge(_))
     ));
+}
+
+/// The three accounts the other formats' fixtures hold.
+fn three_accounts() -> Vec<Summary> {
+    aegis_accounts()[..3].to_vec()
+}
+
+/// The accounts and the skipped entries' names of `file` in `format`.
+fn read(
+    format: Option<&str>,
+    file: &str,
+    password: Option<&SecretString>,
+) -> (&'static str, Vec<Summary>, Vec<String>) {
+    let (format, got) = import(format, &fixture(file), password).unwrap();
+    assert_eq!(
+        got.accounts[1].secret.expose(),
+        b"12345678901234567890123456789012"
+    );
+    (
+        format,
+        got.accounts.iter().map(summary).collect(),
+        got.skipped
+            .iter()
+            .map(|s| format!("{}: {}", s.name, s.reason))
+            .collect(),
+    )
+}
+
+#[test]
+fn two_fas_plain_and_encrypted_give_the_same_accounts() {
+    for (file, password) in [
+        ("2fas_plain.2fas", None),
+        ("2fas_encrypted.2fas", Some(password())),
+    ] {
+        let (format, accounts, skipped) = read(None, file, password.as_ref());
+        assert_eq!(format, "2fas", "{file} detected");
+        assert_eq!(accounts, three_accounts(), "{file}");
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        assert_eq!(
+            skipped[0],
+            "Steam: gamer: steam codes are not supported yet"
+        );
+        assert!(skipped[1].starts_with("Nowhere: broken: ") && skipped[1].contains("base32"));
+    }
+    let encrypted = fixture("2fas_encrypted.2fas");
+    assert_eq!(
+        import(None, &encrypted, None).unwrap_err(),
+        ImportError::NeedsPassword("2fas")
+    );
+    let wrong = SecretString::new("not-the-password".into());
+    assert_eq!(
+        import(None, &encrypted, Some(&wrong)).unwrap_err(),
+        ImportError::WrongPassword("2fas")
+    );
+}
+
+#[test]
+fn andotp_plain_encrypted_and_the_old_key_form_give_the_same_accounts() {
+    for (file, format, password) in [
+        ("andotp_plain.json", None, None),
+        (
+            "andotp_encrypted.json.aes",
+            Some("andotp"),
+            Some(password()),
+        ),
+        ("andotp_old.json.aes", Some("andotp"), Some(password())),
+    ] {
+        let (got, accounts, skipped) = read(format, file, password.as_ref());
+        assert_eq!(got, "andotp", "{file}");
+        assert_eq!(accounts, three_accounts(), "{file}");
+        assert_eq!(
+            skipped[0],
+            "Steam: gamer: steam codes are not supported yet"
+        );
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+    }
+    let encrypted = fixture("andotp_encrypted.json.aes");
+    assert_eq!(
+        import(Some("andotp"), &encrypted, None).unwrap_err(),
+        ImportError::NeedsPassword("andotp")
+    );
+    let wrong = SecretString::new("not-the-password".into());
+    assert_eq!(
+        import(Some("andotp"), &encrypted, Some(&wrong)).unwrap_err(),
+        ImportError::WrongPassword("andotp")
+    );
+    // A header asking for four billion PBKDF2 rounds is refused unrun.
+    let mut greedy = encrypted.clone();
+    greedy[..4].copy_from_slice(&u32::MAX.to_be_bytes());
+    let e = import(Some("andotp"), &greedy, Some(&password())).unwrap_err();
+    assert!(matches!(e, ImportError::Unsafe { .. }), "{e}");
+    assert!(e.to_string().contains("4294967295 PBKDF2 rounds"), "{e}");
+}
+
+#[test]
+fn freeotp_plus_reads_its_byte_secrets() {
+    let (format, accounts, skipped) = read(None, "freeotp_plus.json", None);
+    assert_eq!(format, "freeotp-plus");
+    assert_eq!(accounts, three_accounts());
+    assert_eq!(
+        skipped,
+        ["Nowhere: broken: its secret is not a list of bytes (-128 to 127)"]
+    );
 }

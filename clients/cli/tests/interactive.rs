@@ -353,3 +353,26 @@ fn restoring_a_backup_asks_which_way_and_confirms() {
     assert!(status.success(), "{screen}");
     assert_eq!(d.accounts().len(), 2);
 }
+
+/// `tessera import` of an encrypted 2FAS file at a terminal: it says the
+/// file is encrypted and asks for the password, shows every entry, asks to
+/// confirm, and stores the three accounts it can.
+#[test]
+fn importing_an_encrypted_file_asks_its_password_then_confirms() {
+    let d = Daemon::with_accounts();
+    let file = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../import/tests/fixtures/2fas_encrypted.2fas");
+    let mut t = tessera(&d, &["import", common::path_str(&file)]);
+    t.expect("the file is encrypted");
+    t.expect("The file's password: ");
+    t.send("test-password-1234\r");
+    t.expect("(2fas): 5 entries.");
+    t.expect("bob (Bank) [TOTP]");
+    t.expect("Steam: gamer: steam codes are not supported yet");
+    t.expect("Import 3 accounts? [y/N] ");
+    t.send("y\r");
+    t.expect("Imported 3 accounts.");
+    let (status, screen) = t.wait();
+    assert!(status.success(), "{screen}");
+    assert_eq!(d.accounts().len(), 5);
+}

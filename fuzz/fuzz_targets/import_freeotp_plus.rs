@@ -1,0 +1,16 @@
+//! Fuzzes the freeotp_plus importer (`tessera-import`): never a panic, without or
+//! with a password, and every skipped entry has its reason.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tessera_core::SecretString;
+use tessera_import::{Importer, FreeOtpPlus};
+
+fuzz_target!(|data: &[u8]| {
+    let password = SecretString::from("fuzz-password");
+    for read in [FreeOtpPlus.read(data, None), FreeOtpPlus.read(data, Some(&password))] {
+        if let Ok(read) = read {
+            assert!(read.skipped.iter().all(|s| !s.reason.is_empty()));
+        }
+    }
+});

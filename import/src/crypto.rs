@@ -1,0 +1,35 @@
+//! The ciphers and key derivations the formats share, from RustCrypto's
+//! crates: AES-256-GCM opening and PBKDF2. A format's own choice of
+//! parameters is checked in its file before these run.
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use zeroize::Zeroizing;
+
+/// AES-256-GCM: `sealed` is the ciphertext followed by its 16-byte tag.
+/// `None` when the tag does not match (a wrong key, or a damaged file).
+pub fn aes_gcm_open(
+    key: &[u8; 32],
+    nonce: &[u8; 12],
+    sealed: &[u8],
+    aad: &[u8],
+) -> Option<Zeroizing<Vec<u8>>> {
+    Aes256Gcm::new(key.into())
+        .decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad })
+        .ok()
+        .map(Zeroizing::new)
+}
+
+/// PBKDF2-HMAC-SHA256 into a 32-byte key.
+pub fn pbkdf2_sha256(password: &[u8], salt: &[u8], rounds: u32) -> Zeroizing<[u8; 32]> {
+    let mut key = Zeroizing::new([0u8; 32]);
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password, salt, rounds, &mut key[..]);
+    key
+}
+
+/// PBKDF2-HMAC-SHA1 into a 32-byte key.
+pub fn pbkdf2_sha1(password: &[u8], salt: &[u8], rounds: u32) -> Zeroizing<[u8; 32]> {
+    let mut key = Zeroizing::new([0u8; 32]);
+    pbkdf2::pbkdf2_hmac::<sha1::Sha1>(password, salt, rounds, &mut key[..]);
+    key
+}

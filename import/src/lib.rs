@@ -15,19 +15,23 @@
 
 mod aegis;
 mod andotp;
+mod bitwarden;
 mod crypto;
 mod freeotp_plus;
+mod proton;
 mod two_fas;
 mod uri_list;
 
 use tessera_core::otp::{Algorithm, OtpKind, OtpParams};
-use tessera_core::payload::OtpAuthAccount;
 use tessera_core::payload::otpauth::decode_base32_secret;
+use tessera_core::payload::{OtpAuthAccount, Payload};
 use tessera_core::{SecretBytes, SecretString};
 
 pub use aegis::Aegis;
 pub use andotp::AndOtp;
+pub use bitwarden::{BitwardenCsv, BitwardenJson};
 pub use freeotp_plus::FreeOtpPlus;
+pub use proton::Proton;
 pub use two_fas::TwoFas;
 pub use uri_list::UriList;
 
@@ -70,6 +74,13 @@ pub enum ImportError {
         format: &'static str,
         reason: String,
     },
+    /// A form of the format that is not read (yet); the reason says what
+    /// to do instead.
+    #[error("{format}: {reason}")]
+    Unsupported {
+        format: &'static str,
+        reason: String,
+    },
     #[error(
         "the file's format was not recognised; name it with --format (one of: {})",
         names().join(", ")
@@ -91,7 +102,16 @@ pub trait Importer: Sync {
 }
 
 /// Every format, in the order detection tries them.
-pub static FORMATS: &[&dyn Importer] = &[&Aegis, &TwoFas, &AndOtp, &FreeOtpPlus, &UriList];
+pub static FORMATS: &[&dyn Importer] = &[
+    &Aegis,
+    &TwoFas,
+    &AndOtp,
+    &BitwardenJson,
+    &BitwardenCsv,
+    &FreeOtpPlus,
+    &Proton,
+    &UriList,
+];
 
 fn names() -> Vec<&'static str> {
     FORMATS.iter().map(|f| f.name()).collect()
@@ -220,6 +240,30 @@ impl RawEntry<'_> {
             secret,
             params,
         })
+    }
+}
+
+/// The accounts of an `otpauth://` (or `otpauth-migration://`) link an
+/// entry holds, through the one payload parser; `name` names the entry
+/// when it cannot be used.
+pub(crate) fn uri_accounts(
+    name: &dyn Fn() -> String,
+    uri: &str,
+) -> Result<Vec<OtpAuthAccount>, Skipped> {
+    let skip = |reason: String| Skipped {
+        name: name(),
+        reason,
+    };
+    let uri = uri.trim();
+    let lower = uri.get(..16).unwrap_or(uri).to_ascii_lowercase();
+    if lower.starts_with("otpauth://steam/") || lower.starts_with("steam://") {
+        return Err(skip("steam codes are not supported yet".into()));
+    }
+    match tessera_core::payload::parse(uri) {
+        Ok(Payload::OtpAuth(account)) => Ok(vec![account]),
+        Ok(Payload::Migration(batch)) => Ok(batch.accounts),
+        Ok(_) => Err(skip("not an otpauth:// link".into())),
+        Err(e) => Err(skip(e.to_string())),
     }
 }
 

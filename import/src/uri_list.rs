@@ -3,9 +3,8 @@
 //! Each line goes through the core payload parser, the one for QR codes.
 
 use tessera_core::SecretString;
-use tessera_core::payload::{self, Payload};
 
-use crate::{ImportError, Imported, Importer, Skipped};
+use crate::{ImportError, Imported, Importer};
 
 pub struct UriList;
 
@@ -39,15 +38,9 @@ impl Importer for UriList {
         })?;
         let mut out = Imported::default();
         for (n, line) in lines {
-            let skip = |reason: String| Skipped {
-                name: format!("line {n}"),
-                reason,
-            };
-            match payload::parse(line) {
-                Ok(Payload::OtpAuth(account)) => out.accounts.push(account),
-                Ok(Payload::Migration(batch)) => out.accounts.extend(batch.accounts),
-                Ok(_) => out.skipped.push(skip("not an otpauth:// link".into())),
-                Err(e) => out.skipped.push(skip(e.to_string())),
+            match crate::uri_accounts(&|| format!("line {n}"), line) {
+                Ok(accounts) => out.accounts.extend(accounts),
+                Err(skipped) => out.skipped.push(skipped),
             }
         }
         Ok(out)

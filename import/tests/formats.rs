@@ -152,8 +152,9 @@ fn unknown_files_and_formats_are_named() {
     );
     let e = import(Some("authy"), b"{}", None).unwrap_err();
     assert!(
-        e.to_string()
-            .contains("aegis, 2fas, andotp, freeotp-plus, uri-list"),
+        e.to_string().contains(
+            "aegis, 2fas, andotp, bitwarden, bitwarden-csv, freeotp-plus, proton, uri-list"
+        ),
         "{e}"
     );
     let e = import(Some("aegis"), b"{not json", None).unwrap_err();
@@ -274,5 +275,83 @@ fn freeotp_plus_reads_its_byte_secrets() {
     assert_eq!(
         skipped,
         ["Nowhere: broken: its secret is not a list of bytes (-128 to 127)"]
+    );
+}
+
+#[test]
+fn bitwarden_json_and_csv_read_the_totp_fields_and_nothing_else() {
+    for file in ["bitwarden.json", "bitwarden.csv"] {
+        let (format, got) = import(None, &fixture(file), None).unwrap();
+        assert_eq!(
+            format,
+            if file.ends_with("csv") {
+                "bitwarden-csv"
+            } else {
+                "bitwarden"
+            },
+            "{file} detected"
+        );
+        let accounts: Vec<_> = got.accounts.iter().map(summary).collect();
+        assert_eq!(accounts, three_accounts(), "{file}");
+        // The login without a TOTP field is a password, not a skipped entry.
+        let skipped: Vec<_> = got
+            .skipped
+            .iter()
+            .map(|s| format!("{}: {}", s.name, s.reason))
+            .collect();
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        assert_eq!(
+            skipped[0],
+            "Steam: gamer: steam codes are not supported yet"
+        );
+        assert!(skipped[1].starts_with("Nowhere: broken: "), "{skipped:?}");
+        // No password of the vault reaches what the import returns.
+        let shown = format!("{got:?}{skipped:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+}
+
+#[test]
+fn an_encrypted_bitwarden_export_is_refused_with_what_to_do() {
+    let e = import(
+        None,
+        &fixture("bitwarden_protected.json"),
+        Some(&password()),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ImportError::Unsupported {
+                format: "bitwarden",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("unencrypted .json"), "{e}");
+}
+
+#[test]
+fn proton_plain_and_encrypted_give_the_same_accounts() {
+    for (file, password) in [
+        ("proton_plain.json", None),
+        ("proton_encrypted.json", Some(password())),
+    ] {
+        let (format, accounts, skipped) = read(None, file, password.as_ref());
+        assert_eq!(format, "proton", "{file} detected");
+        assert_eq!(accounts, three_accounts(), "{file}");
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        assert_eq!(skipped[0], "gamer: steam codes are not supported yet");
+    }
+    let encrypted = fixture("proton_encrypted.json");
+    assert_eq!(
+        import(None, &encrypted, None).unwrap_err(),
+        ImportError::NeedsPassword("proton")
+    );
+    let wrong = SecretString::new("not-the-password".into());
+    assert_eq!(
+        import(None, &encrypted, Some(&wrong)).unwrap_err(),
+        ImportError::WrongPassword("proton")
     );
 }

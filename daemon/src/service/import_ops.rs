@@ -234,6 +234,7 @@ fn import_error(e: ImportError) -> ServiceError {
         ImportError::NeedsPassword(_) | ImportError::WrongPassword(_) => {
             ServiceError::new(ErrorCode::WrongPassword, e)
         }
+        ImportError::Unsupported { .. } => ServiceError::new(ErrorCode::Unsupported, e),
         ImportError::TooLarge(_)
         | ImportError::Malformed { .. }
         | ImportError::Unsafe { .. }

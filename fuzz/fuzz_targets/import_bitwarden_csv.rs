@@ -1,0 +1,12 @@
+//! Fuzzes the bitwarden_csv importer (`tessera-import`): never a panic, and every
+//! skipped entry has its reason.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tessera_import::{BitwardenCsv, Importer};
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(read) = BitwardenCsv.read(data, None) {
+        assert!(read.skipped.iter().all(|s| !s.reason.is_empty()));
+    }
+});

@@ -292,6 +292,7 @@ pub const KEYS: &[KeyInfo] = &[
     live("accounts.otpauth", BOOL),
     live("accounts.algorithms", Allowed::ListOf(ALGORITHMS)),
     live("accounts.max", int(0, 100_000)),
+    live("accounts.export", BOOL),
     live("scanner.sources", Allowed::ListOf(SCANNER_SOURCES)),
     restart("plugins.folders", Allowed::Folders),
     restart("plugins.allow", Allowed::PluginAllowList),
@@ -464,6 +465,8 @@ pub struct AccountsConfig {
     pub algorithms: Vec<String>,
     /// The most accounts the vault may hold; 0 no limit.
     pub max: u32,
+    /// Whether `tessera export` may write the accounts' secrets to a file.
+    pub export: bool,
 }
 
 impl Default for AccountsConfig {
@@ -472,6 +475,7 @@ impl Default for AccountsConfig {
             otpauth: true,
             algorithms: ALGORITHMS.iter().map(|a| (*a).to_owned()).collect(),
             max: 0,
+            export: true,
         }
     }
 }

@@ -18,6 +18,8 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::Value;
 use tessera_core::SecretString;
+use tessera_core::otp::OtpKind;
+use tessera_core::payload::OtpAuthAccount;
 use zeroize::Zeroizing;
 
 use crate::{
@@ -243,4 +245,101 @@ impl Importer for Aegis {
         let entries: Vec<Result<Entry, Skipped>> = db.entries.iter().map(entry).collect();
         Ok(collect(&entries))
     }
+}
+
+/// Aegis's own scrypt cost (`n = 2^15, r = 8, p = 1`, 32 MiB), for the
+/// files Tessera writes.
+const WRITE_SCRYPT_LOG_N: u8 = 15;
+
+/// A random (version 4) UUID, as Aegis gives each entry and slot.
+fn new_uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn entry_json(a: &OtpAuthAccount) -> Value {
+    let (kind, info_last) = match a.params.kind() {
+        OtpKind::Totp { period } => ("totp", ("period", Value::from(period))),
+        OtpKind::Hotp { counter } => ("hotp", ("counter", Value::from(counter))),
+    };
+    let mut info = serde_json::Map::new();
+    info.insert(
+        "secret".into(),
+        data_encoding::BASE32_NOPAD.encode(a.secret.expose()).into(),
+    );
+    info.insert("algo".into(), a.params.algorithm().name().into());
+    info.insert("digits".into(), a.params.digits().into());
+    info.insert(info_last.0.into(), info_last.1);
+    serde_json::json!({
+        "type": kind,
+        "uuid": new_uuid(),
+        "name": a.account,
+        "issuer": a.issuer.clone().unwrap_or_default(),
+        "note": "",
+        "favorite": false,
+        "icon": null,
+        "info": info,
+    })
+}
+
+/// AES-256-GCM under `key` with a fresh nonce: the ciphertext and the
+/// header's `{"nonce", "tag"}`.
+fn seal(key: &[u8; 32], plain: &[u8]) -> (Vec<u8>, Value) {
+    let nonce: [u8; 12] = rand::random();
+    let mut sealed = crate::crypto::aes_gcm_seal(key, &nonce, plain);
+    let tag = sealed.split_off(sealed.len() - 16);
+    (
+        sealed,
+        serde_json::json!({"nonce": hex::encode(nonce), "tag": hex::encode(tag)}),
+    )
+}
+
+/// An Aegis export of `accounts`: plain, or with `password` encrypted as
+/// Aegis encrypts its vaults (one scrypt password slot). Aegis and this
+/// module's reader both open it.
+pub fn write(accounts: &[OtpAuthAccount], password: Option<&SecretString>) -> Zeroizing<Vec<u8>> {
+    let db = serde_json::json!({
+        "version": 2,
+        "entries": accounts.iter().map(entry_json).collect::<Vec<_>>(),
+        "groups": [],
+    });
+    let file = match password {
+        None => serde_json::json!({
+            "version": 1,
+            "header": {"slots": null, "params": null},
+            "db": db,
+        }),
+        Some(password) => {
+            let master = Zeroizing::new(rand::random::<[u8; 32]>());
+            let salt: [u8; 32] = rand::random();
+            let (r, p) = (8, 1);
+            let params =
+                scrypt::Params::new(WRITE_SCRYPT_LOG_N, r, p, 32).expect("valid scrypt parameters");
+            let mut kek = Zeroizing::new([0u8; 32]);
+            scrypt::scrypt(password.expose().as_bytes(), &salt, &params, &mut kek[..])
+                .expect("a 32-byte scrypt output");
+            let (wrapped, key_params) = seal(&kek, &master[..]);
+            let plain = Zeroizing::new(serde_json::to_vec(&db).expect("JSON encodes"));
+            let (body, db_params) = seal(&master, &plain);
+            serde_json::json!({
+                "version": 1,
+                "header": {
+                    "slots": [{
+                        "type": SLOT_PASSWORD,
+                        "uuid": new_uuid(),
+                        "key": hex::encode(wrapped),
+                        "key_params": key_params,
+                        "n": 1u64 << WRITE_SCRYPT_LOG_N, "r": r, "p": p,
+                        "salt": hex::encode(salt),
+                        "repaired": true,
+                        "is_backup": false,
+                    }],
+                    "params": db_params,
+                },
+                "db": base64::engine::general_purpose::STANDARD.encode(body),
+            })
+        }
+    };
+    let mut out = Zeroizing::new(serde_json::to_vec_pretty(&file).expect("JSON encodes"));
+    out.push(b'\n');
+    out
 }

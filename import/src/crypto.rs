@@ -20,6 +20,13 @@ pub fn aes_gcm_open(
         .map(Zeroizing::new)
 }
 
+/// AES-256-GCM sealing: the ciphertext followed by its 16-byte tag.
+pub fn aes_gcm_seal(key: &[u8; 32], nonce: &[u8; 12], plain: &[u8]) -> Vec<u8> {
+    Aes256Gcm::new(key.into())
+        .encrypt(Nonce::from_slice(nonce), plain)
+        .expect("AES-GCM seals any message this size")
+}
+
 /// PBKDF2-HMAC-SHA256 into a 32-byte key.
 pub fn pbkdf2_sha256(password: &[u8], salt: &[u8], rounds: u32) -> Zeroizing<[u8; 32]> {
     let mut key = Zeroizing::new([0u8; 32]);

@@ -26,6 +26,7 @@ use tessera_core::otp::{Algorithm, OtpKind, OtpParams};
 use tessera_core::payload::otpauth::decode_base32_secret;
 use tessera_core::payload::{OtpAuthAccount, Payload};
 use tessera_core::{SecretBytes, SecretString};
+use zeroize::Zeroizing;
 
 pub use aegis::Aegis;
 pub use andotp::AndOtp;
@@ -115,6 +116,53 @@ pub static FORMATS: &[&dyn Importer] = &[
 
 fn names() -> Vec<&'static str> {
     FORMATS.iter().map(|f| f.name()).collect()
+}
+
+/// A format Tessera writes (`tessera export --format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// Aegis's plain JSON: Aegis, GNOME Authenticator and Tessera read it.
+    Aegis,
+    /// Aegis's JSON encrypted under a password (scrypt + AES-256-GCM).
+    AegisEncrypted,
+    /// `otpauth://` links, one per line.
+    UriList,
+}
+
+impl ExportFormat {
+    pub const ALL: [ExportFormat; 3] = [Self::Aegis, Self::AegisEncrypted, Self::UriList];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Aegis => "aegis",
+            Self::AegisEncrypted => "aegis-encrypted",
+            Self::UriList => "uri-list",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// Whether the file is written under a password.
+    pub fn encrypted(self) -> bool {
+        self == Self::AegisEncrypted
+    }
+
+    /// `accounts` in this format; `password` for an encrypted one (the
+    /// caller checks its strength). The bytes are wiped when dropped.
+    pub fn write(
+        self,
+        accounts: &[OtpAuthAccount],
+        password: Option<&SecretString>,
+    ) -> Result<Zeroizing<Vec<u8>>, ImportError> {
+        match (self, password) {
+            (Self::Aegis, _) => Ok(aegis::write(accounts, None)),
+            (Self::AegisEncrypted, Some(p)) => Ok(aegis::write(accounts, Some(p))),
+            (Self::AegisEncrypted, None) => Err(ImportError::NeedsPassword(self.name())),
+            (Self::UriList, _) => Ok(uri_list::write(accounts)),
+        }
+    }
 }
 
 /// The format named `name`, or the one `bytes` look like.

@@ -46,3 +46,14 @@ impl Importer for UriList {
         Ok(out)
     }
 }
+
+/// A list of `otpauth://` links, one per account, as this module reads it.
+pub fn write(accounts: &[tessera_core::payload::OtpAuthAccount]) -> zeroize::Zeroizing<Vec<u8>> {
+    let mut out = zeroize::Zeroizing::new(Vec::new());
+    for a in accounts {
+        let link = zeroize::Zeroizing::new(tessera_core::payload::otpauth::write(a));
+        out.extend_from_slice(link.as_bytes());
+        out.push(b'\n');
+    }
+    out
+}

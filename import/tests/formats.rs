@@ -355,3 +355,41 @@ fn proton_plain_and_encrypted_give_the_same_accounts() {
         ImportError::WrongPassword("proton")
     );
 }
+
+#[test]
+fn every_export_format_reads_back_to_the_same_accounts() {
+    use tessera_import::ExportFormat;
+    let (_, source) = import(None, &fixture("aegis_plain.json"), None).unwrap();
+    for format in ExportFormat::ALL {
+        let password = format.encrypted().then(password);
+        let bytes = format.write(&source.accounts, password.as_ref()).unwrap();
+        let (read_as, back) = import(None, &bytes, password.as_ref()).unwrap();
+        assert_eq!(
+            read_as,
+            if format == ExportFormat::UriList {
+                "uri-list"
+            } else {
+                "aegis"
+            }
+        );
+        assert!(back.skipped.is_empty(), "{format:?}: {:?}", back.skipped);
+        let summaries: Vec<_> = back.accounts.iter().map(summary).collect();
+        assert_eq!(summaries, aegis_accounts(), "{format:?}");
+        for (a, b) in source.accounts.iter().zip(&back.accounts) {
+            assert_eq!(a.secret.expose(), b.secret.expose(), "{format:?}");
+        }
+        if format.encrypted() {
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(!text.contains("GEZDGNBV"), "no secret in the clear");
+            assert_eq!(
+                import(None, &bytes, None).unwrap_err(),
+                ImportError::NeedsPassword("aegis")
+            );
+        }
+    }
+    assert!(
+        ExportFormat::AegisEncrypted
+            .write(&source.accounts, None)
+            .is_err()
+    );
+}

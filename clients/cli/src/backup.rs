@@ -213,7 +213,7 @@ async fn create(
 ) -> Result<()> {
     let password = match password_file {
         Some(f) => Some(read_secret_file(f)?),
-        None if mode.interactive => Some(ask_new_password()?),
+        None if mode.interactive => Some(ask_new_password("the backup")?),
         None => None,
     };
     if password.is_none() && !with_pin {
@@ -267,16 +267,19 @@ async fn create(
     Ok(())
 }
 
-/// A new backup password, typed twice without echo.
-fn ask_new_password() -> Result<Zeroizing<String>> {
+/// A new password for `what` (a backup, an export), typed twice without
+/// echo.
+pub(crate) fn ask_new_password(what: &str) -> Result<Zeroizing<String>> {
     loop {
-        let first = ask_pin("A password for the backup (10 characters or more): ")?;
+        let first = ask_pin(&format!("A password for {what} (10 characters or more): "))?;
         let again = match read_line("The same password again: ", false)
             .map_err(|e| CliError::io("reading the terminal", e))?
         {
             Input::Line(l) => l,
             Input::Interrupted | Input::Eof => {
-                return Err(CliError::cancelled("no backup was written"));
+                return Err(CliError::cancelled(format!(
+                    "nothing was written for {what}"
+                )));
             }
         };
         if *first == *again {
@@ -286,8 +289,9 @@ fn ask_new_password() -> Result<Zeroizing<String>> {
     }
 }
 
-/// Writes `bytes` to a new file `path` (0600); an existing file is an error.
-fn write_new_private(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes `bytes` to a new file `path` (0600); an existing file is an
+/// error.
+pub(crate) fn write_new_private(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
@@ -295,10 +299,13 @@ fn write_new_private(path: &Path, bytes: &[u8]) -> Result<()> {
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .map_err(|e| CliError::usage(format!("cannot write the backup {}: {e}", path.display())))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| CliError::io("writing the backup", e))
+        .map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display())))?;
+    // A file that could not be written whole (a full disk) is removed, so
+    // that no half file passes for a backup or an export.
+    f.write_all(bytes).and_then(|()| f.sync_all()).map_err(|e| {
+        let _ = std::fs::remove_file(path);
+        CliError::io(format!("writing {}", path.display()), e)
+    })
 }
 
 fn names(accounts: &[PendingAccount]) -> String {

@@ -14,6 +14,7 @@ mod commands;
 mod config_cmd;
 mod connect;
 mod error;
+mod export;
 mod flow;
 mod import;
 mod out;
@@ -239,6 +240,34 @@ lists the formats.")]
         /// Only show what would be imported
         #[arg(long)]
         dry_run: bool,
+        /// Do not ask to confirm
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Export the accounts to a file another authenticator reads (Aegis,
+    /// a list of otpauth:// links) or as a Tessera backup; asks to confirm
+    /// and for the vault's PIN
+    #[command(after_help = "\
+aegis and uri-list hold every secret in the clear; aegis-encrypted and
+tessera-backup are under a password of their own (10 characters or more).
+Tessera accounts are bound to this device by their issuer: only a
+tessera-backup carries them; the other formats list them as left out. The
+file is new (never written over) and readable by you alone (0600). Policy
+can forbid exports (accounts.export). docs/import.md has the details.")]
+    Export {
+        /// aegis, aegis-encrypted, uri-list or tessera-backup
+        #[arg(long, value_name = "FORMAT")]
+        format: String,
+        /// The file to write (must not exist)
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Read the vault's PIN from FILE (`-`: standard input)
+        #[arg(long, value_name = "FILE")]
+        pin_file: Option<PathBuf>,
+        /// Read the file's password from FILE (aegis-encrypted,
+        /// tessera-backup)
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
         /// Do not ask to confirm
         #[arg(long)]
         yes: bool,
@@ -693,6 +722,7 @@ async fn run(cli: Cli) -> Result<()> {
                 action: BackupCmd::Restore { .. } | BackupCmd::Create { .. }
             }
             | Cmd::Import { .. }
+            | Cmd::Export { .. }
     ) {
         commands::offer_unlock(&ch, mode).await?;
     }
@@ -776,6 +806,27 @@ async fn run(cli: Cli) -> Result<()> {
                 yes,
             };
             import::run(ch, mode, args).await
+        }
+        Cmd::Export {
+            format,
+            out,
+            pin_file,
+            password_file,
+            yes,
+        } => {
+            if is_dash(pin_file.as_deref()) && is_dash(password_file.as_deref()) {
+                return Err(CliError::usage(
+                    "only one of --pin-file and --password-file can read standard input (`-`)",
+                ));
+            }
+            let args = export::Args {
+                format,
+                out,
+                pin_file,
+                password_file,
+                yes,
+            };
+            export::run(ch, mode, args).await
         }
         Cmd::Backup { action } => {
             use backup::Action;

@@ -10,7 +10,8 @@ use crate::account::{AccountInfo, AccountKind};
 use crate::activation::{Event, Source, State};
 use crate::error::{ErrorCode, ServiceError};
 use crate::service::backup_ops::{BackupInfo, RestoreMode, RestorePlan};
-use crate::service::import_ops::ImportPlan;
+use crate::service::export_ops::Export;
+use crate::service::import_ops::{ImportPlan, SkippedEntry};
 use crate::service::preview::PreviewView;
 use crate::service::scanning::CodeFields;
 use crate::service::{
@@ -280,15 +281,25 @@ pub fn import_plan(p: &ImportPlan) -> pb::ImportResponse {
         format: p.format.to_owned(),
         added: p.added.iter().map(pending).collect(),
         duplicates: p.duplicates.iter().map(pending).collect(),
-        skipped: p
-            .skipped
-            .iter()
-            .map(|s| pb::SkippedEntry {
-                name: s.name.clone(),
-                reason: s.reason.clone(),
-            })
-            .collect(),
+        skipped: p.skipped.iter().map(skipped).collect(),
         applied: p.applied,
+    }
+}
+
+fn skipped(s: &SkippedEntry) -> pb::SkippedEntry {
+    pb::SkippedEntry {
+        name: s.name.clone(),
+        reason: s.reason.clone(),
+    }
+}
+
+/// The file leaves the wiped buffer here: prost's message owns a plain
+/// `Vec`, which tonic encodes and drops.
+pub fn export(e: Export) -> pb::ExportResponse {
+    pb::ExportResponse {
+        file: e.file.to_vec(),
+        exported: e.exported.iter().map(pending).collect(),
+        left_out: e.left_out.iter().map(skipped).collect(),
     }
 }
 

@@ -337,4 +337,15 @@ impl pb::backup_server::Backup for Handlers {
             .map_err(status)?;
         Ok(Response::new(convert::import_plan(&plan)))
     }
+
+    async fn export(&self, r: Request<pb::ExportRequest>) -> Reply<pb::ExportResponse> {
+        let r = r.into_inner();
+        let secret = |s: String| (!s.is_empty()).then(|| SecretString::new(s));
+        let export = self
+            .service
+            .export(&r.format, secret(r.pin), secret(r.password))
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::export(export)))
+    }
 }

@@ -19,6 +19,7 @@ pub mod approvals;
 pub mod backup_ops;
 pub mod biometrics;
 pub mod config_ops;
+pub mod export_ops;
 pub mod import_ops;
 pub mod plan;
 pub mod preview;

@@ -338,6 +338,45 @@ fn normalized(xml: &str) -> Vec<String> {
     lines
 }
 
+/// A Steam Guard account: the same kind and the same 5-character code over
+/// both interfaces, and the code Steam's own algorithm gives.
+#[tokio::test]
+async fn a_steam_guard_account_is_the_same_over_both_interfaces() {
+    let bus = PrivateBus::start();
+    let d = daemon_on(&bus, FAST_CONFIG).await;
+    let c = bus.connect().await;
+    let p = authenticator(&c).await;
+    activate(
+        &p,
+        "otpauth://steam/Steam:gamer?secret=JBSWY3DPEHPK3PXP&issuer=Steam",
+        false,
+    )
+    .await;
+    let dbus: Vec<Account> = call(&p, "ListAccounts", &()).await.unwrap();
+    assert_eq!(dbus[0].kind, "steam", "{dbus:?}");
+    let mut accounts = d.accounts().await;
+    for _ in 0..3 {
+        let g = accounts
+            .code(pb::AccountRef {
+                account: "gamer".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let b: Code = call(&p, "GetCode", &("gamer",)).await.unwrap();
+        assert_eq!(g.account.as_ref().unwrap().kind(), pb::AccountKind::Steam);
+        if g.valid_from_unix == b.valid_from_unix {
+            assert_eq!(g.code, b.code);
+            let want =
+                tessera_core::otp::steam(b"Hello!\xde\xad\xbe\xef", g.valid_from_unix as u64);
+            assert_eq!(g.code, want.as_str());
+            assert_eq!(g.valid_until_unix - g.valid_from_unix, 30);
+            return;
+        }
+    }
+    panic!("never in the same TOTP window");
+}
+
 /// One scenario over both interfaces of one daemon gives the same results.
 #[tokio::test]
 async fn grpc_and_dbus_give_the_same_results() {
@@ -698,6 +737,7 @@ fn from_grpc(a: &pb::Account) -> Account {
             pb::AccountKind::Tessera => "tessera",
             pb::AccountKind::Totp => "totp",
             pb::AccountKind::Hotp => "hotp",
+            pb::AccountKind::Steam => "steam",
             pb::AccountKind::Unspecified => "",
         }
         .into(),

@@ -257,7 +257,9 @@ fn new_uuid() -> String {
 }
 
 fn entry_json(a: &OtpAuthAccount) -> Value {
+    let steam = a.params.encoding() == tessera_core::otp::Encoding::Steam;
     let (kind, info_last) = match a.params.kind() {
+        OtpKind::Totp { period } if steam => ("steam", ("period", Value::from(period))),
         OtpKind::Totp { period } => ("totp", ("period", Value::from(period))),
         OtpKind::Hotp { counter } => ("hotp", ("counter", Value::from(counter))),
     };

@@ -55,18 +55,20 @@ fn item(out: &mut Imported, name: &str, username: Option<&str>, totp: Option<&st
     let label = username.map(str::trim).filter(|u| !u.is_empty());
     let display = || entry_name(Some(name), label.unwrap_or("(no username)"));
     let lower = totp.get(..10).unwrap_or(totp).to_ascii_lowercase();
-    let read = if lower.starts_with("otpauth:") || lower.starts_with("steam:") {
+    // `steam://SECRET`: Bitwarden's form of a Steam Guard secret.
+    let steam = lower.starts_with("steam://");
+    let read = if lower.starts_with("otpauth:") {
         uri_accounts(&display, totp)
     } else {
         RawEntry {
             issuer: Some(name),
             name: label.unwrap_or(name),
-            kind: "totp",
+            kind: if steam { "steam" } else { "totp" },
             algorithm: None,
             digits: None,
             period: None,
             counter: None,
-            secret: RawSecret::Base32(totp),
+            secret: RawSecret::Base32(if steam { &totp[8..] } else { totp }),
         }
         .account()
         .map(|a| vec![a])

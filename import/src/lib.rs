@@ -215,8 +215,9 @@ pub(crate) enum RawSecret<'a> {
 pub(crate) struct RawEntry<'a> {
     pub issuer: Option<&'a str>,
     pub name: &'a str,
-    /// The kind as the file names it, any case: `totp`, `hotp`; `steam`,
-    /// `motp` and `yandex` are known and not supported yet.
+    /// The kind as the file names it, any case: `totp`, `hotp`, `steam`
+    /// (its algorithm, digits and period are Steam's whatever the file
+    /// says); `motp` and `yandex` are known and not supported yet.
     pub kind: &'a str,
     pub algorithm: Option<&'a str>,
     pub digits: Option<u32>,
@@ -242,14 +243,15 @@ impl RawEntry<'_> {
             name: self.display_name(),
             reason,
         };
+        let steam = self.kind.eq_ignore_ascii_case("steam");
         let kind = match self.kind.to_ascii_lowercase().as_str() {
-            "totp" => OtpKind::Totp {
+            "totp" | "steam" => OtpKind::Totp {
                 period: self.period.unwrap_or(30),
             },
             "hotp" => OtpKind::Hotp {
                 counter: self.counter.unwrap_or(0),
             },
-            k @ ("steam" | "motp" | "yandex" | "yaotp") => {
+            k @ ("motp" | "yandex" | "yaotp") => {
                 return Err(named(format!("{k} codes are not supported yet")));
             }
             other => return Err(named(format!("the type {other:?} is not known"))),
@@ -260,8 +262,12 @@ impl RawEntry<'_> {
                 "the algorithm {algo:?} is not SHA1, SHA256 or SHA512"
             ))
         })?;
-        let params = OtpParams::new(kind, algorithm, self.digits.unwrap_or(6))
-            .map_err(|err| named(err.to_string()))?;
+        let params = if steam {
+            OtpParams::steam()
+        } else {
+            OtpParams::new(kind, algorithm, self.digits.unwrap_or(6))
+                .map_err(|err| named(err.to_string()))?
+        };
         let secret = match &self.secret {
             RawSecret::Base32(text) => {
                 decode_base32_secret(text).map_err(|e| named(e.to_string()))?
@@ -303,10 +309,6 @@ pub(crate) fn uri_accounts(
         reason,
     };
     let uri = uri.trim();
-    let lower = uri.get(..16).unwrap_or(uri).to_ascii_lowercase();
-    if lower.starts_with("otpauth://steam/") || lower.starts_with("steam://") {
-        return Err(skip("steam codes are not supported yet".into()));
-    }
     match tessera_core::payload::parse(uri) {
         Ok(Payload::OtpAuth(account)) => Ok(vec![account]),
         Ok(Payload::Migration(batch)) => Ok(batch.accounts),

@@ -5,7 +5,7 @@
 //! one, a damaged file, scrypt parameters out of bounds).
 
 use tessera_core::SecretString;
-use tessera_core::otp::{Algorithm, OtpKind};
+use tessera_core::otp::{Algorithm, OtpKind, OtpParams};
 use tessera_import::{ImportError, import};
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -63,7 +63,35 @@ fn aegis_accounts() -> Vec<Summary> {
             6,
             OtpKind::Totp { period: 30 },
         ),
+        steam(),
     ]
+}
+
+/// The Steam Guard entry every fixture but FreeOTP+'s holds.
+fn steam() -> Summary {
+    (
+        "Steam".into(),
+        "gamer".into(),
+        Algorithm::Sha1,
+        5,
+        OtpKind::Totp { period: 30 },
+    )
+}
+
+/// Checks the Steam account read is one: Steam's parameters, and the code
+/// steam-totp (npm, an independent implementation) gives its secret
+/// (JBSWY3DPEHPK3PXP) at time 0.
+fn assert_steam(accounts: &[tessera_core::payload::OtpAuthAccount], what: &str) {
+    let a = accounts
+        .iter()
+        .find(|a| a.account == "gamer")
+        .unwrap_or_else(|| panic!("{what}: no Steam account"));
+    assert_eq!(a.params, OtpParams::steam(), "{what}");
+    assert_eq!(
+        a.params.code(a.secret.expose(), 0).as_str(),
+        "VH8YJ",
+        "{what}"
+    );
 }
 
 #[test]
@@ -74,23 +102,20 @@ fn aegis_plain_and_encrypted_give_the_same_accounts_and_skips() {
     for got in [&plain, &encrypted] {
         let accounts: Vec<_> = got.accounts.iter().map(summary).collect();
         assert_eq!(accounts, aegis_accounts());
+        assert_steam(&got.accounts, "aegis");
         assert_eq!(got.accounts[0].secret.expose(), b"12345678901234567890");
         let skipped: Vec<_> = got
             .skipped
             .iter()
             .map(|s| (s.name.as_str(), s.reason.as_str()))
             .collect();
-        assert_eq!(skipped.len(), 3, "{skipped:?}");
-        assert_eq!(
-            skipped[0],
-            ("Steam: gamer", "steam codes are not supported yet")
-        );
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
         assert!(
-            skipped[1].0 == "Nowhere: broken" && skipped[1].1.contains("base32"),
+            skipped[0].0 == "Nowhere: broken" && skipped[0].1.contains("base32"),
             "{skipped:?}"
         );
         assert!(
-            skipped[2].0 == "Old: md5" && skipped[2].1.contains("MD5"),
+            skipped[1].0 == "Old: md5" && skipped[1].1.contains("MD5"),
             "{skipped:?}"
         );
     }
@@ -175,9 +200,16 @@ fn unknown_files_and_formats_are_named() {
     ));
 }
 
-/// The three accounts the other formats' fixtures hold.
+/// The three accounts the other formats' fixtures hold (FreeOTP+'s).
 fn three_accounts() -> Vec<Summary> {
     aegis_accounts()[..3].to_vec()
+}
+
+/// [`three_accounts`] and the Steam one: the rest of the fixtures.
+fn four_accounts() -> Vec<Summary> {
+    let mut v = three_accounts();
+    v.push(steam());
+    v
 }
 
 /// The accounts and the skipped entries' names of `file` in `format`.
@@ -209,13 +241,9 @@ fn two_fas_plain_and_encrypted_give_the_same_accounts() {
     ] {
         let (format, accounts, skipped) = read(None, file, password.as_ref());
         assert_eq!(format, "2fas", "{file} detected");
-        assert_eq!(accounts, three_accounts(), "{file}");
-        assert_eq!(skipped.len(), 2, "{skipped:?}");
-        assert_eq!(
-            skipped[0],
-            "Steam: gamer: steam codes are not supported yet"
-        );
-        assert!(skipped[1].starts_with("Nowhere: broken: ") && skipped[1].contains("base32"));
+        assert_eq!(accounts, four_accounts(), "{file}");
+        assert_eq!(skipped.len(), 1, "{skipped:?}");
+        assert!(skipped[0].starts_with("Nowhere: broken: ") && skipped[0].contains("base32"));
     }
     let encrypted = fixture("2fas_encrypted.2fas");
     assert_eq!(
@@ -242,12 +270,8 @@ fn andotp_plain_encrypted_and_the_old_key_form_give_the_same_accounts() {
     ] {
         let (got, accounts, skipped) = read(format, file, password.as_ref());
         assert_eq!(got, "andotp", "{file}");
-        assert_eq!(accounts, three_accounts(), "{file}");
-        assert_eq!(
-            skipped[0],
-            "Steam: gamer: steam codes are not supported yet"
-        );
-        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        assert_eq!(accounts, four_accounts(), "{file}");
+        assert_eq!(skipped.len(), 1, "{skipped:?}");
     }
     let encrypted = fixture("andotp_encrypted.json.aes");
     assert_eq!(
@@ -292,19 +316,17 @@ fn bitwarden_json_and_csv_read_the_totp_fields_and_nothing_else() {
             "{file} detected"
         );
         let accounts: Vec<_> = got.accounts.iter().map(summary).collect();
-        assert_eq!(accounts, three_accounts(), "{file}");
+        assert_eq!(accounts, four_accounts(), "{file}");
+        // Bitwarden's `steam://SECRET` field.
+        assert_steam(&got.accounts, file);
         // The login without a TOTP field is a password, not a skipped entry.
         let skipped: Vec<_> = got
             .skipped
             .iter()
             .map(|s| format!("{}: {}", s.name, s.reason))
             .collect();
-        assert_eq!(skipped.len(), 2, "{skipped:?}");
-        assert_eq!(
-            skipped[0],
-            "Steam: gamer: steam codes are not supported yet"
-        );
-        assert!(skipped[1].starts_with("Nowhere: broken: "), "{skipped:?}");
+        assert_eq!(skipped.len(), 1, "{skipped:?}");
+        assert!(skipped[0].starts_with("Nowhere: broken: "), "{skipped:?}");
         // No password of the vault reaches what the import returns.
         let shown = format!("{got:?}{skipped:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
@@ -340,9 +362,8 @@ fn proton_plain_and_encrypted_give_the_same_accounts() {
     ] {
         let (format, accounts, skipped) = read(None, file, password.as_ref());
         assert_eq!(format, "proton", "{file} detected");
-        assert_eq!(accounts, three_accounts(), "{file}");
-        assert_eq!(skipped.len(), 2, "{skipped:?}");
-        assert_eq!(skipped[0], "gamer: steam codes are not supported yet");
+        assert_eq!(accounts, four_accounts(), "{file}");
+        assert_eq!(skipped.len(), 1, "{skipped:?}");
     }
     let encrypted = fixture("proton_encrypted.json");
     assert_eq!(

@@ -112,12 +112,13 @@ pub fn view_state(view: &ActivationView) -> Option<&State> {
     view.state.as_ref().and_then(|s| s.kind.as_ref())
 }
 
-/// "tessera", "totp", "hotp" (or "unspecified").
+/// "tessera", "totp", "hotp", "steam" (or "unspecified").
 pub fn kind_name(kind: i32) -> &'static str {
     match AccountKind::try_from(kind) {
         Ok(AccountKind::Tessera) => "tessera",
         Ok(AccountKind::Totp) => "totp",
         Ok(AccountKind::Hotp) => "hotp",
+        Ok(AccountKind::Steam) => "steam",
         _ => "unspecified",
     }
 }
@@ -297,12 +298,13 @@ pub fn pending_text(accounts: &[tessera_proto::v1::PendingAccount]) -> String {
         .join("\n")
 }
 
-/// "Tessera", "TOTP", "HOTP" for people.
+/// "Tessera", "TOTP", "HOTP", "Steam Guard" for people.
 pub fn kind_label(kind: i32) -> &'static str {
     match AccountKind::try_from(kind) {
         Ok(AccountKind::Tessera) => "Tessera",
         Ok(AccountKind::Totp) => "TOTP",
         Ok(AccountKind::Hotp) => "HOTP",
+        Ok(AccountKind::Steam) => "Steam Guard",
         _ => "unknown kind",
     }
 }

@@ -86,11 +86,11 @@ fn an_encrypted_aegis_file_is_shown_then_imported_once() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("(aegis): 7 entries."), "{text}");
-    assert!(text.contains("New (4):"), "{text}");
+    assert!(text.contains("New (5):"), "{text}");
+    assert!(text.contains("gamer (Steam) [Steam Guard]"), "{text}");
     assert!(text.contains("bob (Bank) [TOTP]"), "{text}");
     assert!(text.contains("carol (Mail) [HOTP]"), "{text}");
-    assert!(text.contains("Cannot be imported (3):"), "{text}");
-    assert!(text.contains("Steam: gamer: "), "{text}");
+    assert!(text.contains("Cannot be imported (2):"), "{text}");
     assert!(text.contains("Old: md5: "), "{text}");
     assert_eq!(names(&d), before, "a dry run stores nothing");
 
@@ -109,12 +109,12 @@ fn an_encrypted_aegis_file_is_shown_then_imported_once() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("Imported 4 accounts."),
+        stdout(&out).contains("Imported 5 accounts."),
         "{}",
         stdout(&out)
     );
     let after = names(&d);
-    assert_eq!(after.len(), before.len() + 4, "{after:?}");
+    assert_eq!(after.len(), before.len() + 5, "{after:?}");
     assert!(after.contains(&"Bank:bob".to_owned()), "{after:?}");
 
     // Bob's code is RFC 6238's SHA-256 secret over 60 s in 8 digits, as
@@ -144,7 +144,7 @@ fn an_encrypted_aegis_file_is_shown_then_imported_once() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let plan = &json_lines(&out)[0];
     assert_eq!(plan["added"].as_array().unwrap().len(), 0, "{plan}");
-    assert_eq!(plan["duplicates"].as_array().unwrap().len(), 4, "{plan}");
+    assert_eq!(plan["duplicates"].as_array().unwrap().len(), 5, "{plan}");
     assert_eq!(plan["applied"], false, "{plan}");
     assert_eq!(names(&d), after);
 }
@@ -249,5 +249,53 @@ fn files_that_are_not_backups_are_refused_by_name() {
         d.run(&["status"]).status.code(),
         Some(0),
         "the daemon runs on"
+    );
+}
+
+/// Steam Guard: an `otpauth://steam/` link activates an account whose
+/// codes are Steam's 5 characters (as `tessera_core::otp::steam`, itself
+/// checked against an independent implementation), listed as such; and
+/// the Steam entry of an Aegis file imports as the same kind.
+#[test]
+fn steam_guard_accounts_from_a_link_and_from_a_file_give_steam_codes() {
+    let d = Daemon::start();
+    let pin = d.file("pin", PIN.as_bytes());
+    let link = "otpauth://steam/Steam:gamer?secret=JBSWY3DPEHPK3PXP&issuer=Steam";
+    let out = d.run(&["activate", "--uri", link, "--pin-file", path_str(&pin)]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let list = d.accounts();
+    assert_eq!(list[0]["kind"], "steam", "{list:?}");
+    let out = d.run(&["--json", "code", "gamer"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let shown = &json_lines(&out)[0];
+    let code = shown["code"].as_str().unwrap();
+    let at = shown["valid_from_unix"].as_u64().unwrap();
+    assert_eq!(
+        code,
+        tessera_core::otp::steam(GITHUB_SECRET, at).as_str(),
+        "{shown}"
+    );
+    assert_eq!(code.len(), 5, "{shown}");
+    assert!(
+        code.chars()
+            .all(|c| "23456789BCDFGHJKMNPQRTVWXY".contains(c)),
+        "{shown}"
+    );
+
+    // The Aegis fixture's Steam entry (the same secret) is new; its twin
+    // from the link is reported as already in the vault.
+    let out = d.run(&[
+        "--json",
+        "import",
+        path_str(&fixture("aegis_plain.json")),
+        "--dry-run",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let plan = &json_lines(&out)[0];
+    let dup = plan["duplicates"].as_array().unwrap();
+    assert!(
+        dup.iter()
+            .any(|a| a["label"] == "gamer" && a["issuer"] == "Steam"),
+        "{plan}"
     );
 }

@@ -356,7 +356,7 @@ fn restoring_a_backup_asks_which_way_and_confirms() {
 
 /// `tessera import` of an encrypted 2FAS file at a terminal: it says the
 /// file is encrypted and asks for the password, shows every entry, asks to
-/// confirm, and stores the three accounts it can.
+/// confirm, and stores the four accounts it can.
 #[test]
 fn importing_an_encrypted_file_asks_its_password_then_confirms() {
     let d = Daemon::with_accounts();
@@ -368,11 +368,11 @@ fn importing_an_encrypted_file_asks_its_password_then_confirms() {
     t.send("test-password-1234\r");
     t.expect("(2fas): 5 entries.");
     t.expect("bob (Bank) [TOTP]");
-    t.expect("Steam: gamer: steam codes are not supported yet");
-    t.expect("Import 3 accounts? [y/N] ");
+    t.expect("gamer (Steam) [Steam Guard]");
+    t.expect("Import 4 accounts? [y/N] ");
     t.send("y\r");
-    t.expect("Imported 3 accounts.");
+    t.expect("Imported 4 accounts.");
     let (status, screen) = t.wait();
     assert!(status.success(), "{screen}");
-    assert_eq!(d.accounts().len(), 5);
+    assert_eq!(d.accounts().len(), 6);
 }

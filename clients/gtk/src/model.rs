@@ -27,7 +27,7 @@ pub struct Account {
     pub id: String,
     pub label: String,
     pub issuer: String,
-    /// "tessera", "totp" or "hotp".
+    /// "tessera", "totp", "hotp" or "steam" (time-based, 5 characters).
     pub kind: String,
     /// For Tessera accounts: "totp" or "hotp".
     pub otp_type: String,

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::{Algorithm, Code, hotp, totp};
+use super::{Algorithm, Code, hotp, steam, totp};
 
 /// Time-based or counter-based codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -15,13 +15,25 @@ pub enum OtpKind {
     Hotp { counter: u64 },
 }
 
+/// How a code's value is shown.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Encoding {
+    /// `digits` decimal digits (RFC 4226).
+    #[default]
+    Decimal,
+    /// Steam Guard: five characters of Steam's 26-letter alphabet, from
+    /// the same 31 bits (TOTP, SHA1, 30 s).
+    Steam,
+}
+
 /// How an account's codes are computed. Construct with [`OtpParams::new`],
-/// which enforces the ranges of PROTOCOL.md §6.
+/// which enforces the ranges of PROTOCOL.md §6, or [`OtpParams::steam`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct OtpParams {
     kind: OtpKind,
     algorithm: Algorithm,
     digits: u32,
+    encoding: Encoding,
 }
 
 /// Why code parameters were refused.
@@ -39,6 +51,8 @@ pub enum ParamsError {
     NotANumber(String),
     #[error("OTP: expected TYPE:ALG:DIGITS[:PERIOD] (e.g. totp:SHA1:6:30), got {0:?}")]
     Shape(String),
+    #[error("OTP: Steam Guard codes are SHA1, 5 characters, every 30 seconds; got {0:?}")]
+    Steam(String),
 }
 
 pub const PERIOD_RANGE: std::ops::RangeInclusive<u32> = 10..=300;
@@ -61,6 +75,7 @@ impl OtpParams {
             kind,
             algorithm,
             digits,
+            encoding: Encoding::Decimal,
         })
     }
 
@@ -70,7 +85,24 @@ impl OtpParams {
             kind: OtpKind::Totp { period: 30 },
             algorithm: Algorithm::Sha1,
             digits: 6,
+            encoding: Encoding::Decimal,
         }
+    }
+
+    /// Steam Guard's: TOTP, SHA1, 30 s, shown as 5 characters
+    /// ([`super::steam`]). Not a PROTOCOL.md form: only `otpauth://steam/`
+    /// and the peer apps' files carry it.
+    pub fn steam() -> Self {
+        Self {
+            kind: OtpKind::Totp { period: 30 },
+            algorithm: Algorithm::Sha1,
+            digits: 5,
+            encoding: Encoding::Steam,
+        }
+    }
+
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
     }
 
     pub fn kind(&self) -> OtpKind {
@@ -95,9 +127,12 @@ impl OtpParams {
 
     /// The current code: at `unix_time` for TOTP, at the stored counter for HOTP.
     pub fn code(&self, key: &[u8], unix_time: u64) -> Code {
-        match self.kind {
-            OtpKind::Totp { period } => totp(key, self.algorithm, unix_time, period, self.digits),
-            OtpKind::Hotp { counter } => hotp(key, self.algorithm, counter, self.digits),
+        match (self.kind, self.encoding) {
+            (OtpKind::Totp { .. }, Encoding::Steam) => steam(key, unix_time),
+            (OtpKind::Totp { period }, _) => {
+                totp(key, self.algorithm, unix_time, period, self.digits)
+            }
+            (OtpKind::Hotp { counter }, _) => hotp(key, self.algorithm, counter, self.digits),
         }
     }
 }
@@ -112,6 +147,7 @@ impl Default for OtpParams {
 impl fmt::Display for OtpParams {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
+            OtpKind::Totp { .. } if self.encoding == Encoding::Steam => f.write_str("steam:SHA1:5"),
             OtpKind::Totp { period } => {
                 write!(f, "totp:{}:{}:{}", self.algorithm, self.digits, period)
             }
@@ -121,11 +157,19 @@ impl fmt::Display for OtpParams {
 }
 
 /// Parses the `OTP` field: `totp:ALG:DIGITS:PERIOD`, `totp:ALG:DIGITS` (30 s)
-/// or `hotp:ALG:DIGITS` (counter 0).
+/// or `hotp:ALG:DIGITS` (counter 0); and `steam:SHA1:5`, the vault's form
+/// of a Steam Guard account (a Tessera payload refuses it,
+/// `payload::tessera`).
 impl FromStr for OtpParams {
     type Err = ParamsError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(rest) = s.strip_prefix("steam:") {
+            return match rest {
+                "SHA1:5" | "SHA1:5:30" => Ok(Self::steam()),
+                _ => Err(ParamsError::Steam(s.to_owned())),
+            };
+        }
         let parts: Vec<&str> = s.split(':').collect();
         if !(3..=4).contains(&parts.len()) {
             return Err(ParamsError::Shape(s.to_owned()));
@@ -168,6 +212,21 @@ mod tests {
             "totp:SHA1:6".parse::<OtpParams>().unwrap(),
             OtpParams::default()
         );
+    }
+
+    #[test]
+    fn the_steam_form_round_trips_and_is_exact() {
+        let p: OtpParams = "steam:SHA1:5".parse().unwrap();
+        assert_eq!(p, OtpParams::steam());
+        assert_eq!(p.to_string(), "steam:SHA1:5");
+        assert_eq!(p.kind(), OtpKind::Totp { period: 30 });
+        assert_ne!(
+            p,
+            OtpParams::new(OtpKind::Totp { period: 30 }, Algorithm::Sha1, 6).unwrap()
+        );
+        for bad in ["steam:SHA1:6", "steam:SHA256:5", "steam"] {
+            assert!(bad.parse::<OtpParams>().is_err(), "{bad}");
+        }
     }
 
     #[test]

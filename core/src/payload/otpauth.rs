@@ -5,7 +5,9 @@
 //! otpauth://TYPE/LABEL?secret=BASE32&issuer=…&algorithm=…&digits=…&period=…&counter=…
 //! ```
 //!
-//! - `TYPE` is `totp` or `hotp`, in any case.
+//! - `TYPE` is `totp`, `hotp` or `steam` (Steam Guard, as Aegis and
+//!   others write it: TOTP, SHA1, 30 s, 5 characters; other values of
+//!   those parameters are refused), in any case.
 //! - `LABEL` is `account` or `Issuer:account`, percent-decoded before it is
 //!   split at its first colon (the colon may itself be encoded); spaces
 //!   around both parts are trimmed.
@@ -30,7 +32,7 @@ use zeroize::Zeroizing;
 use super::PayloadError;
 use super::error::{check_size, shown};
 use super::uri::{decode_component, push_encoded, query_pairs, refuse_fragment, strip_scheme};
-use crate::otp::{Algorithm, OtpKind, OtpParams, ParamsError};
+use crate::otp::{Algorithm, Encoding as CodeEncoding, OtpKind, OtpParams, ParamsError};
 use crate::secret::SecretBytes;
 
 /// The "field" errors about this format name.
@@ -74,20 +76,21 @@ pub fn parse(text: &str) -> Result<OtpAuthAccount, PayloadError> {
     refuse_fragment(FORM, rest)?;
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     let (kind, label) = path.split_once('/').unwrap_or((path, ""));
-    let totp = match kind.to_ascii_lowercase().as_str() {
-        "totp" => true,
-        "hotp" => false,
+    let kind = match kind.to_ascii_lowercase().as_str() {
+        "totp" => Type::Totp,
+        "hotp" => Type::Hotp,
+        "steam" => Type::Steam,
         _ => {
             return Err(PayloadError::invalid(
                 FORM,
-                format!("type must be totp or hotp, got {}", shown(kind)),
+                format!("type must be totp, hotp or steam, got {}", shown(kind)),
             ));
         }
     };
     let label = decode_component("otpauth label", label)?;
     let query = Query::read(query)?;
     let secret = decode_secret(query.secret.as_deref().map(String::as_str))?;
-    let params = query.params(totp)?;
+    let params = query.params(kind)?;
     let issuer = query.issuer.as_deref().map(String::as_str);
     let (issuer, account) = split_names(FORM, issuer, &label)?;
     Ok(OtpAuthAccount {
@@ -98,10 +101,21 @@ pub fn parse(text: &str) -> Result<OtpAuthAccount, PayloadError> {
     })
 }
 
+/// The URI's `TYPE`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Type {
+    Totp,
+    Hotp,
+    Steam,
+}
+
 /// Writes an account as an `otpauth://` URI, every parameter explicit.
 pub fn write(account: &OtpAuthAccount) -> String {
     let params = account.params;
     let (kind, last) = match params.kind() {
+        OtpKind::Totp { period } if params.encoding() == CodeEncoding::Steam => {
+            ("steam", format!("period={period}"))
+        }
         OtpKind::Totp { period } => ("totp", format!("period={period}")),
         OtpKind::Hotp { counter } => ("hotp", format!("counter={counter}")),
     };
@@ -161,7 +175,7 @@ impl Query {
     }
 
     /// The code parameters, with the format's defaults.
-    fn params(&self, totp: bool) -> Result<OtpParams, PayloadError> {
+    fn params(&self, kind: Type) -> Result<OtpParams, PayloadError> {
         let algorithm = match self.algorithm.as_deref() {
             None => Algorithm::Sha1,
             Some(name) => Algorithm::from_name(name).ok_or_else(|| {
@@ -174,8 +188,22 @@ impl Query {
                 )
             })?,
         };
+        if kind == Type::Steam {
+            let digits = number(self.digits.as_deref(), "digits", 5)?;
+            let period = number(self.period.as_deref(), "period", 30)?;
+            if (algorithm, digits, period) != (Algorithm::Sha1, 5, 30) {
+                return Err(PayloadError::invalid(
+                    FORM,
+                    format!(
+                        "steam codes are SHA1, 5 characters, every 30 seconds; got \
+                         {algorithm}, {digits}, {period} s"
+                    ),
+                ));
+            }
+            return Ok(OtpParams::steam());
+        }
         let digits = number(self.digits.as_deref(), "digits", 6)?;
-        let kind = if totp {
+        let kind = if kind == Type::Totp {
             OtpKind::Totp {
                 period: number(self.period.as_deref(), "period", 30)?,
             }
@@ -351,6 +379,28 @@ mod tests {
     }
 
     #[test]
+    fn steam_links_read_and_write_back() {
+        let a = parse("otpauth://steam/Steam:gabe?secret=JBSWY3DPEHPK3PXP&issuer=Steam").unwrap();
+        assert_eq!(a.params, OtpParams::steam());
+        assert_eq!(
+            (a.issuer.as_deref(), a.account.as_str()),
+            (Some("Steam"), "gabe")
+        );
+        // As Aegis writes them, every parameter explicit.
+        let written = write(&a);
+        assert_eq!(
+            written,
+            "otpauth://steam/Steam:gabe?secret=JBSWY3DPEHPK3PXP&issuer=Steam&algorithm=SHA1&digits=5&period=30"
+        );
+        assert_eq!(parse(&written).unwrap(), a);
+        let e = parse("otpauth://steam/gabe?secret=JBSWY3DPEHPK3PXP&digits=6").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "otpauth: steam codes are SHA1, 5 characters, every 30 seconds; got SHA1, 6, 30 s"
+        );
+    }
+
+    #[test]
     fn secret_case_padding_and_spaces() {
         for secret in ["MZXW6===", "MZXW6", "mzxw6", "mz xw 6=", "MZXW7"] {
             let a = parse(&format!("otpauth://totp/alice?secret={secret}")).unwrap();
@@ -449,7 +499,7 @@ mod tests {
             ),
             (
                 "otpauth://motp/a?secret=MZXW6",
-                "otpauth: type must be totp or hotp, got \"motp\"",
+                "otpauth: type must be totp, hotp or steam, got \"motp\"",
             ),
             (
                 "otpauth:totp/a?secret=MZXW6",

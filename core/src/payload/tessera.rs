@@ -36,8 +36,13 @@ pub struct OtpField {
 
 impl OtpField {
     pub fn parse(text: &str) -> Result<Self, PayloadError> {
+        let params: OtpParams = text.parse()?;
+        // The vault's Steam form is not a PROTOCOL.md §6 type.
+        if params.encoding() != crate::otp::Encoding::Decimal {
+            return Err(crate::otp::ParamsError::Type("steam".into()).into());
+        }
         Ok(Self {
-            params: text.parse()?,
+            params,
             text: text.to_owned(),
         })
     }
@@ -346,4 +351,18 @@ fn signature(value: &str) -> Result<[u8; SIGNATURE_LEN], PayloadError> {
                 format!("must be {SIGNATURE_LEN} bytes in base64url without padding"),
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OtpField;
+
+    /// The vault's `steam:SHA1:5` is not a PROTOCOL.md §6 type: a Tessera
+    /// payload cannot ask for it.
+    #[test]
+    fn the_otp_field_refuses_the_steam_form() {
+        assert!(OtpField::parse("totp:SHA1:6:30").is_ok());
+        let e = OtpField::parse("steam:SHA1:5").unwrap_err();
+        assert!(e.to_string().contains("totp or hotp"), "{e}");
+    }
 }

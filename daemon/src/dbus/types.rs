@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use tessera_core::SecretString;
-use tessera_core::otp::OtpKind;
+use tessera_core::otp::{Encoding, OtpKind};
 use zbus::zvariant::{DeserializeDict, OwnedValue, SerializeDict, Type, Value};
 
 use super::errors;
@@ -192,6 +192,9 @@ pub fn account(a: &AccountInfo) -> Account {
             *issuer_verified,
         ),
         AccountKind::OtpAuth => match a.params.kind() {
+            OtpKind::Totp { .. } if a.params.encoding() == Encoding::Steam => {
+                ("steam", String::new(), String::new(), false)
+            }
             OtpKind::Totp { .. } => ("totp", String::new(), String::new(), false),
             OtpKind::Hotp { .. } => ("hotp", String::new(), String::new(), false),
         },

@@ -1,7 +1,7 @@
 //! Translation between the service layer's types and the gRPC messages.
 
 use tessera_core::SecretString;
-use tessera_core::otp::OtpKind;
+use tessera_core::otp::{Encoding, OtpKind};
 use tessera_proto::v1 as pb;
 use tonic::Status;
 use tonic::metadata::MetadataValue;
@@ -78,6 +78,9 @@ pub fn account(a: &AccountInfo) -> pb::Account {
             user_id.clone().unwrap_or_default(),
         ),
         AccountKind::OtpAuth => match a.params.kind() {
+            OtpKind::Totp { .. } if a.params.encoding() == Encoding::Steam => {
+                (pb::AccountKind::Steam, String::new(), String::new())
+            }
             OtpKind::Totp { .. } => (pb::AccountKind::Totp, String::new(), String::new()),
             OtpKind::Hotp { .. } => (pb::AccountKind::Hotp, String::new(), String::new()),
         },

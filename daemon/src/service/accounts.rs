@@ -1,7 +1,7 @@
 //! Account operations. Every one needs the vault unlocked; each first
 //! calls `Service::ensure_unlocked`, which opens a keyring vault on demand.
 
-use tessera_core::otp::{OcraInput, OcraSuite, OtpKind};
+use tessera_core::otp::{Encoding, OcraInput, OcraSuite, OtpKind};
 
 use super::{Service, unix_now};
 use crate::account::{Account, AccountId, AccountInfo};
@@ -162,8 +162,13 @@ pub fn current_code(a: &Account, now: u64) -> Option<CodeInfo> {
         OtpKind::Totp { period } => {
             let from = now - now % u64::from(period);
             let code = a.code(now).to_string();
+            // A Steam Guard code is shown whole, as Steam's app does.
+            let display = match a.params.encoding() {
+                Encoding::Steam => code.clone(),
+                Encoding::Decimal => display_code(&code),
+            };
             Some(CodeInfo {
-                display: display_code(&code),
+                display,
                 code,
                 valid_from: Some(from),
                 valid_until: Some(from + u64::from(period)),

@@ -19,6 +19,7 @@ mod bitwarden;
 mod crypto;
 mod freeotp_plus;
 mod proton;
+mod pskc;
 mod two_fas;
 mod uri_list;
 
@@ -33,6 +34,7 @@ pub use andotp::AndOtp;
 pub use bitwarden::{BitwardenCsv, BitwardenJson};
 pub use freeotp_plus::FreeOtpPlus;
 pub use proton::Proton;
+pub use pskc::Pskc;
 pub use two_fas::TwoFas;
 pub use uri_list::UriList;
 
@@ -70,6 +72,12 @@ pub enum ImportError {
     NeedsPassword(&'static str),
     #[error("{0}: the password does not open this file")]
     WrongPassword(&'static str),
+    /// A file under a pre-shared key (PSKC): the password is that key.
+    #[error(
+        "{0}: the file is encrypted under a pre-shared key; give the key in hex \
+         (32, 48 or 64 hex digits) as the password (--password-file)"
+    )]
+    NeedsKey(&'static str),
     #[error("{format}: {reason}; the file was not decrypted")]
     Unsafe {
         format: &'static str,
@@ -111,6 +119,7 @@ pub static FORMATS: &[&dyn Importer] = &[
     &BitwardenCsv,
     &FreeOtpPlus,
     &Proton,
+    &Pskc,
     &UriList,
 ];
 
@@ -127,16 +136,37 @@ pub enum ExportFormat {
     AegisEncrypted,
     /// `otpauth://` links, one per line.
     UriList,
+    /// PSKC (RFC 6030), plain.
+    Pskc,
+    /// PSKC with every value encrypted under a password (PBKDF2, AES-CBC,
+    /// HMAC-SHA1).
+    PskcEncrypted,
 }
 
 impl ExportFormat {
-    pub const ALL: [ExportFormat; 3] = [Self::Aegis, Self::AegisEncrypted, Self::UriList];
+    pub const ALL: [ExportFormat; 5] = [
+        Self::Aegis,
+        Self::AegisEncrypted,
+        Self::UriList,
+        Self::Pskc,
+        Self::PskcEncrypted,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Self::Aegis => "aegis",
             Self::AegisEncrypted => "aegis-encrypted",
             Self::UriList => "uri-list",
+            Self::Pskc => "pskc",
+            Self::PskcEncrypted => "pskc-encrypted",
+        }
+    }
+
+    /// Whether this format can carry `account`, or why not.
+    pub fn carries(self, account: &OtpAuthAccount) -> Result<(), &'static str> {
+        match self {
+            Self::Pskc | Self::PskcEncrypted => pskc::carries(account),
+            Self::Aegis | Self::AegisEncrypted | Self::UriList => Ok(()),
         }
     }
 
@@ -146,7 +176,7 @@ impl ExportFormat {
 
     /// Whether the file is written under a password.
     pub fn encrypted(self) -> bool {
-        self == Self::AegisEncrypted
+        matches!(self, Self::AegisEncrypted | Self::PskcEncrypted)
     }
 
     /// `accounts` in this format; `password` for an encrypted one (the
@@ -161,6 +191,9 @@ impl ExportFormat {
             (Self::AegisEncrypted, Some(p)) => Ok(aegis::write(accounts, Some(p))),
             (Self::AegisEncrypted, None) => Err(ImportError::NeedsPassword(self.name())),
             (Self::UriList, _) => Ok(uri_list::write(accounts)),
+            (Self::Pskc, _) => Ok(pskc::write(accounts, None)),
+            (Self::PskcEncrypted, Some(p)) => Ok(pskc::write(accounts, Some(p))),
+            (Self::PskcEncrypted, None) => Err(ImportError::NeedsPassword(self.name())),
         }
     }
 }

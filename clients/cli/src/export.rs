@@ -20,7 +20,14 @@ use crate::render::describe_account;
 
 /// The formats `--format` takes: the daemon's export formats, and a
 /// Tessera backup (`tessera backup create`).
-pub const FORMATS: [&str; 4] = ["aegis", "aegis-encrypted", "uri-list", "tessera-backup"];
+pub const FORMATS: [&str; 6] = [
+    "aegis",
+    "aegis-encrypted",
+    "uri-list",
+    "pskc",
+    "pskc-encrypted",
+    "tessera-backup",
+];
 
 /// What `tessera export` was asked.
 #[derive(Debug)]
@@ -47,10 +54,13 @@ pub async fn run(ch: Channel, mode: Mode, args: Args) -> Result<()> {
             args.out.display()
         )));
     }
-    let encrypted = matches!(args.format.as_str(), "aegis-encrypted" | "tessera-backup");
+    let encrypted = matches!(
+        args.format.as_str(),
+        "aegis-encrypted" | "pskc-encrypted" | "tessera-backup"
+    );
     if !encrypted && args.password_file.is_some() {
         return Err(CliError::usage(format!(
-            "the {} format has no password; use aegis-encrypted or tessera-backup",
+            "the {} format has no password; use aegis-encrypted, pskc-encrypted or tessera-backup",
             args.format
         )));
     }

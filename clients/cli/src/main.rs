@@ -214,7 +214,7 @@ vault had when it was made. docs/backup.md has the details.")]
         action: BackupCmd,
     },
     /// Import the accounts of another authenticator's backup file (Aegis,
-    /// 2FAS, andOTP, Bitwarden, FreeOTP+, Proton, a list of otpauth://
+    /// 2FAS, andOTP, Bitwarden, FreeOTP+, Proton, PSKC, a list of otpauth://
     /// links): shows every entry, asks, stores them in one save
     #[command(after_help = "\
 The format is detected when --format does not name it. Accounts the vault
@@ -226,12 +226,13 @@ lists the formats.")]
         /// The file to import
         file: PathBuf,
         /// The file's format (aegis, 2fas, andotp, bitwarden, bitwarden-csv,
-        /// freeotp-plus, proton, uri-list);
+        /// freeotp-plus, proton, pskc, uri-list);
         /// default: detected (an encrypted andOTP file needs `andotp`)
         #[arg(long, value_name = "FORMAT")]
         format: Option<String>,
-        /// Read the file's password from FILE (`-`: standard input); at a
-        /// terminal an encrypted file asks for it
+        /// Read the file's password from FILE (`-`: standard input; a PSKC
+        /// file under a pre-shared key takes the key in hex); at a terminal
+        /// an encrypted file asks for it
         #[arg(long, value_name = "FILE")]
         password_file: Option<PathBuf>,
         /// With no vault yet: read the new vault's PIN from FILE
@@ -248,14 +249,17 @@ lists the formats.")]
     /// a list of otpauth:// links) or as a Tessera backup; asks to confirm
     /// and for the vault's PIN
     #[command(after_help = "\
-aegis and uri-list hold every secret in the clear; aegis-encrypted and
-tessera-backup are under a password of their own (10 characters or more).
+aegis, uri-list and pskc hold every secret in the clear; aegis-encrypted,
+pskc-encrypted and tessera-backup are under a password of their own (10
+characters or more). PSKC is RFC 6030's XML (token vendors, identity
+providers); it has no Steam Guard codes.
 Tessera accounts are bound to this device by their issuer: only a
 tessera-backup carries them; the other formats list them as left out. The
 file is new (never written over) and readable by you alone (0600). Policy
 can forbid exports (accounts.export). docs/import.md has the details.")]
     Export {
-        /// aegis, aegis-encrypted, uri-list or tessera-backup
+        /// aegis, aegis-encrypted, uri-list, pskc, pskc-encrypted or
+        /// tessera-backup
         #[arg(long, value_name = "FORMAT")]
         format: String,
         /// The file to write (must not exist)
@@ -265,7 +269,7 @@ can forbid exports (accounts.export). docs/import.md has the details.")]
         #[arg(long, value_name = "FILE")]
         pin_file: Option<PathBuf>,
         /// Read the file's password from FILE (aegis-encrypted,
-        /// tessera-backup)
+        /// pskc-encrypted, tessera-backup)
         #[arg(long, value_name = "FILE")]
         password_file: Option<PathBuf>,
         /// Do not ask to confirm

@@ -48,9 +48,16 @@ fn assert_same_github_code(a: &Daemon, b: &Daemon, what: &str) {
 fn every_export_format_moves_the_otpauth_accounts_to_a_fresh_machine() {
     let d = Daemon::with_accounts();
     let password = d.file("password", PASSWORD);
-    for format in ["aegis", "aegis-encrypted", "uri-list"] {
+    for format in [
+        "aegis",
+        "aegis-encrypted",
+        "uri-list",
+        "pskc",
+        "pskc-encrypted",
+    ] {
         let out_file = d.dir.path().join(format!("export-{format}"));
-        let extra: &[&str] = if format == "aegis-encrypted" {
+        let encrypted = format.ends_with("-encrypted");
+        let extra: &[&str] = if encrypted {
             &["--password-file", path_str(&password), "--yes"]
         } else {
             &["--yes"]
@@ -80,10 +87,11 @@ fn every_export_format_moves_the_otpauth_accounts_to_a_fresh_machine() {
             "{format}: the file is the user's alone"
         );
         let text = std::fs::read(&out_file).unwrap();
-        let holds_secret = String::from_utf8_lossy(&text).contains("JBSWY3DPEHPK3PXP");
+        // The secret in base32 (Aegis, links) or base64 (PSKC).
+        let text = String::from_utf8_lossy(&text);
+        let holds_secret = text.contains("JBSWY3DPEHPK3PXP") || text.contains("SGVsbG8h3q2+7w==");
         assert_eq!(
-            holds_secret,
-            format != "aegis-encrypted",
+            holds_secret, !encrypted,
             "{format}: the secret is in the clear exactly when the format is plain"
         );
 
@@ -97,7 +105,7 @@ fn every_export_format_moves_the_otpauth_accounts_to_a_fresh_machine() {
             path_str(&pin),
             "--yes",
         ];
-        if format == "aegis-encrypted" {
+        if encrypted {
             args.extend(["--password-file", path_str(&password)]);
         }
         let out = fresh.run(&args);

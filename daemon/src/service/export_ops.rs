@@ -89,7 +89,7 @@ impl Service {
                     v.verify_pin(&pin, std::time::SystemTime::now())
                         .map_err(|e| super::vault_ops::pin_error(v, e))?;
                 }
-                Ok(portable(v.accounts()?))
+                Ok(portable(v.accounts()?, format))
             })
             .await??;
         let file = tokio::task::spawn_blocking(move || format.write(&accounts, password.as_ref()))
@@ -110,31 +110,41 @@ impl Service {
     }
 }
 
-/// The accounts another app can take, and those it cannot with the reason.
-fn portable(accounts: &[Account]) -> (Vec<OtpAuthAccount>, Vec<SkippedEntry>, Vec<AccountInfo>) {
+/// The accounts `format` can take, and those it cannot with the reason.
+fn portable(
+    accounts: &[Account],
+    format: ExportFormat,
+) -> (Vec<OtpAuthAccount>, Vec<SkippedEntry>, Vec<AccountInfo>) {
     let mut out = Vec::new();
     let mut left_out = Vec::new();
     let mut exported = Vec::new();
     for a in accounts {
-        match a.kind {
-            AccountKind::OtpAuth => {
-                out.push(OtpAuthAccount {
-                    issuer: a.issuer.clone().filter(|i| !i.is_empty()),
-                    account: a.label.clone(),
-                    secret: a.secret.clone(),
-                    params: a.params,
-                });
+        let leave = |reason: &str| SkippedEntry {
+            name: match &a.issuer {
+                Some(i) => format!("{i}: {}", a.label),
+                None => a.label.clone(),
+            },
+            reason: reason.to_owned(),
+        };
+        if !matches!(a.kind, AccountKind::OtpAuth) {
+            left_out.push(leave(
+                "a Tessera account, bound to this device by its issuer: activate it again on \
+                 the new device (a Tessera backup carries it)",
+            ));
+            continue;
+        }
+        let account = OtpAuthAccount {
+            issuer: a.issuer.clone().filter(|i| !i.is_empty()),
+            account: a.label.clone(),
+            secret: a.secret.clone(),
+            params: a.params,
+        };
+        match format.carries(&account) {
+            Ok(()) => {
+                out.push(account);
                 exported.push(a.into());
             }
-            _ => left_out.push(SkippedEntry {
-                name: match &a.issuer {
-                    Some(i) => format!("{i}: {}", a.label),
-                    None => a.label.clone(),
-                },
-                reason: "a Tessera account, bound to this device by its issuer: activate \
-                         it again on the new device (a Tessera backup carries it)"
-                    .into(),
-            }),
+            Err(reason) => left_out.push(leave(reason)),
         }
     }
     (out, left_out, exported)

@@ -231,9 +231,9 @@ fn entry_name(a: &Account) -> String {
 /// wrong password has a code of its own, so that a client can ask for it.
 fn import_error(e: ImportError) -> ServiceError {
     match e {
-        ImportError::NeedsPassword(_) | ImportError::WrongPassword(_) => {
-            ServiceError::new(ErrorCode::WrongPassword, e)
-        }
+        ImportError::NeedsPassword(_)
+        | ImportError::WrongPassword(_)
+        | ImportError::NeedsKey(_) => ServiceError::new(ErrorCode::WrongPassword, e),
         ImportError::Unsupported { .. } => ServiceError::new(ErrorCode::Unsupported, e),
         ImportError::TooLarge(_)
         | ImportError::Malformed { .. }

@@ -141,15 +141,20 @@ pub enum ExportFormat {
     /// PSKC with every value encrypted under a password (PBKDF2, AES-CBC,
     /// HMAC-SHA1).
     PskcEncrypted,
+    /// Google Authenticator's export codes: `otpauth-migration://` links,
+    /// one per line, a few accounts each (`tessera export --qr` shows them
+    /// as QR codes).
+    Migration,
 }
 
 impl ExportFormat {
-    pub const ALL: [ExportFormat; 5] = [
+    pub const ALL: [ExportFormat; 6] = [
         Self::Aegis,
         Self::AegisEncrypted,
         Self::UriList,
         Self::Pskc,
         Self::PskcEncrypted,
+        Self::Migration,
     ];
 
     pub fn name(self) -> &'static str {
@@ -159,13 +164,15 @@ impl ExportFormat {
             Self::UriList => "uri-list",
             Self::Pskc => "pskc",
             Self::PskcEncrypted => "pskc-encrypted",
+            Self::Migration => "otpauth-migration",
         }
     }
 
     /// Whether this format can carry `account`, or why not.
-    pub fn carries(self, account: &OtpAuthAccount) -> Result<(), &'static str> {
+    pub fn carries(self, account: &OtpAuthAccount) -> Result<(), String> {
         match self {
-            Self::Pskc | Self::PskcEncrypted => pskc::carries(account),
+            Self::Pskc | Self::PskcEncrypted => pskc::carries(account).map_err(str::to_owned),
+            Self::Migration => uri_list::migration_carries(account),
             Self::Aegis | Self::AegisEncrypted | Self::UriList => Ok(()),
         }
     }
@@ -194,6 +201,7 @@ impl ExportFormat {
             (Self::Pskc, _) => Ok(pskc::write(accounts, None)),
             (Self::PskcEncrypted, Some(p)) => Ok(pskc::write(accounts, Some(p))),
             (Self::PskcEncrypted, None) => Err(ImportError::NeedsPassword(self.name())),
+            (Self::Migration, _) => uri_list::write_migration(accounts),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! makes the file once the vault's PIN confirmed it; the CLI writes it as a
 //! new file readable by the user alone (0600), never over another.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
@@ -20,26 +21,60 @@ use crate::render::describe_account;
 
 /// The formats `--format` takes: the daemon's export formats, and a
 /// Tessera backup (`tessera backup create`).
-pub const FORMATS: [&str; 6] = [
+pub const FORMATS: [&str; 7] = [
     "aegis",
     "aegis-encrypted",
     "uri-list",
     "pskc",
     "pskc-encrypted",
+    "otpauth-migration",
     "tessera-backup",
 ];
+
+/// Google Authenticator's export links: what `--qr` shows.
+const MIGRATION: &str = "otpauth-migration";
+
+/// Where an export goes.
+#[derive(Debug)]
+pub enum Target {
+    File {
+        format: String,
+        out: PathBuf,
+    },
+    /// The terminal, as QR codes (`--qr`).
+    Qr,
+}
 
 /// What `tessera export` was asked.
 #[derive(Debug)]
 pub struct Args {
-    pub format: String,
-    pub out: PathBuf,
+    pub target: Target,
     pub pin_file: Option<PathBuf>,
     pub password_file: Option<PathBuf>,
     pub yes: bool,
 }
 
+/// A file's export, as [`run`] takes it apart.
+struct FileArgs {
+    format: String,
+    out: PathBuf,
+    pin_file: Option<PathBuf>,
+    password_file: Option<PathBuf>,
+    yes: bool,
+}
+
 pub async fn run(ch: Channel, mode: Mode, args: Args) -> Result<()> {
+    let (format, out) = match args.target {
+        Target::Qr => return qr(ch, mode, args.pin_file, args.password_file, args.yes).await,
+        Target::File { format, out } => (format, out),
+    };
+    let args = FileArgs {
+        format,
+        out,
+        pin_file: args.pin_file,
+        password_file: args.password_file,
+        yes: args.yes,
+    };
     if !FORMATS.contains(&args.format.as_str()) {
         return Err(CliError::usage(format!(
             "unknown export format {:?}: use one of {}",
@@ -140,6 +175,104 @@ pub async fn run(ch: Channel, mode: Mode, args: Args) -> Result<()> {
         args.format
     );
     Ok(())
+}
+
+/// `tessera export --qr`: the accounts as Google Authenticator's export
+/// codes, one page per code, at the terminal only (a person scans them).
+async fn qr(
+    ch: Channel,
+    mode: Mode,
+    pin_file: Option<PathBuf>,
+    password_file: Option<PathBuf>,
+    yes: bool,
+) -> Result<()> {
+    if password_file.is_some() {
+        return Err(CliError::usage(
+            "--qr codes have no password; --password-file is for encrypted files",
+        ));
+    }
+    if !mode.interactive || !std::io::stdout().is_terminal() {
+        return Err(CliError::usage(
+            "--qr shows QR codes for a person to scan, at a terminal; to write the same \
+             links to a file, use --format otpauth-migration --out FILE",
+        ));
+    }
+    if !yes {
+        errln!(
+            "The codes hold every secret: anyone who sees or photographs the screen can make \
+             your codes."
+        );
+        if !confirm("Show them? [y/N] ")? {
+            return Err(CliError::cancelled("nothing was shown"));
+        }
+    }
+    let pin = vault_pin(&ch, mode, pin_file.as_deref()).await?;
+    let made = BackupClient::new(ch)
+        .export(ExportRequest {
+            format: MIGRATION.into(),
+            pin: pin.as_str().to_owned(),
+            password: String::new(),
+        })
+        .await?
+        .into_inner();
+    let text = Zeroizing::new(String::from_utf8(made.file).map_err(|_| {
+        CliError::usage("the daemon's export is not text (a daemon of another version?)")
+    })?);
+    let links: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+    for s in &made.left_out {
+        outln!("  left out  {}: {}", s.name, s.reason);
+    }
+    if links.is_empty() {
+        outln!("No account can be shown as a QR code.");
+        return Ok(());
+    }
+    for (i, link) in links.iter().enumerate() {
+        let names = match tessera_core::payload::migration::parse(link) {
+            Ok(batch) => batch
+                .accounts
+                .iter()
+                .map(|a| describe_account(&a.account, a.issuer.as_deref().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(", "),
+            Err(e) => return Err(CliError::usage(format!("the daemon's export code: {e}"))),
+        };
+        outln!("Code {} of {}: {names}", i + 1, links.len());
+        outln!("{}", terminal_qr(link)?);
+        if i + 1 < links.len() {
+            match crate::term::read_line("Enter: the next code, q: stop. ", true)
+                .map_err(|e| CliError::io("reading the terminal", e))?
+            {
+                crate::term::Input::Line(l) if l.trim().eq_ignore_ascii_case("q") => {
+                    return Err(CliError::cancelled("stopped before the last code"));
+                }
+                crate::term::Input::Line(_) => {}
+                _ => return Err(CliError::cancelled("stopped before the last code")),
+            }
+        }
+    }
+    let n = made.exported.len();
+    outln!(
+        "Shown: {n} account{} in {} code{}.",
+        if n == 1 { "" } else { "s" },
+        links.len(),
+        if links.len() == 1 { "" } else { "s" }
+    );
+    Ok(())
+}
+
+/// `text` as a QR code in Unicode half blocks, two modules a character,
+/// with its quiet zone. As `qrencode -t UTF8` draws it, the light modules
+/// are the blocks, for the usual light-on-dark terminal.
+fn terminal_qr(text: &str) -> Result<String> {
+    use qrcode::render::unicode::Dense1x2;
+    let code = qrcode::QrCode::with_error_correction_level(text, qrcode::EcLevel::L)
+        .map_err(|e| CliError::usage(format!("the code does not fit a QR code: {e}")))?;
+    Ok(code
+        .render::<Dense1x2>()
+        .dark_color(Dense1x2::Light)
+        .light_color(Dense1x2::Dark)
+        .quiet_zone(true)
+        .build())
 }
 
 /// The vault's PIN that confirms the export; nothing for a vault that has

@@ -252,19 +252,37 @@ lists the formats.")]
 aegis, uri-list and pskc hold every secret in the clear; aegis-encrypted,
 pskc-encrypted and tessera-backup are under a password of their own (10
 characters or more). PSKC is RFC 6030's XML (token vendors, identity
-providers); it has no Steam Guard codes.
+providers); it has no Steam Guard codes. --qr shows Google's export codes
+(6 or 8 digits; TOTP every 30 s, or HOTP) for a phone to scan; its secrets are on the
+screen, so show them where no one and no camera watches.
 Tessera accounts are bound to this device by their issuer: only a
 tessera-backup carries them; the other formats list them as left out. The
 file is new (never written over) and readable by you alone (0600). Policy
 can forbid exports (accounts.export). docs/import.md has the details.")]
     Export {
-        /// aegis, aegis-encrypted, uri-list, pskc, pskc-encrypted or
+        /// aegis, aegis-encrypted, uri-list, pskc, pskc-encrypted,
+        /// otpauth-migration (Google Authenticator's export links) or
         /// tessera-backup
-        #[arg(long, value_name = "FORMAT")]
-        format: String,
+        #[arg(
+            long,
+            value_name = "FORMAT",
+            required_unless_present = "qr",
+            conflicts_with = "qr"
+        )]
+        format: Option<String>,
         /// The file to write (must not exist)
-        #[arg(long, value_name = "FILE")]
-        out: PathBuf,
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "qr",
+            conflicts_with = "qr"
+        )]
+        out: Option<PathBuf>,
+        /// Show the accounts at the terminal as Google Authenticator's
+        /// export QR codes (a few accounts each, one page per code), to
+        /// scan with a phone's authenticator
+        #[arg(long)]
+        qr: bool,
         /// Read the vault's PIN from FILE (`-`: standard input)
         #[arg(long, value_name = "FILE")]
         pin_file: Option<PathBuf>,
@@ -814,6 +832,7 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Export {
             format,
             out,
+            qr,
             pin_file,
             password_file,
             yes,
@@ -823,9 +842,13 @@ async fn run(cli: Cli) -> Result<()> {
                     "only one of --pin-file and --password-file can read standard input (`-`)",
                 ));
             }
+            let target = match (qr, format, out) {
+                (true, _, _) => export::Target::Qr,
+                (false, Some(format), Some(out)) => export::Target::File { format, out },
+                _ => unreachable!("clap requires --format and --out without --qr"),
+            };
             let args = export::Args {
-                format,
-                out,
+                target,
                 pin_file,
                 password_file,
                 yes,

@@ -376,3 +376,100 @@ fn importing_an_encrypted_file_asks_its_password_then_confirms() {
     assert!(status.success(), "{screen}");
     assert_eq!(d.accounts().len(), 6);
 }
+
+/// The QR code `tessera export --qr` drew between `from` and `to` on the
+/// screen, as a PNG: each character two modules (`█` both light, `▀` the
+/// top one, `▄` the bottom one, as `qrencode -t UTF8` draws), 6 pixels a
+/// module, dark modules black.
+fn screen_qr_png(screen: &str, from: &str, to: &str, path: &std::path::Path) {
+    let start = screen.find(from).unwrap() + from.len();
+    let end = start + screen[start..].find(to).unwrap();
+    let lines: Vec<Vec<char>> = screen[start..end]
+        .split('\n')
+        .map(|l| l.trim_end_matches('\r').chars().collect::<Vec<_>>())
+        .filter(|l| l.iter().any(|c| "█▀▄".contains(*c)))
+        .collect();
+    let width = lines.iter().map(Vec::len).max().unwrap();
+    let (scale, border) = (6u32, 24u32);
+    let w = width as u32 * scale + 2 * border;
+    let h = lines.len() as u32 * 2 * scale + 2 * border;
+    let img = image::GrayImage::from_fn(w, h, |x, y| {
+        let (Some(x), Some(y)) = (x.checked_sub(border), y.checked_sub(border)) else {
+            return image::Luma([255]);
+        };
+        let (col, row) = ((x / scale) as usize, (y / scale) as usize);
+        let Some(c) = lines.get(row / 2).and_then(|l| l.get(col)) else {
+            return image::Luma([255]);
+        };
+        let light = if row % 2 == 0 { "█▀" } else { "█▄" }.contains(*c);
+        image::Luma([if light { 255 } else { 0 }])
+    });
+    img.save(path).unwrap();
+}
+
+/// `tessera export --qr` at a terminal: it warns and asks, takes the PIN,
+/// pages through Google Authenticator's export codes (five accounts each),
+/// and the code drawn on the screen, read as an image by another machine's
+/// daemon (`tessera activate --image`), gives it the same accounts and
+/// codes; the Tessera account is left out with the reason.
+#[test]
+fn export_qr_pages_through_codes_another_device_scans() {
+    let d = Daemon::with_accounts();
+    let pin = d.file("pin", PIN.as_bytes());
+    for n in 1..=5 {
+        let uri = format!("otpauth://totp/Site{n}:user{n}?secret=GEZDGNBVGY3TQOJQ&issuer=Site{n}");
+        let out = d.run(&[
+            "activate",
+            "--uri",
+            &uri,
+            "--pin-file",
+            common::path_str(&pin),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    }
+    let mut t = tessera(&d, &["export", "--qr"]);
+    t.expect("anyone who sees or photographs the screen");
+    t.expect("Show them? [y/N] ");
+    t.send("y\r");
+    t.expect("PIN");
+    t.send(&format!("{PIN}\r"));
+    t.expect("left out  Example Bank: alice@example.com: a Tessera account");
+    t.expect("Code 1 of 2: github (GitHub)");
+    t.expect("Enter: the next code, q: stop.");
+    let screen = t.screen();
+    t.send("\r");
+    t.expect("Code 2 of 2: ");
+    t.expect("Shown: 6 accounts in 2 codes.");
+    let (status, end) = t.wait();
+    assert!(status.success(), "{end}");
+
+    let png = d.dir.path().join("screen-qr.png");
+    screen_qr_png(&screen, "Code 1 of 2", "Enter: the next code", &png);
+    let fresh = Daemon::start();
+    let fresh_pin = fresh.file("pin", PIN.as_bytes());
+    let out = fresh.run(&[
+        "activate",
+        "--image",
+        common::path_str(&png),
+        "--pin-file",
+        common::path_str(&fresh_pin),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        common::stdout(&out),
+        common::stderr(&out)
+    );
+    assert_eq!(fresh.accounts().len(), 5, "the first code's five accounts");
+    for _ in 0..3 {
+        let a = d.run(&["code", "github", "--json"]);
+        let b = fresh.run(&["code", "github", "--json"]);
+        let (a, b) = (&common::json_lines(&a)[0], &common::json_lines(&b)[0]);
+        if a["valid_from_unix"] == b["valid_from_unix"] {
+            assert_eq!(a["code"], b["code"], "{a} {b}");
+            return;
+        }
+    }
+    panic!("never in the same TOTP window");
+}

@@ -144,7 +144,7 @@ fn portable(
                 out.push(account);
                 exported.push(a.into());
             }
-            Err(reason) => left_out.push(leave(reason)),
+            Err(reason) => left_out.push(leave(&reason)),
         }
     }
     (out, left_out, exported)

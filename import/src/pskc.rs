@@ -31,6 +31,7 @@ use tessera_core::payload::OtpAuthAccount;
 use tessera_core::{SecretBytes, SecretString};
 use zeroize::Zeroizing;
 
+use crate::crypto::{cbc_decrypt, cbc_encrypt};
 use crate::{ImportError, Imported, Importer, RawEntry, RawSecret, Skipped, entry_name};
 
 const NAME: &str = "pskc";
@@ -82,46 +83,6 @@ fn cbc_key_len(uri: &str) -> Option<usize> {
         "aes256-cbc" => Some(32),
         _ => None,
     }
-}
-
-/// AES-CBC with PKCS#7 padding over `data` = IV ‖ ciphertext; `None` when
-/// the key has the wrong size or the padding is wrong (a wrong key).
-fn cbc_decrypt(key: &[u8], data: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
-    use aes::cipher::{BlockDecryptMut, KeyIvInit, block_padding::Pkcs7};
-    if data.len() < 32 || !data.len().is_multiple_of(16) {
-        return None;
-    }
-    let (iv, sealed) = data.split_at(16);
-    let mut buf = Zeroizing::new(sealed.to_vec());
-    let n = match key.len() {
-        16 => cbc::Decryptor::<aes::Aes128>::new_from_slices(key, iv)
-            .ok()?
-            .decrypt_padded_mut::<Pkcs7>(&mut buf)
-            .ok()?
-            .len(),
-        24 => cbc::Decryptor::<aes::Aes192>::new_from_slices(key, iv)
-            .ok()?
-            .decrypt_padded_mut::<Pkcs7>(&mut buf)
-            .ok()?
-            .len(),
-        32 => cbc::Decryptor::<aes::Aes256>::new_from_slices(key, iv)
-            .ok()?
-            .decrypt_padded_mut::<Pkcs7>(&mut buf)
-            .ok()?
-            .len(),
-        _ => return None,
-    };
-    buf.truncate(n);
-    Some(buf)
-}
-
-/// AES-128-CBC with PKCS#7 padding under a fresh IV: IV ‖ ciphertext.
-fn cbc_encrypt(key: &[u8; 16], plain: &[u8]) -> Vec<u8> {
-    use aes::cipher::{BlockEncryptMut, KeyIvInit, block_padding::Pkcs7};
-    let iv: [u8; 16] = rand::random();
-    let sealed = cbc::Encryptor::<aes::Aes128>::new(key.into(), &iv.into())
-        .encrypt_padded_vec_mut::<Pkcs7>(plain);
-    [iv.as_slice(), &sealed].concat()
 }
 
 /// A MAC algorithm by its URI.

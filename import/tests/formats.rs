@@ -334,13 +334,8 @@ fn bitwarden_json_and_csv_read_the_totp_fields_and_nothing_else() {
 }
 
 #[test]
-fn an_encrypted_bitwarden_export_is_refused_with_what_to_do() {
-    let e = import(
-        None,
-        &fixture("bitwarden_protected.json"),
-        Some(&password()),
-    )
-    .unwrap_err();
+fn an_export_under_the_bitwarden_account_key_is_refused_with_what_to_do() {
+    let e = import(None, &fixture("bitwarden_account.json"), Some(&password())).unwrap_err();
     assert!(
         matches!(
             e,
@@ -351,7 +346,56 @@ fn an_encrypted_bitwarden_export_is_refused_with_what_to_do() {
         ),
         "{e}"
     );
-    assert!(e.to_string().contains("unencrypted .json"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("password-protected or unencrypted .json"),
+        "{e}"
+    );
+}
+
+#[test]
+fn password_protected_bitwarden_exports_open_with_pbkdf2_and_argon2id() {
+    for file in [
+        "bitwarden_protected.json",
+        "bitwarden_protected_argon2.json",
+    ] {
+        let (format, accounts, skipped) = read(None, file, Some(&password()));
+        assert_eq!(format, "bitwarden", "{file} detected");
+        assert_eq!(accounts, four_accounts(), "{file}");
+        assert_eq!(skipped.len(), 1, "{file}: {skipped:?}");
+        let bytes = fixture(file);
+        assert_eq!(
+            import(None, &bytes, None).unwrap_err(),
+            ImportError::NeedsPassword("bitwarden")
+        );
+        let wrong = SecretString::new("not-the-password".into());
+        assert_eq!(
+            import(None, &bytes, Some(&wrong)).unwrap_err(),
+            ImportError::WrongPassword("bitwarden"),
+            "{file}"
+        );
+    }
+    let text = String::from_utf8(fixture("bitwarden_protected.json")).unwrap();
+    // A changed byte of the data: damaged, not a wrong password.
+    let data = text.find("\"data\": \"2.").unwrap() + 12;
+    let mut changed = text.clone();
+    let flipped = if &text[data..data + 1] == "A" {
+        "B"
+    } else {
+        "A"
+    };
+    changed.replace_range(data..data + 1, flipped);
+    let e = import(None, changed.as_bytes(), Some(&password())).unwrap_err();
+    assert!(matches!(e, ImportError::Malformed { .. }), "{e}");
+    assert!(e.to_string().contains("MAC does not match"), "{e}");
+    // Costs beyond the bounds are refused before any is paid.
+    let greedy = text.replace("\"kdfIterations\": 10000", "\"kdfIterations\": 4000000000");
+    let e = import(None, greedy.as_bytes(), Some(&password())).unwrap_err();
+    assert!(matches!(e, ImportError::Unsafe { .. }), "{e}");
+    let argon = String::from_utf8(fixture("bitwarden_protected_argon2.json")).unwrap();
+    let greedy = argon.replace("\"kdfMemory\": 16", "\"kdfMemory\": 65536");
+    let e = import(None, greedy.as_bytes(), Some(&password())).unwrap_err();
+    assert!(e.to_string().contains("65536 MiB"), "{e}");
 }
 
 #[test]

@@ -17,6 +17,7 @@ mod aegis;
 mod andotp;
 mod bitwarden;
 mod crypto;
+mod ente;
 mod freeotp_plus;
 mod proton;
 mod pskc;
@@ -32,6 +33,7 @@ use zeroize::Zeroizing;
 pub use aegis::Aegis;
 pub use andotp::AndOtp;
 pub use bitwarden::{BitwardenCsv, BitwardenJson};
+pub use ente::Ente;
 pub use freeotp_plus::FreeOtpPlus;
 pub use proton::Proton;
 pub use pskc::Pskc;
@@ -117,6 +119,7 @@ pub static FORMATS: &[&dyn Importer] = &[
     &AndOtp,
     &BitwardenJson,
     &BitwardenCsv,
+    &Ente,
     &FreeOtpPlus,
     &Proton,
     &Pskc,

@@ -178,7 +178,7 @@ fn unknown_files_and_formats_are_named() {
     let e = import(Some("authy"), b"{}", None).unwrap_err();
     assert!(
         e.to_string().contains(
-            "aegis, 2fas, andotp, bitwarden, bitwarden-csv, freeotp-plus, proton, pskc, uri-list"
+            "aegis, 2fas, andotp, bitwarden, bitwarden-csv, ente, freeotp-plus, proton, pskc, uri-list"
         ),
         "{e}"
     );
@@ -669,4 +669,37 @@ fn migration_codes_split_the_accounts_into_one_numbered_batch() {
         .collect();
     let want: Vec<_> = (0..12).map(|n| format!("user{n}")).collect();
     assert_eq!(names, want);
+}
+
+/// Ente Auth: its plain export is a list of links; its encrypted one
+/// (written with libsodium itself through PyNaCl) opens with the password
+/// to the same accounts; a wrong password, no password and limits past
+/// the bounds are each said.
+#[test]
+fn ente_plain_and_encrypted_give_the_same_accounts() {
+    for (file, password, format) in [
+        ("ente_plain.txt", None, "uri-list"),
+        ("ente_encrypted.json", Some(password()), "ente"),
+    ] {
+        let (got, accounts, skipped) = read(None, file, password.as_ref());
+        assert_eq!(got, format, "{file} detected");
+        assert_eq!(accounts, four_accounts(), "{file}");
+        assert_eq!(skipped.len(), 1, "{file}: {skipped:?}");
+        assert!(skipped[0].starts_with("line 5: "), "{skipped:?}");
+    }
+    let bytes = fixture("ente_encrypted.json");
+    assert_eq!(
+        import(None, &bytes, None).unwrap_err(),
+        ImportError::NeedsPassword("ente")
+    );
+    let wrong = SecretString::new("not-the-password".into());
+    assert_eq!(
+        import(None, &bytes, Some(&wrong)).unwrap_err(),
+        ImportError::WrongPassword("ente")
+    );
+    let text = String::from_utf8(bytes).unwrap();
+    let greedy = text.replace("\"memLimit\": 16777216", "\"memLimit\": 68719476736");
+    let e = import(None, greedy.as_bytes(), Some(&password())).unwrap_err();
+    assert!(matches!(e, ImportError::Unsafe { .. }), "{e}");
+    assert!(e.to_string().contains("65536 MiB"), "{e}");
 }

@@ -214,7 +214,7 @@ vault had when it was made. docs/backup.md has the details.")]
         action: BackupCmd,
     },
     /// Import the accounts of another authenticator's backup file (Aegis,
-    /// 2FAS, andOTP, Bitwarden, FreeOTP+, Proton, PSKC, a list of otpauth://
+    /// 2FAS, andOTP, Bitwarden, Ente, FreeOTP+, Proton, PSKC, a list of otpauth://
     /// links): shows every entry, asks, stores them in one save
     #[command(after_help = "\
 The format is detected when --format does not name it. Accounts the vault
@@ -226,7 +226,7 @@ lists the formats.")]
         /// The file to import
         file: PathBuf,
         /// The file's format (aegis, 2fas, andotp, bitwarden, bitwarden-csv,
-        /// freeotp-plus, proton, pskc, uri-list);
+        /// ente, freeotp-plus, proton, pskc, uri-list);
         /// default: detected (an encrypted andOTP file needs `andotp`)
         #[arg(long, value_name = "FORMAT")]
         format: Option<String>,

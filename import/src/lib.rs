@@ -21,6 +21,7 @@ mod ente;
 mod freeotp_plus;
 mod proton;
 mod pskc;
+mod stratum;
 mod two_fas;
 mod uri_list;
 
@@ -37,6 +38,7 @@ pub use ente::Ente;
 pub use freeotp_plus::FreeOtpPlus;
 pub use proton::Proton;
 pub use pskc::Pskc;
+pub use stratum::Stratum;
 pub use two_fas::TwoFas;
 pub use uri_list::UriList;
 
@@ -123,6 +125,7 @@ pub static FORMATS: &[&dyn Importer] = &[
     &FreeOtpPlus,
     &Proton,
     &Pskc,
+    &Stratum,
     &UriList,
 ];
 

@@ -178,7 +178,7 @@ fn unknown_files_and_formats_are_named() {
     let e = import(Some("authy"), b"{}", None).unwrap_err();
     assert!(
         e.to_string().contains(
-            "aegis, 2fas, andotp, bitwarden, bitwarden-csv, ente, freeotp-plus, proton, pskc, uri-list"
+            "aegis, 2fas, andotp, bitwarden, bitwarden-csv, ente, freeotp-plus, proton, pskc, stratum, uri-list"
         ),
         "{e}"
     );
@@ -702,4 +702,41 @@ fn ente_plain_and_encrypted_give_the_same_accounts() {
     let e = import(None, greedy.as_bytes(), Some(&password())).unwrap_err();
     assert!(matches!(e, ImportError::Unsafe { .. }), "{e}");
     assert!(e.to_string().contains("65536 MiB"), "{e}");
+}
+
+/// Stratum (Authenticator Pro): its JSON, the Argon2id + AES-GCM backup and
+/// the older PBKDF2 + AES-CBC one give the same accounts.
+#[test]
+fn stratum_plain_encrypted_and_the_older_form_give_the_same_accounts() {
+    for (file, password) in [
+        ("stratum_plain.json", None),
+        ("stratum_encrypted.bin", Some(password())),
+        ("stratum_legacy.bin", Some(password())),
+    ] {
+        let (format, accounts, skipped) = read(None, file, password.as_ref());
+        assert_eq!(format, "stratum", "{file} detected");
+        assert_eq!(accounts, four_accounts(), "{file}");
+        assert_eq!(skipped.len(), 1, "{file}: {skipped:?}");
+        assert!(skipped[0].starts_with("Nowhere: broken: "), "{skipped:?}");
+    }
+    for file in ["stratum_encrypted.bin", "stratum_legacy.bin"] {
+        let bytes = fixture(file);
+        assert_eq!(
+            import(None, &bytes, None).unwrap_err(),
+            ImportError::NeedsPassword("stratum")
+        );
+        let wrong = SecretString::new("not-the-password".into());
+        assert_eq!(
+            import(None, &bytes, Some(&wrong)).unwrap_err(),
+            ImportError::WrongPassword("stratum"),
+            "{file}"
+        );
+    }
+    let e = import(
+        Some("stratum"),
+        b"AUTHENTICATORPRO\x01\x02",
+        Some(&password()),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("shorter than its header"), "{e}");
 }

@@ -21,6 +21,7 @@ mod ente;
 mod freeotp_plus;
 mod proton;
 mod pskc;
+mod raivo;
 mod stratum;
 mod two_fas;
 mod uri_list;
@@ -38,6 +39,7 @@ pub use ente::Ente;
 pub use freeotp_plus::FreeOtpPlus;
 pub use proton::Proton;
 pub use pskc::Pskc;
+pub use raivo::Raivo;
 pub use stratum::Stratum;
 pub use two_fas::TwoFas;
 pub use uri_list::UriList;
@@ -118,6 +120,8 @@ pub trait Importer: Sync {
 pub static FORMATS: &[&dyn Importer] = &[
     &Aegis,
     &TwoFas,
+    // Before andOTP: both are JSON arrays, Raivo's entries have `timer`.
+    &Raivo,
     &AndOtp,
     &BitwardenJson,
     &BitwardenCsv,

@@ -178,7 +178,7 @@ fn unknown_files_and_formats_are_named() {
     let e = import(Some("authy"), b"{}", None).unwrap_err();
     assert!(
         e.to_string().contains(
-            "aegis, 2fas, andotp, bitwarden, bitwarden-csv, ente, freeotp-plus, proton, pskc, stratum, uri-list"
+            "aegis, 2fas, raivo, andotp, bitwarden, bitwarden-csv, ente, freeotp-plus, proton, pskc, stratum, uri-list"
         ),
         "{e}"
     );
@@ -739,4 +739,30 @@ fn stratum_plain_encrypted_and_the_older_form_give_the_same_accounts() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("shorter than its header"), "{e}");
+}
+
+/// Raivo OTP: its export ZIP under the password (WinZip AES, written by
+/// pyzipper) and its JSON alone give the same accounts.
+#[test]
+fn raivo_zip_and_json_give_the_same_accounts() {
+    for (file, password) in [("raivo.zip", Some(password())), ("raivo.json", None)] {
+        let (format, accounts, skipped) = read(None, file, password.as_ref());
+        assert_eq!(format, "raivo", "{file} detected");
+        assert_eq!(accounts, four_accounts(), "{file}");
+        assert_eq!(skipped.len(), 1, "{file}: {skipped:?}");
+        assert!(skipped[0].starts_with("Nowhere: broken: "), "{skipped:?}");
+    }
+    let zip = fixture("raivo.zip");
+    assert_eq!(
+        import(None, &zip, None).unwrap_err(),
+        ImportError::NeedsPassword("raivo")
+    );
+    let wrong = SecretString::new("not-the-password".into());
+    assert_eq!(
+        import(None, &zip, Some(&wrong)).unwrap_err(),
+        ImportError::WrongPassword("raivo")
+    );
+    // A ZIP without Raivo's JSON is not Raivo's.
+    let e = import(Some("raivo"), &zip[..zip.len() / 2], Some(&password())).unwrap_err();
+    assert!(matches!(e, ImportError::Malformed { .. }), "{e}");
 }

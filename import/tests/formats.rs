@@ -742,10 +742,15 @@ fn stratum_plain_encrypted_and_the_older_form_give_the_same_accounts() {
 }
 
 /// Raivo OTP: its export ZIP under the password (WinZip AES, written by
-/// pyzipper) and its JSON alone give the same accounts.
+/// pyzipper; ZipCrypto, by Info-ZIP's `zip -P`) and its JSON alone give
+/// the same accounts.
 #[test]
 fn raivo_zip_and_json_give_the_same_accounts() {
-    for (file, password) in [("raivo.zip", Some(password())), ("raivo.json", None)] {
+    for (file, password) in [
+        ("raivo.zip", Some(password())),
+        ("raivo_zipcrypto.zip", Some(password())),
+        ("raivo.json", None),
+    ] {
         let (format, accounts, skipped) = read(None, file, password.as_ref());
         assert_eq!(format, "raivo", "{file} detected");
         assert_eq!(accounts, four_accounts(), "{file}");

@@ -42,6 +42,10 @@ pub enum ErrorCode {
     /// missing or does not open it; the message says which. Not a vault PIN
     /// and not counted.
     WrongPassword,
+    /// The vault file cannot be used (its body is damaged); the message
+    /// names the newest automatic backup and how to put it in its place.
+    /// The file is left as it is.
+    VaultUnusable,
 }
 
 /// An error from the service layer: a code and a message for the user.

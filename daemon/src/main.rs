@@ -470,14 +470,11 @@ async fn serve_unusable_vault(
     signals: Signals,
 ) -> anyhow::Result<()> {
     use hyper_util::rt::{TokioExecutor, TokioIo};
-    let restore = match (&error, &backup) {
-        (VaultError::Corrupt { path, .. }, Some(backup)) => format!(
-            ". The newest automatic backup is {}: to use it, stop tesserad, move {} away and \
-             copy the backup in its place (docs/backup.md)",
-            backup.display(),
-            path.display()
+    let restore = match &error {
+        VaultError::Corrupt { path, .. } => format!(
+            ". {}",
+            tesserad::vault::backups::restore_hint(path, backup.as_deref())
         ),
-        (VaultError::Corrupt { .. }, None) => ". No automatic backup was found".to_owned(),
         _ => String::new(),
     };
     let reason = format!("tesserad cannot open the vault: {error}{restore}");

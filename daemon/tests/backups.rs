@@ -155,6 +155,54 @@ async fn a_damaged_vault_is_left_alone_and_the_newest_copy_is_named() {
     assert_eq!(code(&d).await.0.len(), 6);
 }
 
+/// A vault whose header and checksum read but whose body is damaged (a
+/// changed byte of the ciphertext, the checksum written again) starts,
+/// locked; unlocking it says it is damaged and
+/// names the newest copy, touches nothing, and the daemon keeps serving.
+#[tokio::test]
+async fn a_vault_found_damaged_at_unlock_names_the_newest_copy() {
+    let mut d = Daemon::start(FAST_CONFIG);
+    let folder = d.data_dir().join("backups");
+    let vault = d.data_dir().join("vault");
+    activate_payload(&d, MAIL, PIN).await;
+    let newest = wait_for_copy_of(&vault, &folder);
+    d.stop();
+    // A byte of the ciphertext changed and the trailing SHA-256 written
+    // again, as a tool that rewrote the file would: start-up reads it,
+    // only the body's tag can tell.
+    let mut damaged = std::fs::read(&vault).unwrap();
+    let body_end = damaged.len() - 32;
+    damaged[body_end - 20] ^= 0x01;
+    let sum = <sha2::Sha256 as sha2::Digest>::digest(&damaged[..body_end]);
+    damaged[body_end..].copy_from_slice(&sum);
+    std::fs::write(&vault, &damaged).unwrap();
+    d.restart();
+    let e = unlock(&mut d.vault().await, PIN).await.unwrap_err();
+    assert_eq!(
+        error_code(&e),
+        "ERROR_CODE_VAULT_UNUSABLE",
+        "{}",
+        e.message()
+    );
+    assert!(e.message().contains("is damaged"), "{}", e.message());
+    assert!(
+        e.message().contains(&format!(
+            "The newest automatic backup is {}",
+            newest.display()
+        )),
+        "{}",
+        e.message()
+    );
+    // Still serving, the file as it was, no copy made of it.
+    d.vault()
+        .await
+        .status(pb::VaultStatusRequest {})
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&vault).unwrap(), damaged, "left as it is");
+    assert_eq!(copies(&folder), std::slice::from_ref(&newest));
+}
+
 #[tokio::test]
 async fn the_folder_and_the_feature_follow_the_settings() {
     let elsewhere = tempfile::tempdir().unwrap();

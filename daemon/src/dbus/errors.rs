@@ -35,10 +35,11 @@ pub enum Error {
     Ambiguous(String),
     Busy(String),
     WrongPassword(String),
+    VaultUnusable(String),
 }
 
 /// Every code, for the tests that check names against the XML.
-pub const ALL_CODES: [ErrorCode; 22] = [
+pub const ALL_CODES: [ErrorCode; 23] = [
     ErrorCode::InvalidArgument,
     ErrorCode::InvalidPayload,
     ErrorCode::InvalidImage,
@@ -61,6 +62,7 @@ pub const ALL_CODES: [ErrorCode; 22] = [
     ErrorCode::Ambiguous,
     ErrorCode::Busy,
     ErrorCode::WrongPassword,
+    ErrorCode::VaultUnusable,
 ];
 
 /// The last part of the error name of `code`.
@@ -88,6 +90,7 @@ pub fn short_name(code: ErrorCode) -> &'static str {
         ErrorCode::Ambiguous => "Ambiguous",
         ErrorCode::Busy => "Busy",
         ErrorCode::WrongPassword => "WrongPassword",
+        ErrorCode::VaultUnusable => "VaultUnusable",
     }
 }
 
@@ -121,6 +124,7 @@ pub(crate) fn from_service(e: ServiceError) -> Error {
         ErrorCode::Ambiguous => Error::Ambiguous(m),
         ErrorCode::Busy => Error::Busy(m),
         ErrorCode::WrongPassword => Error::WrongPassword(m),
+        ErrorCode::VaultUnusable => Error::VaultUnusable(m),
     }
 }
 

@@ -59,6 +59,7 @@ fn codes(code: ErrorCode) -> (tonic::Code, pb::ErrorCode) {
         ErrorCode::Ambiguous => (Code::InvalidArgument, pb::ErrorCode::Ambiguous),
         ErrorCode::Busy => (Code::ResourceExhausted, pb::ErrorCode::Busy),
         ErrorCode::WrongPassword => (Code::Unauthenticated, pb::ErrorCode::WrongPassword),
+        ErrorCode::VaultUnusable => (Code::FailedPrecondition, pb::ErrorCode::VaultUnusable),
     }
 }
 

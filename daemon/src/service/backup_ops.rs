@@ -118,7 +118,7 @@ impl Service {
         Ok((folder, list))
     }
 
-    async fn backup_folder(&self) -> ServiceResult<PathBuf> {
+    pub(crate) async fn backup_folder(&self) -> ServiceResult<PathBuf> {
         let dir = self.vault().lock().await.dir().to_owned();
         self.config()
             .backup

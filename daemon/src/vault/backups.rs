@@ -153,6 +153,21 @@ pub fn newest(folder: &Path) -> Option<PathBuf> {
     list(folder).pop()
 }
 
+/// The way back from the damaged vault file `vault`, with `newest` (the
+/// newest automatic backup, if any): the sentence that ends both the
+/// start-up refusal and a failed unlock.
+pub fn restore_hint(vault: &Path, newest: Option<&Path>) -> String {
+    match newest {
+        Some(backup) => format!(
+            "The newest automatic backup is {}: to use it, stop tesserad, move {} away and \
+             copy the backup in its place (docs/backup.md)",
+            backup.display(),
+            vault.display()
+        ),
+        None => "No automatic backup was found".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;

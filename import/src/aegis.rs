@@ -23,7 +23,7 @@ use tessera_core::payload::OtpAuthAccount;
 use zeroize::Zeroizing;
 
 use crate::{
-    AsRaw, ImportError, Imported, Importer, RawEntry, RawSecret, Skipped, collect, entry_name,
+    AsRaw, ImportError, Imported, Importer, RawEntry, RawSecret, Skipped, collect, json_entry,
 };
 
 const NAME: &str = "aegis";
@@ -171,16 +171,7 @@ fn master_key(slots: &[Slot], password: &SecretString) -> Result<Zeroizing<[u8; 
 }
 
 fn entry(value: &Value) -> Result<Entry, Skipped> {
-    serde_json::from_value(value.clone()).map_err(|err| Skipped {
-        name: entry_name(
-            value.get("issuer").and_then(Value::as_str),
-            value
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or("(no name)"),
-        ),
-        reason: format!("not an entry: {err}"),
-    })
+    json_entry(value, "/issuer", "/name", "an entry")
 }
 
 impl AsRaw for Entry {

@@ -21,7 +21,7 @@ use zeroize::Zeroizing;
 
 use crate::crypto::{aes_gcm_open, pbkdf2_sha1};
 use crate::{
-    AsRaw, ImportError, Imported, Importer, RawEntry, RawSecret, Skipped, collect, entry_name,
+    AsRaw, ImportError, Imported, Importer, RawEntry, RawSecret, Skipped, collect, json_entry,
 };
 
 const NAME: &str = "andotp";
@@ -70,16 +70,7 @@ fn malformed(reason: impl Into<String>) -> ImportError {
 }
 
 fn entry(value: &Value) -> Result<Entry, Skipped> {
-    serde_json::from_value(value.clone()).map_err(|err| Skipped {
-        name: entry_name(
-            value.get("issuer").and_then(Value::as_str),
-            value
-                .get("label")
-                .and_then(Value::as_str)
-                .unwrap_or("(no name)"),
-        ),
-        reason: format!("not an entry: {err}"),
-    })
+    json_entry(value, "/issuer", "/label", "an entry")
 }
 
 /// The plaintext of an encrypted file, new form first, then the old one.

@@ -247,6 +247,27 @@ pub fn import(
     Ok((importer.name(), importer.read(bytes, password)?))
 }
 
+/// One entry of a JSON format as `T`, or the entry skipped with why it is
+/// not one, named by its fields at the JSON pointers `issuer` and `name`
+/// (e.g. `/issuer`, `/otp/account`); `what` says what an entry is called.
+pub(crate) fn json_entry<T: serde::de::DeserializeOwned>(
+    value: &serde_json::Value,
+    issuer: &str,
+    name: &str,
+    what: &str,
+) -> Result<T, Skipped> {
+    serde_json::from_value(value.clone()).map_err(|err| Skipped {
+        name: entry_name(
+            value.pointer(issuer).and_then(serde_json::Value::as_str),
+            value
+                .pointer(name)
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("(no name)"),
+        ),
+        reason: format!("not {what}: {err}"),
+    })
+}
+
 /// `issuer: name`, or the name, for [`Skipped::name`].
 fn entry_name(issuer: Option<&str>, name: &str) -> String {
     match issuer.filter(|i| !i.is_empty()) {

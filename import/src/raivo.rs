@@ -18,7 +18,7 @@ use serde_json::Value;
 use tessera_core::SecretString;
 
 use crate::{
-    AsRaw, ImportError, Imported, Importer, RawEntry, RawSecret, Skipped, collect, entry_name,
+    AsRaw, ImportError, Imported, Importer, RawEntry, RawSecret, Skipped, collect, json_entry,
 };
 
 const NAME: &str = "raivo";
@@ -81,16 +81,7 @@ fn malformed(reason: impl Into<String>) -> ImportError {
 }
 
 fn item(value: &Value) -> Result<Item, Skipped> {
-    serde_json::from_value(value.clone()).map_err(|err| Skipped {
-        name: entry_name(
-            value.get("issuer").and_then(Value::as_str),
-            value
-                .get("account")
-                .and_then(Value::as_str)
-                .unwrap_or("(no name)"),
-        ),
-        reason: format!("not an entry: {err}"),
-    })
+    json_entry(value, "/issuer", "/account", "an entry")
 }
 
 fn read_json(bytes: &[u8]) -> Result<Imported, ImportError> {

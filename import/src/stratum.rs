@@ -23,7 +23,7 @@ use zeroize::Zeroizing;
 
 use crate::crypto::{aes_gcm_open, cbc_decrypt, pbkdf2_sha1};
 use crate::{
-    AsRaw, ImportError, Imported, Importer, RawEntry, RawSecret, Skipped, collect, entry_name,
+    AsRaw, ImportError, Imported, Importer, RawEntry, RawSecret, Skipped, collect, json_entry,
 };
 
 const NAME: &str = "stratum";
@@ -89,16 +89,7 @@ fn malformed(reason: impl Into<String>) -> ImportError {
 }
 
 fn authenticator(value: &Value) -> Result<Authenticator, Skipped> {
-    serde_json::from_value(value.clone()).map_err(|err| Skipped {
-        name: entry_name(
-            value.get("Issuer").and_then(Value::as_str),
-            value
-                .get("Username")
-                .and_then(Value::as_str)
-                .unwrap_or("(no name)"),
-        ),
-        reason: format!("not an authenticator: {err}"),
-    })
+    json_entry(value, "/Issuer", "/Username", "an authenticator")
 }
 
 fn read_plain(bytes: &[u8]) -> Result<Imported, ImportError> {

@@ -18,7 +18,7 @@ use tessera_core::SecretString;
 
 use crate::crypto::{aes_gcm_open, pbkdf2_sha256};
 use crate::{
-    AsRaw, ImportError, Imported, Importer, RawEntry, RawSecret, Skipped, collect, entry_name,
+    AsRaw, ImportError, Imported, Importer, RawEntry, RawSecret, Skipped, collect, json_entry,
 };
 
 const NAME: &str = "2fas";
@@ -66,16 +66,7 @@ fn malformed(reason: impl Into<String>) -> ImportError {
 }
 
 fn service(value: &Value) -> Result<Service, Skipped> {
-    serde_json::from_value(value.clone()).map_err(|err| Skipped {
-        name: entry_name(
-            value.get("name").and_then(Value::as_str),
-            value
-                .pointer("/otp/account")
-                .and_then(Value::as_str)
-                .unwrap_or("(no name)"),
-        ),
-        reason: format!("not a service: {err}"),
-    })
+    json_entry(value, "/name", "/otp/account", "a service")
 }
 
 impl AsRaw for Service {

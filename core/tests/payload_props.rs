@@ -142,6 +142,7 @@ fn account(params: impl Strategy<Value = OtpParams>) -> impl Strategy<Value = Ot
             account,
             secret: SecretBytes::new(secret),
             params,
+            pin: None,
         })
 }
 

@@ -469,6 +469,7 @@ fn bench_account(i: usize) -> Account {
         created_unix: 1_700_000_000 + i as i64,
         extra: vec![],
         notifications: false,
+        pin: None,
     }
 }
 

@@ -66,12 +66,17 @@ pub struct Account {
     /// The user allowed approvals through notifications for this account
     /// (the activation's notification step; `RequestApproval`).
     pub notifications: bool,
+    /// A Mobile-OTP account's PIN, part of what its codes hash; `None` for
+    /// every other kind. Never leaves the daemon.
+    pub pin: Option<tessera_core::SecretString>,
 }
 
 impl Account {
     /// The code at `unix_time` (TOTP) or at the stored counter (HOTP).
     pub fn code(&self, unix_time: u64) -> Code {
-        self.params.code(self.secret.expose(), unix_time)
+        let pin = self.pin.as_ref().map(|p| p.expose());
+        self.params
+            .code_with_pin(self.secret.expose(), pin, unix_time)
     }
 }
 

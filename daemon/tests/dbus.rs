@@ -738,6 +738,7 @@ fn from_grpc(a: &pb::Account) -> Account {
             pb::AccountKind::Totp => "totp",
             pb::AccountKind::Hotp => "hotp",
             pb::AccountKind::Steam => "steam",
+            pb::AccountKind::Motp => "motp",
             pb::AccountKind::Unspecified => "",
         }
         .into(),

@@ -225,6 +225,7 @@ async fn otpauth_and_export_activations_unlock_with_the_existing_pin() {
                 account: format!("{name}@example.com"),
                 secret: tessera_core::SecretBytes::from(&b"12345678901234567890"[..]),
                 params: "hotp:SHA1:6".parse().unwrap(),
+                pin: None,
             })
             .collect(),
         version: 1,

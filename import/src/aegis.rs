@@ -94,6 +94,9 @@ struct Info {
     period: Option<u32>,
     #[serde(default)]
     counter: Option<u64>,
+    /// An mOTP entry's PIN.
+    #[serde(default)]
+    pin: Option<String>,
 }
 
 fn malformed(reason: impl Into<String>) -> ImportError {
@@ -185,6 +188,7 @@ impl AsRaw for Entry {
             period: self.info.period,
             counter: self.info.counter,
             secret: RawSecret::Base32(&self.info.secret),
+            pin: self.info.pin.as_deref(),
         }
     }
 }
@@ -248,9 +252,14 @@ fn new_uuid() -> String {
 }
 
 fn entry_json(a: &OtpAuthAccount) -> Value {
-    let steam = a.params.encoding() == tessera_core::otp::Encoding::Steam;
+    use tessera_core::otp::Encoding;
     let (kind, info_last) = match a.params.kind() {
-        OtpKind::Totp { period } if steam => ("steam", ("period", Value::from(period))),
+        OtpKind::Totp { period } if a.params.encoding() == Encoding::Steam => {
+            ("steam", ("period", Value::from(period)))
+        }
+        OtpKind::Totp { period } if a.params.encoding() == Encoding::Motp => {
+            ("motp", ("period", Value::from(period)))
+        }
         OtpKind::Totp { period } => ("totp", ("period", Value::from(period))),
         OtpKind::Hotp { counter } => ("hotp", ("counter", Value::from(counter))),
     };
@@ -259,7 +268,14 @@ fn entry_json(a: &OtpAuthAccount) -> Value {
         "secret".into(),
         data_encoding::BASE32_NOPAD.encode(a.secret.expose()).into(),
     );
-    info.insert("algo".into(), a.params.algorithm().name().into());
+    let algo = match a.params.encoding() {
+        Encoding::Motp => "MD5",
+        _ => a.params.algorithm().name(),
+    };
+    info.insert("algo".into(), algo.into());
+    if let Some(pin) = &a.pin {
+        info.insert("pin".into(), pin.expose().into());
+    }
     info.insert("digits".into(), a.params.digits().into());
     info.insert(info_last.0.into(), info_last.1);
     serde_json::json!({

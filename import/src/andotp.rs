@@ -58,6 +58,7 @@ impl AsRaw for Entry {
             period: self.period,
             counter: self.counter,
             secret: RawSecret::Base32(&self.secret),
+            pin: None,
         }
     }
 }

@@ -230,6 +230,7 @@ fn item(out: &mut Imported, name: &str, username: Option<&str>, totp: Option<&st
             period: None,
             counter: None,
             secret: RawSecret::Base32(if steam { &totp[8..] } else { totp }),
+            pin: None,
         }
         .account()
         .map(|a| vec![a])

@@ -70,6 +70,7 @@ impl AsRaw for Parsed {
             period: t.period,
             counter: t.counter,
             secret: RawSecret::Bytes(self.secret.clone()),
+            pin: None,
         }
     }
 }

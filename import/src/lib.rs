@@ -26,7 +26,7 @@ mod stratum;
 mod two_fas;
 mod uri_list;
 
-use tessera_core::otp::{Algorithm, OtpKind, OtpParams};
+use tessera_core::otp::{Algorithm, Encoding, OtpKind, OtpParams};
 use tessera_core::payload::otpauth::decode_base32_secret;
 use tessera_core::payload::{OtpAuthAccount, Payload};
 use tessera_core::{SecretBytes, SecretString};
@@ -183,6 +183,9 @@ impl ExportFormat {
         match self {
             Self::Pskc | Self::PskcEncrypted => pskc::carries(account).map_err(str::to_owned),
             Self::Migration => uri_list::migration_carries(account),
+            Self::UriList if account.params.encoding() == Encoding::Motp => {
+                Err("an otpauth:// link cannot carry a Mobile-OTP PIN".into())
+            }
             Self::Aegis | Self::AegisEncrypted | Self::UriList => Ok(()),
         }
     }
@@ -280,6 +283,8 @@ fn entry_name(issuer: Option<&str>, name: &str) -> String {
 pub(crate) enum RawSecret<'a> {
     Base32(&'a str),
     Bytes(SecretBytes),
+    /// Hex digits (Stratum's mOTP secrets).
+    Hex(&'a str),
 }
 
 /// One entry as a format describes it, before it is checked: the one
@@ -288,14 +293,16 @@ pub(crate) struct RawEntry<'a> {
     pub issuer: Option<&'a str>,
     pub name: &'a str,
     /// The kind as the file names it, any case: `totp`, `hotp`, `steam`
-    /// (its algorithm, digits and period are Steam's whatever the file
-    /// says); `motp` and `yandex` are known and not supported yet.
+    /// and `motp` (their algorithm, digits and period are the kind's
+    /// whatever the file says); `yandex` is known and not supported yet.
     pub kind: &'a str,
     pub algorithm: Option<&'a str>,
     pub digits: Option<u32>,
     pub period: Option<u32>,
     pub counter: Option<u64>,
     pub secret: RawSecret<'a>,
+    /// An mOTP entry's PIN (required for one, ignored for the rest).
+    pub pin: Option<&'a str>,
 }
 
 impl RawEntry<'_> {
@@ -315,36 +322,51 @@ impl RawEntry<'_> {
             name: self.display_name(),
             reason,
         };
-        let steam = self.kind.eq_ignore_ascii_case("steam");
-        let kind = match self.kind.to_ascii_lowercase().as_str() {
-            "totp" | "steam" => OtpKind::Totp {
-                period: self.period.unwrap_or(30),
-            },
-            "hotp" => OtpKind::Hotp {
-                counter: self.counter.unwrap_or(0),
-            },
-            k @ ("motp" | "yandex" | "yaotp") => {
+        let params = match self.kind.to_ascii_lowercase().as_str() {
+            // Their algorithm, digits and period are the kind's, whatever
+            // the file says (Aegis writes "MD5" for mOTP).
+            "steam" => OtpParams::steam(),
+            "motp" => OtpParams::motp(),
+            kind @ ("totp" | "hotp") => {
+                let kind = if kind == "totp" {
+                    OtpKind::Totp {
+                        period: self.period.unwrap_or(30),
+                    }
+                } else {
+                    OtpKind::Hotp {
+                        counter: self.counter.unwrap_or(0),
+                    }
+                };
+                let algo = self.algorithm.unwrap_or("SHA1");
+                let algorithm =
+                    Algorithm::from_name(&algo.to_ascii_uppercase()).ok_or_else(|| {
+                        named(format!(
+                            "the algorithm {algo:?} is not SHA1, SHA256 or SHA512"
+                        ))
+                    })?;
+                OtpParams::new(kind, algorithm, self.digits.unwrap_or(6))
+                    .map_err(|err| named(err.to_string()))?
+            }
+            k @ ("yandex" | "yaotp") => {
                 return Err(named(format!("{k} codes are not supported yet")));
             }
             other => return Err(named(format!("the type {other:?} is not known"))),
         };
-        let algo = self.algorithm.unwrap_or("SHA1");
-        let algorithm = Algorithm::from_name(&algo.to_ascii_uppercase()).ok_or_else(|| {
-            named(format!(
-                "the algorithm {algo:?} is not SHA1, SHA256 or SHA512"
-            ))
-        })?;
-        let params = if steam {
-            OtpParams::steam()
-        } else {
-            OtpParams::new(kind, algorithm, self.digits.unwrap_or(6))
-                .map_err(|err| named(err.to_string()))?
+        let pin = match (params.encoding(), self.pin.map(str::trim)) {
+            (Encoding::Motp, Some(pin)) if !pin.is_empty() => Some(SecretString::from(pin)),
+            (Encoding::Motp, _) => {
+                return Err(named("its mOTP PIN is missing (the codes need it)".into()));
+            }
+            _ => None,
         };
         let secret = match &self.secret {
             RawSecret::Base32(text) => {
                 decode_base32_secret(text).map_err(|e| named(e.to_string()))?
             }
             RawSecret::Bytes(bytes) => bytes.clone(),
+            RawSecret::Hex(text) => hex::decode(text.trim())
+                .map(SecretBytes::from)
+                .map_err(|_| named("its secret is not hex".into()))?,
         };
         if secret.expose().is_empty() {
             return Err(named("its secret is empty".into()));
@@ -365,6 +387,7 @@ impl RawEntry<'_> {
             account,
             secret,
             params,
+            pin,
         })
     }
 }

@@ -370,6 +370,7 @@ fn key(node: Node, keys: Option<&Keys>) -> Result<OtpAuthAccount, (String, Entry
         period: period.map(|p| u32::try_from(p).unwrap_or(u32::MAX)),
         counter,
         secret: RawSecret::Bytes(secret),
+        pin: None,
     }
     .account()
     .map_err(|s| (s.name, EntryError::Skip(s.reason)))
@@ -449,11 +450,13 @@ fn escape(text: &str) -> String {
     out
 }
 
-/// Whether PSKC can carry `account`: a Steam Guard code has no PSKC form.
+/// Whether PSKC can carry `account`: Steam Guard and Mobile-OTP codes have
+/// no PSKC form.
 pub fn carries(account: &OtpAuthAccount) -> Result<(), &'static str> {
     match account.params.encoding() {
         Encoding::Decimal => Ok(()),
         Encoding::Steam => Err("PSKC has no Steam Guard codes"),
+        Encoding::Motp => Err("PSKC has no Mobile-OTP codes"),
     }
 }
 

@@ -69,6 +69,7 @@ impl AsRaw for Item {
             period: self.timer.as_ref().and_then(Number::value),
             counter: self.counter.as_ref().and_then(Number::value),
             secret: RawSecret::Base32(&self.secret),
+            pin: None,
         }
     }
 }

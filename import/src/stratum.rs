@@ -52,6 +52,8 @@ struct Authenticator {
     digits: Option<u32>,
     period: Option<u32>,
     counter: Option<u64>,
+    /// An mOTP entry's PIN.
+    pin: Option<String>,
 }
 
 impl AsRaw for Authenticator {
@@ -76,7 +78,13 @@ impl AsRaw for Authenticator {
             digits: self.digits,
             period: self.period,
             counter: self.counter,
-            secret: RawSecret::Base32(&self.secret),
+            // Stratum keeps an mOTP secret as the hex it was typed in.
+            secret: if self.kind == 3 {
+                RawSecret::Hex(&self.secret)
+            } else {
+                RawSecret::Base32(&self.secret)
+            },
+            pin: self.pin.as_deref(),
         }
     }
 }

@@ -90,6 +90,7 @@ impl AsRaw for Service {
             period: o.period,
             counter: o.counter,
             secret: RawSecret::Base32(&self.secret),
+            pin: None,
         }
     }
 }

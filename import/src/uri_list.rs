@@ -99,8 +99,10 @@ pub fn write_migration(
 pub fn migration_carries(account: &tessera_core::payload::OtpAuthAccount) -> Result<(), String> {
     use tessera_core::otp::Encoding;
     use tessera_core::payload::migration::{MigrationBatch, write};
-    if account.params.encoding() == Encoding::Steam {
-        return Err("Google's export format has no Steam Guard codes".into());
+    match account.params.encoding() {
+        Encoding::Steam => return Err("Google's export format has no Steam Guard codes".into()),
+        Encoding::Motp => return Err("Google's export format has no Mobile-OTP codes".into()),
+        Encoding::Decimal => {}
     }
     let one = MigrationBatch {
         accounts: vec![account.clone()],

@@ -64,7 +64,40 @@ fn aegis_accounts() -> Vec<Summary> {
             OtpKind::Totp { period: 30 },
         ),
         steam(),
+        motp(),
     ]
+}
+
+/// The Mobile-OTP entry of the Aegis and Stratum fixtures.
+fn motp() -> Summary {
+    (
+        "VPN".into(),
+        "mobile".into(),
+        Algorithm::Sha1,
+        6,
+        OtpKind::Totp { period: 10 },
+    )
+}
+
+/// Checks the mOTP account read is one: its kind, PIN and the code Python's
+/// hashlib gives its secret and PIN at a time (core/src/otp/mod.rs).
+fn assert_motp(accounts: &[tessera_core::payload::OtpAuthAccount], what: &str) {
+    let a = accounts
+        .iter()
+        .find(|a| a.account == "mobile")
+        .unwrap_or_else(|| panic!("{what}: no mOTP account"));
+    assert_eq!(a.params, OtpParams::motp(), "{what}");
+    assert_eq!(
+        a.secret.expose(),
+        hex::decode("e3152afee62599c8").unwrap(),
+        "{what}"
+    );
+    let pin = a.pin.as_ref().map(|p| p.expose());
+    assert_eq!(pin, Some("1234"), "{what}");
+    let code = a
+        .params
+        .code_with_pin(a.secret.expose(), pin, 1_433_844_640);
+    assert_eq!(code.as_str(), "6b741e", "{what}");
 }
 
 /// The Steam Guard entry every fixture but FreeOTP+'s holds.
@@ -103,6 +136,7 @@ fn aegis_plain_and_encrypted_give_the_same_accounts_and_skips() {
         let accounts: Vec<_> = got.accounts.iter().map(summary).collect();
         assert_eq!(accounts, aegis_accounts());
         assert_steam(&got.accounts, "aegis");
+        assert_motp(&got.accounts, "aegis");
         assert_eq!(got.accounts[0].secret.expose(), b"12345678901234567890");
         let skipped: Vec<_> = got
             .skipped
@@ -443,11 +477,13 @@ fn every_export_format_reads_back_to_the_same_accounts() {
         assert_eq!(read_as, name, "{format:?}");
         assert!(back.skipped.is_empty(), "{format:?}: {:?}", back.skipped);
         let summaries: Vec<_> = back.accounts.iter().map(summary).collect();
-        // What each format leaves out: PSKC the Steam code; Google's
-        // format also 7 and 8 digits, 60 s and HOTP's 7 digits.
+        // What each format leaves out: PSKC the Steam and mOTP codes, a
+        // link the mOTP PIN; Google's format also 8 digits with 60 s and
+        // HOTP's 7 digits.
         let left_out: &[&str] = match format {
-            ExportFormat::Pskc | ExportFormat::PskcEncrypted => &["gamer"],
-            ExportFormat::Migration => &["bob", "carol", "gamer"],
+            ExportFormat::Pskc | ExportFormat::PskcEncrypted => &["gamer", "mobile"],
+            ExportFormat::Migration => &["bob", "carol", "gamer", "mobile"],
+            ExportFormat::UriList => &["mobile"],
             _ => &[],
         };
         let mut want = aegis_accounts();
@@ -455,6 +491,7 @@ fn every_export_format_reads_back_to_the_same_accounts() {
         assert_eq!(summaries, want, "{format:?}");
         for (a, b) in carried.iter().zip(&back.accounts) {
             assert_eq!(a.secret.expose(), b.secret.expose(), "{format:?}");
+            assert_eq!(a.pin, b.pin, "{format:?}: the mOTP PIN goes along");
         }
         if format.encrypted() {
             let text = String::from_utf8_lossy(&bytes);
@@ -715,7 +752,9 @@ fn stratum_plain_encrypted_and_the_older_form_give_the_same_accounts() {
     ] {
         let (format, accounts, skipped) = read(None, file, password.as_ref());
         assert_eq!(format, "stratum", "{file} detected");
-        assert_eq!(accounts, four_accounts(), "{file}");
+        let mut want = four_accounts();
+        want.push(motp());
+        assert_eq!(accounts, want, "{file}");
         assert_eq!(skipped.len(), 1, "{file}: {skipped:?}");
         assert!(skipped[0].starts_with("Nowhere: broken: "), "{skipped:?}");
     }

@@ -112,13 +112,14 @@ pub fn view_state(view: &ActivationView) -> Option<&State> {
     view.state.as_ref().and_then(|s| s.kind.as_ref())
 }
 
-/// "tessera", "totp", "hotp", "steam" (or "unspecified").
+/// "tessera", "totp", "hotp", "steam", "motp" (or "unspecified").
 pub fn kind_name(kind: i32) -> &'static str {
     match AccountKind::try_from(kind) {
         Ok(AccountKind::Tessera) => "tessera",
         Ok(AccountKind::Totp) => "totp",
         Ok(AccountKind::Hotp) => "hotp",
         Ok(AccountKind::Steam) => "steam",
+        Ok(AccountKind::Motp) => "motp",
         _ => "unspecified",
     }
 }
@@ -298,13 +299,14 @@ pub fn pending_text(accounts: &[tessera_proto::v1::PendingAccount]) -> String {
         .join("\n")
 }
 
-/// "Tessera", "TOTP", "HOTP", "Steam Guard" for people.
+/// "Tessera", "TOTP", "HOTP", "Steam Guard", "mOTP" for people.
 pub fn kind_label(kind: i32) -> &'static str {
     match AccountKind::try_from(kind) {
         Ok(AccountKind::Tessera) => "Tessera",
         Ok(AccountKind::Totp) => "TOTP",
         Ok(AccountKind::Hotp) => "HOTP",
         Ok(AccountKind::Steam) => "Steam Guard",
+        Ok(AccountKind::Motp) => "mOTP",
         _ => "unknown kind",
     }
 }

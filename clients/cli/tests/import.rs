@@ -85,9 +85,10 @@ fn an_encrypted_aegis_file_is_shown_then_imported_once() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("(aegis): 7 entries."), "{text}");
-    assert!(text.contains("New (5):"), "{text}");
+    assert!(text.contains("(aegis): 8 entries."), "{text}");
+    assert!(text.contains("New (6):"), "{text}");
     assert!(text.contains("gamer (Steam) [Steam Guard]"), "{text}");
+    assert!(text.contains("mobile (VPN) [mOTP]"), "{text}");
     assert!(text.contains("bob (Bank) [TOTP]"), "{text}");
     assert!(text.contains("carol (Mail) [HOTP]"), "{text}");
     assert!(text.contains("Cannot be imported (2):"), "{text}");
@@ -109,12 +110,12 @@ fn an_encrypted_aegis_file_is_shown_then_imported_once() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("Imported 5 accounts."),
+        stdout(&out).contains("Imported 6 accounts."),
         "{}",
         stdout(&out)
     );
     let after = names(&d);
-    assert_eq!(after.len(), before.len() + 5, "{after:?}");
+    assert_eq!(after.len(), before.len() + 6, "{after:?}");
     assert!(after.contains(&"Bank:bob".to_owned()), "{after:?}");
 
     // Bob's code is RFC 6238's SHA-256 secret over 60 s in 8 digits, as
@@ -144,7 +145,7 @@ fn an_encrypted_aegis_file_is_shown_then_imported_once() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let plan = &json_lines(&out)[0];
     assert_eq!(plan["added"].as_array().unwrap().len(), 0, "{plan}");
-    assert_eq!(plan["duplicates"].as_array().unwrap().len(), 5, "{plan}");
+    assert_eq!(plan["duplicates"].as_array().unwrap().len(), 6, "{plan}");
     assert_eq!(plan["applied"], false, "{plan}");
     assert_eq!(names(&d), after);
 }
@@ -297,5 +298,44 @@ fn steam_guard_accounts_from_a_link_and_from_a_file_give_steam_codes() {
         dup.iter()
             .any(|a| a["label"] == "gamer" && a["issuer"] == "Steam"),
         "{plan}"
+    );
+}
+
+/// Mobile-OTP: the Aegis fixture's mOTP entry (its PIN beside its secret)
+/// imports as an mOTP account whose codes are Mobile-OTP's, every 10 s,
+/// with the PIN in them; `tessera list` names the kind.
+#[test]
+fn a_mobile_otp_account_imports_with_its_pin_and_gives_its_codes() {
+    let d = Daemon::start();
+    let pin = d.file("pin", PIN.as_bytes());
+    let file = fixture("aegis_plain.json");
+    let out = d.run(&[
+        "import",
+        path_str(&file),
+        "--new-pin-file",
+        path_str(&pin),
+        "--yes",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let list = d.accounts();
+    let mobile = list.iter().find(|a| a["label"] == "mobile").unwrap();
+    assert_eq!(mobile["kind"], "motp", "{mobile}");
+    let out = d.run(&["--json", "code", "mobile"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let shown = &json_lines(&out)[0];
+    let at = shown["valid_from_unix"].as_u64().unwrap();
+    assert_eq!(
+        shown["valid_until_unix"].as_u64().unwrap() - at,
+        10,
+        "{shown}"
+    );
+    let secret = [0xe3, 0x15, 0x2a, 0xfe, 0xe6, 0x25, 0x99, 0xc8];
+    let want = tessera_core::otp::motp(&secret, "1234", at);
+    assert_eq!(shown["code"], want.as_str(), "{shown}");
+    let without_pin = tessera_core::otp::motp(&secret, "", at);
+    assert_ne!(
+        shown["code"],
+        without_pin.as_str(),
+        "the PIN is in the code"
     );
 }

@@ -88,6 +88,7 @@ fn export(range: std::ops::Range<usize>) -> String {
                 account: format!("user{i}@example.com"),
                 secret: tessera_core::SecretBytes::from(&b"12345678901234567890"[..]),
                 params: "totp:SHA1:6".parse().unwrap(),
+                pin: None,
             })
             .collect(),
         version: 1,

@@ -27,7 +27,8 @@ pub struct Account {
     pub id: String,
     pub label: String,
     pub issuer: String,
-    /// "tessera", "totp", "hotp" or "steam" (time-based, 5 characters).
+    /// "tessera", "totp", "hotp", "steam" (time-based, 5 characters) or
+    /// "motp" (time-based, 10 s, 6 hex digits).
     pub kind: String,
     /// For Tessera accounts: "totp" or "hotp".
     pub otp_type: String,

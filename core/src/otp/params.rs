@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::{Algorithm, Code, hotp, steam, totp};
+use super::{Algorithm, Code, hotp, motp, steam, totp};
 
 /// Time-based or counter-based codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -24,6 +24,9 @@ pub enum Encoding {
     /// Steam Guard: five characters of Steam's 26-letter alphabet, from
     /// the same 31 bits (TOTP, SHA1, 30 s).
     Steam,
+    /// Mobile-OTP: the first 6 hex digits of MD5(time step ‖ secret in hex
+    /// ‖ PIN), every 10 s ([`super::motp`]); the PIN is the account's.
+    Motp,
 }
 
 /// How an account's codes are computed. Construct with [`OtpParams::new`],
@@ -101,6 +104,18 @@ impl OtpParams {
         }
     }
 
+    /// Mobile-OTP's: every 10 s, 6 hex digits of an MD5 ([`super::motp`];
+    /// the algorithm field is unused). Not a PROTOCOL.md form: only the
+    /// peer apps' files carry it, with the account's PIN.
+    pub fn motp() -> Self {
+        Self {
+            kind: OtpKind::Totp { period: 10 },
+            algorithm: Algorithm::Sha1,
+            digits: 6,
+            encoding: Encoding::Motp,
+        }
+    }
+
     pub fn encoding(&self) -> Encoding {
         self.encoding
     }
@@ -125,9 +140,17 @@ impl OtpParams {
         self
     }
 
-    /// The current code: at `unix_time` for TOTP, at the stored counter for HOTP.
+    /// The current code: at `unix_time` for TOTP, at the stored counter for
+    /// HOTP. An mOTP account's code needs its PIN: [`Self::code_with_pin`].
     pub fn code(&self, key: &[u8], unix_time: u64) -> Code {
+        self.code_with_pin(key, None, unix_time)
+    }
+
+    /// [`Self::code`] with the account's mOTP PIN (unused by the other
+    /// kinds; an mOTP account without one hashes an empty PIN).
+    pub fn code_with_pin(&self, key: &[u8], pin: Option<&str>, unix_time: u64) -> Code {
         match (self.kind, self.encoding) {
+            (OtpKind::Totp { .. }, Encoding::Motp) => motp(key, pin.unwrap_or(""), unix_time),
             (OtpKind::Totp { .. }, Encoding::Steam) => steam(key, unix_time),
             (OtpKind::Totp { period }, _) => {
                 totp(key, self.algorithm, unix_time, period, self.digits)
@@ -148,6 +171,7 @@ impl fmt::Display for OtpParams {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
             OtpKind::Totp { .. } if self.encoding == Encoding::Steam => f.write_str("steam:SHA1:5"),
+            OtpKind::Totp { .. } if self.encoding == Encoding::Motp => f.write_str("motp:MD5:6:10"),
             OtpKind::Totp { period } => {
                 write!(f, "totp:{}:{}:{}", self.algorithm, self.digits, period)
             }
@@ -157,9 +181,9 @@ impl fmt::Display for OtpParams {
 }
 
 /// Parses the `OTP` field: `totp:ALG:DIGITS:PERIOD`, `totp:ALG:DIGITS` (30 s)
-/// or `hotp:ALG:DIGITS` (counter 0); and `steam:SHA1:5`, the vault's form
-/// of a Steam Guard account (a Tessera payload refuses it,
-/// `payload::tessera`).
+/// or `hotp:ALG:DIGITS` (counter 0); and `steam:SHA1:5` and
+/// `motp:MD5:6:10`, the vault's forms of Steam Guard and Mobile-OTP
+/// accounts (a Tessera payload refuses them, `payload::tessera`).
 impl FromStr for OtpParams {
     type Err = ParamsError;
 
@@ -168,6 +192,12 @@ impl FromStr for OtpParams {
             return match rest {
                 "SHA1:5" | "SHA1:5:30" => Ok(Self::steam()),
                 _ => Err(ParamsError::Steam(s.to_owned())),
+            };
+        }
+        if let Some(rest) = s.strip_prefix("motp:") {
+            return match rest {
+                "MD5:6" | "MD5:6:10" => Ok(Self::motp()),
+                _ => Err(ParamsError::Type("motp".into())),
             };
         }
         let parts: Vec<&str> = s.split(':').collect();

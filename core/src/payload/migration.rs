@@ -281,6 +281,7 @@ fn account(n: usize, p: &OtpParameters) -> Result<OtpAuthAccount, PayloadError> 
         account,
         secret: SecretBytes::from(&p.secret[..]),
         params,
+        pin: None,
     })
 }
 
@@ -346,6 +347,7 @@ mod tests {
             account: name.to_owned(),
             secret: SecretBytes::from(secret),
             params,
+            pin: None,
         }
     }
 

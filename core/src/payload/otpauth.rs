@@ -33,7 +33,7 @@ use super::PayloadError;
 use super::error::{check_size, shown};
 use super::uri::{decode_component, push_encoded, query_pairs, refuse_fragment, strip_scheme};
 use crate::otp::{Algorithm, Encoding as CodeEncoding, OtpKind, OtpParams, ParamsError};
-use crate::secret::SecretBytes;
+use crate::secret::{SecretBytes, SecretString};
 
 /// The "field" errors about this format name.
 const FORM: &str = "otpauth";
@@ -55,6 +55,10 @@ pub struct OtpAuthAccount {
     pub secret: SecretBytes,
     /// Type, algorithm, digits and period or counter.
     pub params: OtpParams,
+    /// A Mobile-OTP account's PIN, which its codes hash; `None` for every
+    /// other kind (no `otpauth://` link carries one: only the peer apps'
+    /// backup files).
+    pub pin: Option<SecretString>,
 }
 
 /// Base32 (RFC 4648) as authenticators read it: no padding (stripped
@@ -98,6 +102,7 @@ pub fn parse(text: &str) -> Result<OtpAuthAccount, PayloadError> {
         account,
         secret,
         params,
+        pin: None,
     })
 }
 

@@ -37,9 +37,10 @@ pub struct OtpField {
 impl OtpField {
     pub fn parse(text: &str) -> Result<Self, PayloadError> {
         let params: OtpParams = text.parse()?;
-        // The vault's Steam form is not a PROTOCOL.md §6 type.
+        // The vault's Steam and mOTP forms are not PROTOCOL.md §6 types.
         if params.encoding() != crate::otp::Encoding::Decimal {
-            return Err(crate::otp::ParamsError::Type("steam".into()).into());
+            let kind = text.split(':').next().unwrap_or_default();
+            return Err(crate::otp::ParamsError::Type(kind.into()).into());
         }
         Ok(Self {
             params,
@@ -362,7 +363,9 @@ mod tests {
     #[test]
     fn the_otp_field_refuses_the_steam_form() {
         assert!(OtpField::parse("totp:SHA1:6:30").is_ok());
-        let e = OtpField::parse("steam:SHA1:5").unwrap_err();
-        assert!(e.to_string().contains("totp or hotp"), "{e}");
+        for vault_only in ["steam:SHA1:5", "motp:MD5:6:10"] {
+            let e = OtpField::parse(vault_only).unwrap_err();
+            assert!(e.to_string().contains("totp or hotp"), "{e}");
+        }
     }
 }

@@ -195,6 +195,9 @@ pub fn account(a: &AccountInfo) -> Account {
             OtpKind::Totp { .. } if a.params.encoding() == Encoding::Steam => {
                 ("steam", String::new(), String::new(), false)
             }
+            OtpKind::Totp { .. } if a.params.encoding() == Encoding::Motp => {
+                ("motp", String::new(), String::new(), false)
+            }
             OtpKind::Totp { .. } => ("totp", String::new(), String::new(), false),
             OtpKind::Hotp { .. } => ("hotp", String::new(), String::new(), false),
         },

@@ -162,9 +162,9 @@ pub fn current_code(a: &Account, now: u64) -> Option<CodeInfo> {
         OtpKind::Totp { period } => {
             let from = now - now % u64::from(period);
             let code = a.code(now).to_string();
-            // A Steam Guard code is shown whole, as Steam's app does.
+            // Steam Guard and mOTP codes are shown whole, as their apps do.
             let display = match a.params.encoding() {
-                Encoding::Steam => code.clone(),
+                Encoding::Steam | Encoding::Motp => code.clone(),
                 Encoding::Decimal => display_code(&code),
             };
             Some(CodeInfo {
@@ -474,6 +474,7 @@ mod tests {
             created_unix: 0,
             extra: vec![],
             notifications: false,
+            pin: None,
         }
     }
 

@@ -271,6 +271,7 @@ mod tests {
             created_unix: 1_700_000_000,
             extra: Vec::new(),
             notifications: false,
+            pin: None,
         }
     }
 

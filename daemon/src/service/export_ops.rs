@@ -138,6 +138,7 @@ fn portable(
             account: a.label.clone(),
             secret: a.secret.clone(),
             params: a.params,
+            pin: a.pin.clone(),
         };
         match format.carries(&account) {
             Ok(()) => {

@@ -121,6 +121,7 @@ impl Plan {
                 .map(|(n, v)| (n.to_owned(), v.to_owned()))
                 .collect(),
             notifications: false,
+            pin: None,
         };
         Ok(Plan {
             accounts: vec![account],
@@ -222,6 +223,7 @@ pub(crate) fn otpauth_accounts(accounts: Vec<OtpAuthAccount>) -> Vec<Account> {
             created_unix: created,
             extra: Vec::new(),
             notifications: false,
+            pin: a.pin.clone(),
         })
         .collect()
 }
@@ -321,6 +323,7 @@ mod tests {
             account: name.into(),
             secret: tessera_core::SecretBytes::from(&b"12345678901234567890"[..]),
             params: "totp:SHA1:6:30".parse().unwrap(),
+            pin: None,
         };
         let batch = |names: &[&str]| {
             Payload::Migration(payload::MigrationBatch {

@@ -96,6 +96,7 @@ mod tests {
             created_unix: 0,
             extra: vec![],
             notifications: false,
+            pin: None,
         };
         let t = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert!(matches(&a, &t(&["ALI"])));

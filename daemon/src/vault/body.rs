@@ -53,6 +53,9 @@ struct AccountOut<'a> {
     /// Written only when set, so bodies without approvals stay as before.
     #[serde(skip_serializing_if = "is_false")]
     notifications: bool,
+    /// A Mobile-OTP account's PIN; absent for every other kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pin: Option<&'a str>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -83,6 +86,9 @@ struct AccountIn {
     /// Absent in vaults written before approvals existed.
     #[serde(default)]
     notifications: bool,
+    /// Moved into a `SecretString` (wiped on drop) straight away.
+    #[serde(default)]
+    pin: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -198,6 +204,7 @@ impl<'a> From<&'a Account> for AccountOut<'a> {
             created_unix: a.created_unix,
             extra: &a.extra,
             notifications: a.notifications,
+            pin: a.pin.as_ref().map(|p| p.expose()),
         }
     }
 }
@@ -236,6 +243,7 @@ impl AccountIn {
             created_unix: self.created_unix,
             extra: self.extra,
             notifications: self.notifications,
+            pin: self.pin.map(tessera_core::SecretString::from),
         })
     }
 }

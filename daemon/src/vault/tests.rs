@@ -48,6 +48,7 @@ fn otp_account(label: &str, params: &str, counter: Option<u64>) -> Account {
         created_unix: 1_700_000_000,
         extra: vec![("period".into(), "30".into())],
         notifications: false,
+        pin: None,
     }
 }
 
@@ -68,6 +69,7 @@ fn tessera_account() -> Account {
         created_unix: -5,
         extra: vec![],
         notifications: true,
+        pin: None,
     }
 }
 
@@ -129,6 +131,35 @@ fn create_reopen_unlock_gives_the_same_accounts() {
         VaultError::Locked.to_string(),
         "the vault is locked; unlock it with your PIN"
     );
+}
+
+/// The kinds only the peer apps' files carry: a Steam Guard account, and a
+/// Mobile-OTP one whose PIN is part of its codes, survive a save and a
+/// reopen with the same codes; the PIN is in the encrypted body, not the
+/// file's clear text.
+#[test]
+fn steam_and_mobile_otp_accounts_keep_their_kind_and_pin() {
+    let steam = otp_account("gamer", "steam:SHA1:5", None);
+    let mut motp = otp_account("mobile", "motp:MD5:6:10", None);
+    motp.pin = Some(pin("8642"));
+    let tmp = with_pin_vault(vec![steam.clone(), motp.clone()]);
+    let mut v = Vault::open(tmp.path()).unwrap();
+    v.unlock_with_pin(&pin("1234"), t0()).unwrap();
+    let back = v.accounts().unwrap();
+    assert_eq!(back, &[steam.clone(), motp.clone()][..]);
+    assert_eq!(back[1].pin.as_ref().map(|p| p.expose()), Some("8642"));
+    let t = 1_700_000_000;
+    assert_eq!(back[0].code(t).as_str().len(), 5);
+    assert_eq!(
+        back[1].code(t).as_str(),
+        tessera_core::otp::motp(b"12345678901234567890", "8642", t).as_str()
+    );
+    assert_ne!(
+        back[1].code(t),
+        otp_account("x", "motp:MD5:6:10", None).code(t)
+    );
+    let text = String::from_utf8_lossy(&read(&v)).into_owned();
+    assert!(!text.contains("8642"), "the PIN is not in the clear");
 }
 
 #[test]

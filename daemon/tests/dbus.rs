@@ -739,6 +739,7 @@ fn from_grpc(a: &pb::Account) -> Account {
             pb::AccountKind::Hotp => "hotp",
             pb::AccountKind::Steam => "steam",
             pb::AccountKind::Motp => "motp",
+            pb::AccountKind::Yandex => "yandex",
             pb::AccountKind::Unspecified => "",
         }
         .into(),

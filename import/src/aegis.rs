@@ -260,6 +260,9 @@ fn entry_json(a: &OtpAuthAccount) -> Value {
         OtpKind::Totp { period } if a.params.encoding() == Encoding::Motp => {
             ("motp", ("period", Value::from(period)))
         }
+        OtpKind::Totp { period } if a.params.encoding() == Encoding::Yandex => {
+            ("yandex", ("period", Value::from(period)))
+        }
         OtpKind::Totp { period } => ("totp", ("period", Value::from(period))),
         OtpKind::Hotp { counter } => ("hotp", ("counter", Value::from(counter))),
     };

@@ -183,8 +183,8 @@ impl ExportFormat {
         match self {
             Self::Pskc | Self::PskcEncrypted => pskc::carries(account).map_err(str::to_owned),
             Self::Migration => uri_list::migration_carries(account),
-            Self::UriList if account.params.encoding() == Encoding::Motp => {
-                Err("an otpauth:// link cannot carry a Mobile-OTP PIN".into())
+            Self::UriList if account.params.needs_pin() => {
+                Err("an otpauth:// link cannot carry the PIN its codes need".into())
             }
             Self::Aegis | Self::AegisEncrypted | Self::UriList => Ok(()),
         }
@@ -292,16 +292,17 @@ pub(crate) enum RawSecret<'a> {
 pub(crate) struct RawEntry<'a> {
     pub issuer: Option<&'a str>,
     pub name: &'a str,
-    /// The kind as the file names it, any case: `totp`, `hotp`, `steam`
-    /// and `motp` (their algorithm, digits and period are the kind's
-    /// whatever the file says); `yandex` is known and not supported yet.
+    /// The kind as the file names it, any case: `totp`, `hotp`, `steam`,
+    /// `motp` and `yandex` (`yaotp`); the last three's algorithm, digits and
+    /// period are the kind's whatever the file says.
     pub kind: &'a str,
     pub algorithm: Option<&'a str>,
     pub digits: Option<u32>,
     pub period: Option<u32>,
     pub counter: Option<u64>,
     pub secret: RawSecret<'a>,
-    /// An mOTP entry's PIN (required for one, ignored for the rest).
+    /// An mOTP or Yandex entry's PIN (required for them, ignored for the
+    /// rest).
     pub pin: Option<&'a str>,
 }
 
@@ -347,17 +348,13 @@ impl RawEntry<'_> {
                 OtpParams::new(kind, algorithm, self.digits.unwrap_or(6))
                     .map_err(|err| named(err.to_string()))?
             }
-            k @ ("yandex" | "yaotp") => {
-                return Err(named(format!("{k} codes are not supported yet")));
-            }
+            "yandex" | "yaotp" => OtpParams::yandex(),
             other => return Err(named(format!("the type {other:?} is not known"))),
         };
-        let pin = match (params.encoding(), self.pin.map(str::trim)) {
-            (Encoding::Motp, Some(pin)) if !pin.is_empty() => Some(SecretString::from(pin)),
-            (Encoding::Motp, _) => {
-                return Err(named("its mOTP PIN is missing (the codes need it)".into()));
-            }
-            _ => None,
+        let pin = match (params.needs_pin(), self.pin.map(str::trim)) {
+            (true, Some(pin)) if !pin.is_empty() => Some(SecretString::from(pin)),
+            (true, _) => return Err(named("its PIN is missing (its codes need it)".into())),
+            (false, _) => None,
         };
         let secret = match &self.secret {
             RawSecret::Base32(text) => {
@@ -371,6 +368,18 @@ impl RawEntry<'_> {
         if secret.expose().is_empty() {
             return Err(named("its secret is empty".into()));
         }
+        // A Yandex secret is its 16-byte key, often with 10 bytes of
+        // checksum after it (26 in all), which the codes do not use.
+        let secret = match (params.encoding(), secret.expose().len()) {
+            (Encoding::Yandex, 16) => secret,
+            (Encoding::Yandex, 26) => SecretBytes::from(&secret.expose()[..16]),
+            (Encoding::Yandex, n) => {
+                return Err(named(format!(
+                    "its Yandex secret is {n} bytes, not 16 (or 26 with its checksum)"
+                )));
+            }
+            _ => secret,
+        };
         let issuer = self
             .issuer
             .map(|i| i.trim().to_owned())

@@ -457,6 +457,7 @@ pub fn carries(account: &OtpAuthAccount) -> Result<(), &'static str> {
         Encoding::Decimal => Ok(()),
         Encoding::Steam => Err("PSKC has no Steam Guard codes"),
         Encoding::Motp => Err("PSKC has no Mobile-OTP codes"),
+        Encoding::Yandex => Err("PSKC has no Yandex Key codes"),
     }
 }
 

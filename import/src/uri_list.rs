@@ -102,6 +102,7 @@ pub fn migration_carries(account: &tessera_core::payload::OtpAuthAccount) -> Res
     match account.params.encoding() {
         Encoding::Steam => return Err("Google's export format has no Steam Guard codes".into()),
         Encoding::Motp => return Err("Google's export format has no Mobile-OTP codes".into()),
+        Encoding::Yandex => return Err("Google's export format has no Yandex Key codes".into()),
         Encoding::Decimal => {}
     }
     let one = MigrationBatch {

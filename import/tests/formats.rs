@@ -65,7 +65,36 @@ fn aegis_accounts() -> Vec<Summary> {
         ),
         steam(),
         motp(),
+        yandex(),
     ]
+}
+
+/// The Yandex Key entry of the Aegis and Stratum fixtures.
+fn yandex() -> Summary {
+    (
+        "Yandex".into(),
+        "ya".into(),
+        Algorithm::Sha256,
+        8,
+        OtpKind::Totp { period: 30 },
+    )
+}
+
+/// Checks the Yandex account read: its kind, its 16-byte key (the file's
+/// 26 bytes less the checksum), its PIN, and a published vector's code.
+fn assert_yandex(accounts: &[tessera_core::payload::OtpAuthAccount], what: &str) {
+    let a = accounts
+        .iter()
+        .find(|a| a.account == "ya")
+        .unwrap_or_else(|| panic!("{what}: no Yandex account"));
+    assert_eq!(a.params, OtpParams::yandex(), "{what}");
+    assert_eq!(a.secret.expose().len(), 16, "{what}");
+    let pin = a.pin.as_ref().map(|p| p.expose());
+    assert_eq!(pin, Some("7586"), "{what}");
+    let code = a
+        .params
+        .code_with_pin(a.secret.expose(), pin, 1_581_064_020);
+    assert_eq!(code.as_str(), "oactmacq", "{what}");
 }
 
 /// The Mobile-OTP entry of the Aegis and Stratum fixtures.
@@ -137,6 +166,7 @@ fn aegis_plain_and_encrypted_give_the_same_accounts_and_skips() {
         assert_eq!(accounts, aegis_accounts());
         assert_steam(&got.accounts, "aegis");
         assert_motp(&got.accounts, "aegis");
+        assert_yandex(&got.accounts, "aegis");
         assert_eq!(got.accounts[0].secret.expose(), b"12345678901234567890");
         let skipped: Vec<_> = got
             .skipped
@@ -477,13 +507,13 @@ fn every_export_format_reads_back_to_the_same_accounts() {
         assert_eq!(read_as, name, "{format:?}");
         assert!(back.skipped.is_empty(), "{format:?}: {:?}", back.skipped);
         let summaries: Vec<_> = back.accounts.iter().map(summary).collect();
-        // What each format leaves out: PSKC the Steam and mOTP codes, a
-        // link the mOTP PIN; Google's format also 8 digits with 60 s and
+        // What each format leaves out: PSKC the Steam, mOTP and Yandex
+        // codes, a link the PIN the last two need; Google's format also 8 digits with 60 s and
         // HOTP's 7 digits.
         let left_out: &[&str] = match format {
-            ExportFormat::Pskc | ExportFormat::PskcEncrypted => &["gamer", "mobile"],
-            ExportFormat::Migration => &["bob", "carol", "gamer", "mobile"],
-            ExportFormat::UriList => &["mobile"],
+            ExportFormat::Pskc | ExportFormat::PskcEncrypted => &["gamer", "mobile", "ya"],
+            ExportFormat::Migration => &["bob", "carol", "gamer", "mobile", "ya"],
+            ExportFormat::UriList => &["mobile", "ya"],
             _ => &[],
         };
         let mut want = aegis_accounts();
@@ -753,7 +783,7 @@ fn stratum_plain_encrypted_and_the_older_form_give_the_same_accounts() {
         let (format, accounts, skipped) = read(None, file, password.as_ref());
         assert_eq!(format, "stratum", "{file} detected");
         let mut want = four_accounts();
-        want.push(motp());
+        want.extend([motp(), yandex()]);
         assert_eq!(accounts, want, "{file}");
         assert_eq!(skipped.len(), 1, "{file}: {skipped:?}");
         assert!(skipped[0].starts_with("Nowhere: broken: "), "{skipped:?}");

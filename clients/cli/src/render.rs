@@ -112,7 +112,7 @@ pub fn view_state(view: &ActivationView) -> Option<&State> {
     view.state.as_ref().and_then(|s| s.kind.as_ref())
 }
 
-/// "tessera", "totp", "hotp", "steam", "motp" (or "unspecified").
+/// "tessera", "totp", "hotp", "steam", "motp", "yandex" (or "unspecified").
 pub fn kind_name(kind: i32) -> &'static str {
     match AccountKind::try_from(kind) {
         Ok(AccountKind::Tessera) => "tessera",
@@ -120,6 +120,7 @@ pub fn kind_name(kind: i32) -> &'static str {
         Ok(AccountKind::Hotp) => "hotp",
         Ok(AccountKind::Steam) => "steam",
         Ok(AccountKind::Motp) => "motp",
+        Ok(AccountKind::Yandex) => "yandex",
         _ => "unspecified",
     }
 }
@@ -299,7 +300,7 @@ pub fn pending_text(accounts: &[tessera_proto::v1::PendingAccount]) -> String {
         .join("\n")
 }
 
-/// "Tessera", "TOTP", "HOTP", "Steam Guard", "mOTP" for people.
+/// "Tessera", "TOTP", "HOTP", "Steam Guard", "mOTP", "Yandex Key" for people.
 pub fn kind_label(kind: i32) -> &'static str {
     match AccountKind::try_from(kind) {
         Ok(AccountKind::Tessera) => "Tessera",
@@ -307,6 +308,7 @@ pub fn kind_label(kind: i32) -> &'static str {
         Ok(AccountKind::Hotp) => "HOTP",
         Ok(AccountKind::Steam) => "Steam Guard",
         Ok(AccountKind::Motp) => "mOTP",
+        Ok(AccountKind::Yandex) => "Yandex Key",
         _ => "unknown kind",
     }
 }

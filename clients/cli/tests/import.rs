@@ -85,10 +85,11 @@ fn an_encrypted_aegis_file_is_shown_then_imported_once() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("(aegis): 8 entries."), "{text}");
-    assert!(text.contains("New (6):"), "{text}");
+    assert!(text.contains("(aegis): 9 entries."), "{text}");
+    assert!(text.contains("New (7):"), "{text}");
     assert!(text.contains("gamer (Steam) [Steam Guard]"), "{text}");
     assert!(text.contains("mobile (VPN) [mOTP]"), "{text}");
+    assert!(text.contains("ya (Yandex) [Yandex Key]"), "{text}");
     assert!(text.contains("bob (Bank) [TOTP]"), "{text}");
     assert!(text.contains("carol (Mail) [HOTP]"), "{text}");
     assert!(text.contains("Cannot be imported (2):"), "{text}");
@@ -110,12 +111,12 @@ fn an_encrypted_aegis_file_is_shown_then_imported_once() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("Imported 6 accounts."),
+        stdout(&out).contains("Imported 7 accounts."),
         "{}",
         stdout(&out)
     );
     let after = names(&d);
-    assert_eq!(after.len(), before.len() + 6, "{after:?}");
+    assert_eq!(after.len(), before.len() + 7, "{after:?}");
     assert!(after.contains(&"Bank:bob".to_owned()), "{after:?}");
 
     // Bob's code is RFC 6238's SHA-256 secret over 60 s in 8 digits, as
@@ -145,7 +146,7 @@ fn an_encrypted_aegis_file_is_shown_then_imported_once() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let plan = &json_lines(&out)[0];
     assert_eq!(plan["added"].as_array().unwrap().len(), 0, "{plan}");
-    assert_eq!(plan["duplicates"].as_array().unwrap().len(), 6, "{plan}");
+    assert_eq!(plan["duplicates"].as_array().unwrap().len(), 7, "{plan}");
     assert_eq!(plan["applied"], false, "{plan}");
     assert_eq!(names(&d), after);
 }
@@ -301,9 +302,9 @@ fn steam_guard_accounts_from_a_link_and_from_a_file_give_steam_codes() {
     );
 }
 
-/// Mobile-OTP: the Aegis fixture's mOTP entry (its PIN beside its secret)
-/// imports as an mOTP account whose codes are Mobile-OTP's, every 10 s,
-/// with the PIN in them; `tessera list` names the kind.
+/// Mobile-OTP and Yandex Key: the Aegis fixture's entries (each PIN
+/// beside its secret) import as accounts whose codes are their kind's,
+/// with the PIN in them; `tessera list` names the kinds.
 #[test]
 fn a_mobile_otp_account_imports_with_its_pin_and_gives_its_codes() {
     let d = Daemon::start();
@@ -338,4 +339,18 @@ fn a_mobile_otp_account_imports_with_its_pin_and_gives_its_codes() {
         without_pin.as_str(),
         "the PIN is in the code"
     );
+
+    // The Yandex Key entry: 8 letters every 30 s, from the key and PIN of
+    // one of Yandex's published vectors.
+    let ya = list.iter().find(|a| a["label"] == "ya").unwrap();
+    assert_eq!(ya["kind"], "yandex", "{ya}");
+    let out = d.run(&["--json", "code", "ya"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let shown = &json_lines(&out)[0];
+    let at = shown["valid_from_unix"].as_u64().unwrap();
+    let key = data_encoding::BASE32_NOPAD
+        .decode(b"LA2V6KMCGYMWWVEW64RNP3JA3IAAAAAAHTSG4HRZPI")
+        .unwrap();
+    let want = tessera_core::otp::yandex(&key[..16], "7586", at);
+    assert_eq!(shown["code"], want.as_str(), "{shown}");
 }

@@ -28,7 +28,7 @@ pub struct Account {
     pub label: String,
     pub issuer: String,
     /// "tessera", "totp", "hotp", "steam" (time-based, 5 characters) or
-    /// "motp" (time-based, 10 s, 6 hex digits).
+    /// "motp" (time-based, 10 s, 6 hex digits) or "yandex" (30 s, 8 letters).
     pub kind: String,
     /// For Tessera accounts: "totp" or "hotp".
     pub otp_type: String,

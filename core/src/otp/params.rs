@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::{Algorithm, Code, hotp, motp, steam, totp};
+use super::{Algorithm, Code, hotp, motp, steam, totp, yandex};
 
 /// Time-based or counter-based codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -27,6 +27,9 @@ pub enum Encoding {
     /// Mobile-OTP: the first 6 hex digits of MD5(time step ‖ secret in hex
     /// ‖ PIN), every 10 s ([`super::motp`]); the PIN is the account's.
     Motp,
+    /// Yandex Key: 8 letters from HMAC-SHA256 under SHA-256(PIN ‖ secret),
+    /// every 30 s ([`super::yandex`]); the PIN is the account's.
+    Yandex,
 }
 
 /// How an account's codes are computed. Construct with [`OtpParams::new`],
@@ -116,6 +119,22 @@ impl OtpParams {
         }
     }
 
+    /// Yandex Key's: every 30 s, 8 letters ([`super::yandex`]). Not a
+    /// PROTOCOL.md form: only the peer apps' files carry it, with the PIN.
+    pub fn yandex() -> Self {
+        Self {
+            kind: OtpKind::Totp { period: 30 },
+            algorithm: Algorithm::Sha256,
+            digits: 8,
+            encoding: Encoding::Yandex,
+        }
+    }
+
+    /// Whether the codes hash the account's PIN (mOTP, Yandex Key).
+    pub fn needs_pin(&self) -> bool {
+        matches!(self.encoding, Encoding::Motp | Encoding::Yandex)
+    }
+
     pub fn encoding(&self) -> Encoding {
         self.encoding
     }
@@ -151,6 +170,7 @@ impl OtpParams {
     pub fn code_with_pin(&self, key: &[u8], pin: Option<&str>, unix_time: u64) -> Code {
         match (self.kind, self.encoding) {
             (OtpKind::Totp { .. }, Encoding::Motp) => motp(key, pin.unwrap_or(""), unix_time),
+            (OtpKind::Totp { .. }, Encoding::Yandex) => yandex(key, pin.unwrap_or(""), unix_time),
             (OtpKind::Totp { .. }, Encoding::Steam) => steam(key, unix_time),
             (OtpKind::Totp { period }, _) => {
                 totp(key, self.algorithm, unix_time, period, self.digits)
@@ -172,6 +192,9 @@ impl fmt::Display for OtpParams {
         match self.kind {
             OtpKind::Totp { .. } if self.encoding == Encoding::Steam => f.write_str("steam:SHA1:5"),
             OtpKind::Totp { .. } if self.encoding == Encoding::Motp => f.write_str("motp:MD5:6:10"),
+            OtpKind::Totp { .. } if self.encoding == Encoding::Yandex => {
+                f.write_str("yandex:SHA256:8:30")
+            }
             OtpKind::Totp { period } => {
                 write!(f, "totp:{}:{}:{}", self.algorithm, self.digits, period)
             }
@@ -181,9 +204,10 @@ impl fmt::Display for OtpParams {
 }
 
 /// Parses the `OTP` field: `totp:ALG:DIGITS:PERIOD`, `totp:ALG:DIGITS` (30 s)
-/// or `hotp:ALG:DIGITS` (counter 0); and `steam:SHA1:5` and
-/// `motp:MD5:6:10`, the vault's forms of Steam Guard and Mobile-OTP
-/// accounts (a Tessera payload refuses them, `payload::tessera`).
+/// or `hotp:ALG:DIGITS` (counter 0); and `steam:SHA1:5`, `motp:MD5:6:10`
+/// and `yandex:SHA256:8:30`, the vault's forms of Steam Guard, Mobile-OTP
+/// and Yandex Key accounts (a Tessera payload refuses them,
+/// `payload::tessera`).
 impl FromStr for OtpParams {
     type Err = ParamsError;
 
@@ -198,6 +222,12 @@ impl FromStr for OtpParams {
             return match rest {
                 "MD5:6" | "MD5:6:10" => Ok(Self::motp()),
                 _ => Err(ParamsError::Type("motp".into())),
+            };
+        }
+        if let Some(rest) = s.strip_prefix("yandex:") {
+            return match rest {
+                "SHA256:8" | "SHA256:8:30" => Ok(Self::yandex()),
+                _ => Err(ParamsError::Type("yandex".into())),
             };
         }
         let parts: Vec<&str> = s.split(':').collect();

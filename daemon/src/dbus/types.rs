@@ -198,6 +198,9 @@ pub fn account(a: &AccountInfo) -> Account {
             OtpKind::Totp { .. } if a.params.encoding() == Encoding::Motp => {
                 ("motp", String::new(), String::new(), false)
             }
+            OtpKind::Totp { .. } if a.params.encoding() == Encoding::Yandex => {
+                ("yandex", String::new(), String::new(), false)
+            }
             OtpKind::Totp { .. } => ("totp", String::new(), String::new(), false),
             OtpKind::Hotp { .. } => ("hotp", String::new(), String::new(), false),
         },

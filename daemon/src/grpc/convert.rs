@@ -85,6 +85,9 @@ pub fn account(a: &AccountInfo) -> pb::Account {
             OtpKind::Totp { .. } if a.params.encoding() == Encoding::Motp => {
                 (pb::AccountKind::Motp, String::new(), String::new())
             }
+            OtpKind::Totp { .. } if a.params.encoding() == Encoding::Yandex => {
+                (pb::AccountKind::Yandex, String::new(), String::new())
+            }
             OtpKind::Totp { .. } => (pb::AccountKind::Totp, String::new(), String::new()),
             OtpKind::Hotp { .. } => (pb::AccountKind::Hotp, String::new(), String::new()),
         },

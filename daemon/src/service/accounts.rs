@@ -162,9 +162,10 @@ pub fn current_code(a: &Account, now: u64) -> Option<CodeInfo> {
         OtpKind::Totp { period } => {
             let from = now - now % u64::from(period);
             let code = a.code(now).to_string();
-            // Steam Guard and mOTP codes are shown whole, as their apps do.
+            // Steam Guard, mOTP and Yandex codes are shown whole, as their
+            // apps do.
             let display = match a.params.encoding() {
-                Encoding::Steam | Encoding::Motp => code.clone(),
+                Encoding::Steam | Encoding::Motp | Encoding::Yandex => code.clone(),
                 Encoding::Decimal => display_code(&code),
             };
             Some(CodeInfo {

@@ -18,6 +18,7 @@ mod andotp;
 mod bitwarden;
 mod crypto;
 mod ente;
+mod freeotp;
 mod freeotp_plus;
 mod proton;
 mod pskc;
@@ -36,6 +37,7 @@ pub use aegis::Aegis;
 pub use andotp::AndOtp;
 pub use bitwarden::{BitwardenCsv, BitwardenJson};
 pub use ente::Ente;
+pub use freeotp::FreeOtp;
 pub use freeotp_plus::FreeOtpPlus;
 pub use proton::Proton;
 pub use pskc::Pskc;
@@ -126,6 +128,7 @@ pub static FORMATS: &[&dyn Importer] = &[
     &BitwardenJson,
     &BitwardenCsv,
     &Ente,
+    &FreeOtp,
     &FreeOtpPlus,
     &Proton,
     &Pskc,

@@ -242,7 +242,7 @@ fn unknown_files_and_formats_are_named() {
     let e = import(Some("authy"), b"{}", None).unwrap_err();
     assert!(
         e.to_string().contains(
-            "aegis, 2fas, raivo, andotp, bitwarden, bitwarden-csv, ente, freeotp-plus, proton, pskc, stratum, uri-list"
+            "aegis, 2fas, raivo, andotp, bitwarden, bitwarden-csv, ente, freeotp, freeotp-plus, proton, pskc, stratum, uri-list"
         ),
         "{e}"
     );
@@ -839,4 +839,41 @@ fn raivo_zip_and_json_give_the_same_accounts() {
     // A ZIP without Raivo's JSON is not Raivo's.
     let e = import(Some("raivo"), &zip[..zip.len() / 2], Some(&password())).unwrap_err();
     assert!(matches!(e, ImportError::Malformed { .. }), "{e}");
+}
+
+/// FreeOTP 2's backup (a Java-serialized map, written byte by byte from
+/// the serialization specification): the master key opens with the
+/// password, each token's secret with it; a token whose secret was
+/// changed is skipped with the reason; a wrong password is said.
+#[test]
+fn freeotp_2_backups_open_with_the_password() {
+    let (format, mut accounts, skipped) = read(None, "freeotp2_backup.xml", Some(&password()));
+    assert_eq!(format, "freeotp");
+    // A HashMap has no order of its own.
+    accounts.sort_by(|a, b| a.1.cmp(&b.1));
+    let mut want = three_accounts();
+    want.sort_by(|a, b| a.1.cmp(&b.1));
+    assert_eq!(accounts, want);
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert!(
+        skipped[0].starts_with("Nowhere: broken: ") && skipped[0].contains("does not open"),
+        "{skipped:?}"
+    );
+    let bytes = fixture("freeotp2_backup.xml");
+    assert_eq!(
+        import(None, &bytes, None).unwrap_err(),
+        ImportError::NeedsPassword("freeotp")
+    );
+    let wrong = SecretString::new("not-the-password".into());
+    assert_eq!(
+        import(None, &bytes, Some(&wrong)).unwrap_err(),
+        ImportError::WrongPassword("freeotp")
+    );
+    // Cut short, or another class: named, not read.
+    let e = import(None, &bytes[..bytes.len() / 2], Some(&password())).unwrap_err();
+    assert!(e.to_string().contains("ends early"), "{e}");
+    let mut other = bytes.clone();
+    other[20] = b'X';
+    let e = import(None, &other, Some(&password())).unwrap_err();
+    assert!(e.to_string().contains("not a java.util.HashMap"), "{e}");
 }

@@ -214,8 +214,8 @@ vault had when it was made. docs/backup.md has the details.")]
         action: BackupCmd,
     },
     /// Import the accounts of another authenticator's backup file (Aegis,
-    /// 2FAS, andOTP, Bitwarden, Ente, FreeOTP+, Proton, PSKC, Raivo, Stratum,
-    /// a list of otpauth:// links): shows every entry, asks, stores them in one save
+    /// 2FAS, andOTP, Bitwarden, Ente, FreeOTP 2 and FreeOTP+, Proton, PSKC,
+    /// Raivo, Stratum, a list of otpauth:// links): shows every entry, asks, stores them in one save
     #[command(after_help = "\
 The format is detected when --format does not name it. Accounts the vault
 holds already are reported and not stored twice; an entry that cannot be
@@ -226,7 +226,7 @@ lists the formats.")]
         /// The file to import
         file: PathBuf,
         /// The file's format (aegis, 2fas, andotp, bitwarden, bitwarden-csv,
-        /// ente, freeotp-plus, proton, pskc, raivo, stratum, uri-list);
+        /// ente, freeotp, freeotp-plus, proton, pskc, raivo, stratum, uri-list);
         /// default: detected (an encrypted andOTP file needs `andotp`)
         #[arg(long, value_name = "FORMAT")]
         format: Option<String>,

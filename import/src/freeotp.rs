@@ -22,7 +22,8 @@ use serde_json::Value;
 use tessera_core::{SecretBytes, SecretString};
 use zeroize::Zeroizing;
 
-use crate::{ImportError, Imported, Importer, RawEntry, RawSecret, Skipped, entry_name};
+use crate::freeotp_plus::{Settings, java_bytes};
+use crate::{ImportError, Imported, Importer, Skipped, entry_name};
 
 const NAME: &str = "freeotp";
 /// The most PBKDF2 rounds run (FreeOTP writes 100,000).
@@ -196,29 +197,6 @@ struct MasterKey {
     m_encrypted_key: Sealed,
 }
 
-#[derive(Deserialize)]
-struct Token {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    algo: Option<String>,
-    digits: Option<u32>,
-    period: Option<u32>,
-    counter: Option<u64>,
-    #[serde(rename = "issuerExt")]
-    issuer_ext: Option<String>,
-    #[serde(rename = "issuerInt")]
-    issuer_int: Option<String>,
-    #[serde(default)]
-    label: String,
-}
-
-/// Java's signed bytes as bytes.
-fn bytes(list: &[i16]) -> Option<Vec<u8>> {
-    list.iter()
-        .map(|&b| i8::try_from(b).ok().map(|b| b as u8))
-        .collect()
-}
-
 /// The nonce in DER `GCMParameters`: `SEQUENCE { OCTET STRING nonce,
 /// INTEGER tag length }`.
 fn nonce(der: &[u8]) -> Option<[u8; 12]> {
@@ -237,8 +215,8 @@ impl Sealed {
                 self.m_cipher
             ));
         }
-        let sealed = bytes(&self.m_cipher_text).ok_or("its ciphertext is not bytes")?;
-        let params = bytes(&self.m_parameters).ok_or("its parameters are not bytes")?;
+        let sealed = java_bytes(&self.m_cipher_text).ok_or("its ciphertext is not bytes")?;
+        let params = java_bytes(&self.m_parameters).ok_or("its parameters are not bytes")?;
         let nonce = nonce(&params).ok_or("its parameters are not a 12-byte GCM nonce")?;
         Ok(Aes256Gcm::new(key.into())
             .decrypt(
@@ -265,7 +243,7 @@ fn master_key(json: &str, password: &SecretString) -> Result<Zeroizing<[u8; 32]>
             ),
         });
     }
-    let salt = bytes(&mk.m_salt).ok_or_else(|| malformed("its salt is not bytes"))?;
+    let salt = java_bytes(&mk.m_salt).ok_or_else(|| malformed("its salt is not bytes"))?;
     let mut kek = Zeroizing::new([0u8; 32]);
     let pw = password.expose().as_bytes();
     match mk.m_algorithm.as_str() {
@@ -300,10 +278,10 @@ fn token(
     settings: Option<&str>,
     master: &[u8; 32],
 ) -> Result<tessera_core::payload::OtpAuthAccount, Skipped> {
-    let settings: Option<Token> = settings.and_then(|s| serde_json::from_str(s).ok());
+    let settings: Option<Settings> = settings.and_then(|s| serde_json::from_str(s).ok());
     let name = settings
         .as_ref()
-        .map(|t| entry_name(t.issuer_ext.as_deref(), &t.label))
+        .map(|t| entry_name(t.issuer(), &t.label))
         .unwrap_or_else(|| format!("token {id}"));
     let skip = |reason: String| Skipped {
         name: name.clone(),
@@ -323,22 +301,7 @@ fn token(
         .open(master)
         .map_err(skip)?
         .ok_or_else(|| skip("its secret does not open with the master key (changed?)".into()))?;
-    RawEntry {
-        issuer: t
-            .issuer_ext
-            .as_deref()
-            .filter(|i| !i.is_empty())
-            .or(t.issuer_int.as_deref()),
-        name: &t.label,
-        kind: t.kind.as_deref().unwrap_or("TOTP"),
-        algorithm: t.algo.as_deref(),
-        digits: t.digits,
-        period: t.period,
-        counter: t.counter,
-        secret: RawSecret::Bytes(SecretBytes::from(&secret[..])),
-        pin: None,
-    }
-    .account()
+    t.raw(SecretBytes::from(&secret[..])).account()
 }
 
 impl Importer for FreeOtp {

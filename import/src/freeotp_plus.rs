@@ -23,21 +23,62 @@ struct File {
     tokens: Vec<Value>,
 }
 
+/// A FreeOTP token's settings, as FreeOTP+ and FreeOTP 2 (`freeotp.rs`)
+/// both write them.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Token {
+pub(crate) struct Settings {
     #[serde(default)]
     issuer_ext: Option<String>,
     #[serde(default)]
     issuer_int: Option<String>,
     #[serde(default)]
-    label: String,
+    pub label: String,
     #[serde(rename = "type", default)]
     kind: Option<String>,
     algo: Option<String>,
     digits: Option<u32>,
     period: Option<u32>,
     counter: Option<u64>,
+}
+
+impl Settings {
+    /// The issuer shown: the external one, else the internal.
+    pub fn issuer(&self) -> Option<&str> {
+        self.issuer_ext
+            .as_deref()
+            .filter(|i| !i.is_empty())
+            .or(self.issuer_int.as_deref())
+    }
+
+    /// The entry these settings and `secret` make.
+    pub fn raw(&self, secret: SecretBytes) -> RawEntry<'_> {
+        RawEntry {
+            issuer: self.issuer(),
+            name: &self.label,
+            kind: self.kind.as_deref().unwrap_or("TOTP"),
+            algorithm: self.algo.as_deref(),
+            digits: self.digits,
+            period: self.period,
+            counter: self.counter,
+            secret: RawSecret::Bytes(secret),
+            pin: None,
+        }
+    }
+}
+
+/// Java's signed bytes (-128 to 127) as bytes; `None` for anything else.
+pub(crate) fn java_bytes(list: &[i16]) -> Option<Zeroizing<Vec<u8>>> {
+    list.iter()
+        .map(|&b| i8::try_from(b).ok().map(|b| b as u8))
+        .collect::<Option<Vec<u8>>>()
+        .map(Zeroizing::new)
+}
+
+#[derive(Deserialize)]
+struct Token {
+    #[serde(flatten)]
+    settings: Settings,
     /// Java's signed bytes.
     secret: Vec<i16>,
 }
@@ -56,22 +97,7 @@ struct Parsed {
 
 impl AsRaw for Parsed {
     fn raw(&self) -> RawEntry<'_> {
-        let t = &self.token;
-        RawEntry {
-            issuer: t
-                .issuer_ext
-                .as_deref()
-                .filter(|i| !i.is_empty())
-                .or(t.issuer_int.as_deref()),
-            name: &t.label,
-            kind: t.kind.as_deref().unwrap_or("TOTP"),
-            algorithm: t.algo.as_deref(),
-            digits: t.digits,
-            period: t.period,
-            counter: t.counter,
-            secret: RawSecret::Bytes(self.secret.clone()),
-            pin: None,
-        }
+        self.token.settings.raw(self.secret.clone())
     }
 }
 
@@ -89,13 +115,7 @@ fn token(value: &Value) -> Result<Parsed, Skipped> {
         name: name(),
         reason: format!("not a token: {err}"),
     })?;
-    let bytes: Option<Zeroizing<Vec<u8>>> = token
-        .secret
-        .iter()
-        .map(|&b| i8::try_from(b).ok().map(|b| b as u8))
-        .collect::<Option<Vec<u8>>>()
-        .map(Zeroizing::new);
-    let Some(bytes) = bytes else {
+    let Some(bytes) = java_bytes(&token.secret) else {
         return Err(Skipped {
             name: name(),
             reason: "its secret is not a list of bytes (-128 to 127)".into(),

@@ -722,6 +722,44 @@ async fn grpc_and_dbus_give_the_same_results() {
     assert_eq!(name, "org.tessera.Authenticator1.Error.WrongPassword");
     assert_eq!(g.message(), message);
 
+    // Export: the same file and the same accounts both ways; a wrong PIN
+    // the same error, counted once for each call.
+    let g = d
+        .backup()
+        .await
+        .export(pb::ExportRequest {
+            format: "uri-list".into(),
+            pin: PIN.into(),
+            password: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let (file, b): (Vec<u8>, tesserad::dbus::types::ExportResult) =
+        call(&p, "ExportFile", &("uri-list", PIN, ""))
+            .await
+            .unwrap();
+    assert_eq!(g.file, file);
+    assert!(String::from_utf8(file).unwrap().starts_with("otpauth://"));
+    assert_eq!(labels(&g.exported), dbus_labels(&b.exported));
+    assert!(!g.exported.is_empty());
+    let e = call::<(Vec<u8>, tesserad::dbus::types::ExportResult)>(
+        &p,
+        "ExportFile",
+        &("uri-list", "000000", ""),
+    )
+    .await
+    .unwrap_err();
+    let (name, _) = dbus_error(&e);
+    assert_eq!(name, "org.tessera.Authenticator1.Error.WrongPin");
+    let e =
+        call::<(Vec<u8>, tesserad::dbus::types::ExportResult)>(&p, "ExportFile", &("pdf", PIN, ""))
+            .await
+            .unwrap_err();
+    let (name, message) = dbus_error(&e);
+    assert_eq!(name, "org.tessera.Authenticator1.Error.InvalidArgument");
+    assert!(message.contains("aegis-encrypted"), "{message}");
+
     // Lock over gRPC: D-Bus sees it.
     d.vault().await.lock(pb::LockRequest {}).await.unwrap();
     let b: Status = call(&p, "Status", &()).await.unwrap();

@@ -318,6 +318,30 @@ impl Authenticator {
         Ok(types::import_result(&plan))
     }
 
+    /// The vault's otpauth accounts as a file another authenticator reads,
+    /// confirmed with the vault's PIN: Backup.Export. The caller writes
+    /// the file (0600).
+    #[zbus(out_args("file", "result"))]
+    async fn export_file(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+        format: String,
+        pin: String,
+        password: String,
+    ) -> Result<(Vec<u8>, types::ExportResult)> {
+        self.peers.admit(c, &h).await?;
+        let export = self
+            .service
+            .export(
+                &format,
+                types::optional_pin(pin),
+                types::optional_pin(password),
+            )
+            .await?;
+        Ok((export.file.to_vec(), types::export_result(&export)))
+    }
+
     #[zbus(out_args("view"))]
     async fn start_activation(
         &self,

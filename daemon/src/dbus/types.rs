@@ -346,6 +346,26 @@ pub fn import_result(p: &crate::service::import_ops::ImportPlan) -> ImportResult
     }
 }
 
+/// What an export carried (Backup.Export's answer, beside the file).
+#[derive(Clone, Debug, Default, PartialEq, SerializeDict, DeserializeDict, Type)]
+#[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]
+pub struct ExportResult {
+    pub exported: Vec<Account>,
+    /// `(name, reason)` of each account the file does not carry.
+    pub left_out: Vec<(String, String)>,
+}
+
+pub fn export_result(e: &crate::service::export_ops::Export) -> ExportResult {
+    ExportResult {
+        exported: e.exported.iter().map(account).collect(),
+        left_out: e
+            .left_out
+            .iter()
+            .map(|s| (s.name.clone(), s.reason.clone()))
+            .collect(),
+    }
+}
+
 pub fn approval(a: &Approval) -> ApprovalResult {
     ApprovalResult {
         approved: a.response.is_some(),

@@ -743,6 +743,7 @@ async fn grpc_and_dbus_give_the_same_results() {
     assert!(String::from_utf8(file).unwrap().starts_with("otpauth://"));
     assert_eq!(labels(&g.exported), dbus_labels(&b.exported));
     assert!(!g.exported.is_empty());
+    let g_exported = g.exported;
     let e = call::<(Vec<u8>, tesserad::dbus::types::ExportResult)>(
         &p,
         "ExportFile",
@@ -759,6 +760,61 @@ async fn grpc_and_dbus_give_the_same_results() {
     let (name, message) = dbus_error(&e);
     assert_eq!(name, "org.tessera.Authenticator1.Error.InvalidArgument");
     assert!(message.contains("aegis-encrypted"), "{message}");
+
+    // Backups: the same list; a backup made over D-Bus opens over gRPC,
+    // and the same plan comes back both ways.
+    let g = d
+        .backup()
+        .await
+        .list(pb::ListBackupsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let (folder, list): (String, Vec<(String, u64, i64)>) =
+        call(&p, "ListBackups", &()).await.unwrap();
+    assert_eq!(g.folder, folder);
+    let grpc_list: Vec<_> = g
+        .backups
+        .iter()
+        .map(|b| (b.path.clone(), b.bytes, b.modified_unix))
+        .collect();
+    assert_eq!(grpc_list, list);
+    let password = "correct horse battery";
+    let (file, count): (Vec<u8>, u32) = call(&p, "CreateBackup", &(password, false)).await.unwrap();
+    assert_eq!(count as usize, labels(&g_exported).len());
+    let g = d
+        .backup()
+        .await
+        .restore(pb::RestoreBackupRequest {
+            name: "made over D-Bus".into(),
+            file: file.clone(),
+            pin: password.into(),
+            mode: pb::RestoreMode::Merge as i32,
+            apply: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let b: tesserad::dbus::types::RestoreResult = call(
+        &p,
+        "RestoreBackup",
+        &("made over D-Bus", &file[..], password, "merge", false),
+    )
+    .await
+    .unwrap();
+    assert_eq!((g.in_backup, g.unchanged), (b.in_backup, b.unchanged));
+    assert_eq!(g.unchanged, count, "the vault holds every account already");
+    assert!(g.added.is_empty() && b.added.is_empty() && !b.applied);
+    let e = call::<tesserad::dbus::types::RestoreResult>(
+        &p,
+        "RestoreBackup",
+        &("x", &file[..], password, "sideways", false),
+    )
+    .await
+    .unwrap_err();
+    let (name, message) = dbus_error(&e);
+    assert_eq!(name, "org.tessera.Authenticator1.Error.InvalidArgument");
+    assert!(message.contains("\"merge\""), "{message}");
 
     // Lock over gRPC: D-Bus sees it.
     d.vault().await.lock(pb::LockRequest {}).await.unwrap();

@@ -318,6 +318,64 @@ impl Authenticator {
         Ok(types::import_result(&plan))
     }
 
+    /// The backup folder and the automatic backups in it: Backup.List.
+    #[zbus(out_args("folder", "backups"))]
+    async fn list_backups(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+    ) -> Result<(String, Vec<(String, u64, i64)>)> {
+        self.peers.admit(c, &h).await?;
+        let (folder, list) = self.service.list_backups().await?;
+        Ok((
+            folder.display().to_string(),
+            list.iter()
+                .map(|b| (b.path.display().to_string(), b.bytes, b.modified_unix))
+                .collect(),
+        ))
+    }
+
+    /// A backup of the vault under a password of its own (and, with
+    /// `with_pin`, the vault's PIN): Backup.Create. The caller writes it.
+    #[zbus(out_args("file", "accounts"))]
+    async fn create_backup(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+        password: String,
+        with_pin: bool,
+    ) -> Result<(Vec<u8>, u32)> {
+        self.peers.admit(c, &h).await?;
+        let (file, accounts) = self
+            .service
+            .create_backup(types::optional_pin(password), with_pin)
+            .await?;
+        Ok((file, accounts as u32))
+    }
+
+    /// A backup's changes to the vault and, with `apply`, the restore:
+    /// Backup.Restore. `mode` is "merge" or "replace".
+    #[zbus(out_args("result"))]
+    #[allow(clippy::too_many_arguments)]
+    async fn restore_backup(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+        name: String,
+        file: Vec<u8>,
+        pin: String,
+        mode: String,
+        apply: bool,
+    ) -> Result<types::RestoreResult> {
+        self.peers.admit(c, &h).await?;
+        let mode = types::restore_mode(&mode)?;
+        let plan = self
+            .service
+            .restore_backup(&name, file, SecretString::new(pin), mode, apply)
+            .await?;
+        Ok(types::restore_result(&plan))
+    }
+
     /// The vault's otpauth accounts as a file another authenticator reads,
     /// confirmed with the vault's PIN: Backup.Export. The caller writes
     /// the file (0600).

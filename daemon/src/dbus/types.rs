@@ -346,6 +346,44 @@ pub fn import_result(p: &crate::service::import_ops::ImportPlan) -> ImportResult
     }
 }
 
+/// What restoring a backup changes (Backup.Restore's answer).
+#[derive(Clone, Debug, Default, PartialEq, SerializeDict, DeserializeDict, Type)]
+#[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]
+pub struct RestoreResult {
+    pub in_backup: u32,
+    pub added: Vec<Account>,
+    pub removed: Vec<Account>,
+    pub changed: Vec<Account>,
+    pub unchanged: u32,
+    pub applied: bool,
+}
+
+pub fn restore_result(p: &crate::service::backup_ops::RestorePlan) -> RestoreResult {
+    let list = |l: &[AccountInfo]| l.iter().map(account).collect();
+    RestoreResult {
+        in_backup: p.in_backup as u32,
+        added: list(&p.added),
+        removed: list(&p.removed),
+        changed: list(&p.changed),
+        unchanged: p.unchanged as u32,
+        applied: p.applied,
+    }
+}
+
+/// `merge` or `replace`, as RestoreBackup takes them.
+pub fn restore_mode(mode: &str) -> ServiceResult<crate::service::backup_ops::RestoreMode> {
+    use crate::service::backup_ops::RestoreMode;
+    match mode {
+        "merge" => Ok(RestoreMode::Merge),
+        "replace" => Ok(RestoreMode::Replace),
+        other => Err(ServiceError::invalid_argument(format!(
+            "mode {:?}: say \"merge\" (add what the vault lacks) or \"replace\" (the \
+             vault's accounts become the backup's)",
+            crate::error::truncate_for_echo(other)
+        ))),
+    }
+}
+
 /// What an export carried (Backup.Export's answer, beside the file).
 #[derive(Clone, Debug, Default, PartialEq, SerializeDict, DeserializeDict, Type)]
 #[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]

@@ -167,15 +167,7 @@ async fn a_vault_found_damaged_at_unlock_names_the_newest_copy() {
     activate_payload(&d, MAIL, PIN).await;
     let newest = wait_for_copy_of(&vault, &folder);
     d.stop();
-    // A byte of the ciphertext changed and the trailing SHA-256 written
-    // again, as a tool that rewrote the file would: start-up reads it,
-    // only the body's tag can tell.
-    let mut damaged = std::fs::read(&vault).unwrap();
-    let body_end = damaged.len() - 32;
-    damaged[body_end - 20] ^= 0x01;
-    let sum = <sha2::Sha256 as sha2::Digest>::digest(&damaged[..body_end]);
-    damaged[body_end..].copy_from_slice(&sum);
-    std::fs::write(&vault, &damaged).unwrap();
+    let damaged = damage_vault_body(&vault);
     d.restart();
     let e = unlock(&mut d.vault().await, PIN).await.unwrap_err();
     assert_eq!(

@@ -238,6 +238,56 @@ async fn a_keyring_vault_opens_without_a_pin_and_survives_restarts() {
 
 /// With no Secret Service to keep the key, a keyring activation stores
 /// nothing and says what to do.
+/// A keyring vault whose body turns out damaged: the code request that
+/// opens it from the keyring says it is damaged and names the newest
+/// automatic backup, as the PIN path does; the file stays as it is.
+#[tokio::test]
+async fn a_keyring_vault_found_damaged_names_the_newest_backup() {
+    require_secret_service("keyring");
+    let mut d = Daemon::start(KEYRING_CONFIG);
+    activate(&d, "alice").await;
+    let vault = d.data_dir().join("vault");
+    let folder = d.data_dir().join("backups");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let newest = loop {
+        let mut copies: Vec<_> = std::fs::read_dir(&folder)
+            .map(|r| r.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        // Finished copies only, not one being written (`.tmp`).
+        copies.retain(|p| p.extension().is_some_and(|e| e == "tessera"));
+        copies.sort();
+        // The copy of the vault as it is now (the writer runs after the
+        // save returns).
+        if let Some(last) = copies.pop()
+            && std::fs::read(&last).unwrap() == std::fs::read(&vault).unwrap()
+        {
+            break last;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "no automatic backup of the vault"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    d.stop();
+    let damaged = damage_vault_body(&vault);
+    d.restart();
+    let e = code(&d, "alice").await.unwrap_err();
+    assert_eq!(error_code(&e), "ERROR_CODE_VAULT_UNUSABLE", "{e:?}");
+    assert!(
+        e.message().contains(&format!(
+            "The newest automatic backup is {}",
+            newest.display()
+        )),
+        "{} (the newest: {})",
+        e.message(),
+        newest.display()
+    );
+    assert!(status(&d).await.exists, "still serving");
+    d.stop();
+    assert_eq!(std::fs::read(&vault).unwrap(), damaged, "left as it is");
+}
+
 #[tokio::test]
 async fn without_a_secret_service_nothing_is_created() {
     require_secret_service("keyring");

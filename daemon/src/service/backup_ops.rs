@@ -118,7 +118,7 @@ impl Service {
         Ok((folder, list))
     }
 
-    pub(crate) async fn backup_folder(&self) -> ServiceResult<PathBuf> {
+    async fn backup_folder(&self) -> ServiceResult<PathBuf> {
         let dir = self.vault().lock().await.dir().to_owned();
         self.config()
             .backup

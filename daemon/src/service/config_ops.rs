@@ -84,6 +84,13 @@ pub(crate) fn check_plan(config: &Config, plan: &Plan) -> ServiceResult<()> {
 /// The automatic backups `config` asks for, for the vault in `data_dir`.
 /// A folder that cannot be used (`~/…` without `$HOME`) turns them off
 /// with a warning rather than stopping the daemon.
+/// Where the automatic copies go (and are looked for), also while they are
+/// off; `None` when the setting cannot name a folder.
+pub(crate) fn backup_folder(config: &Config, data_dir: &Path) -> Option<std::path::PathBuf> {
+    use crate::config::BackupConfigExt;
+    config.backup.folder_in(data_dir).ok()
+}
+
 pub(crate) fn backup_policy(config: &Config, data_dir: &Path) -> Option<BackupPolicy> {
     match config.backup.policy(data_dir) {
         Ok(policy) => policy,
@@ -115,6 +122,8 @@ impl Service {
         vault.set_pin_delay_policy(delays);
         let backups = backup_policy(&config, vault.dir());
         vault.set_backup_policy(backups);
+        let folder = backup_folder(&config, vault.dir());
+        vault.set_backup_folder(folder);
         drop(vault);
         self.replace_config(config);
         self.log_compliance().await;

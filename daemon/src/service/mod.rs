@@ -77,6 +77,8 @@ impl Service {
         let mut vault = vault;
         vault.set_pin_delay_policy(config.pin.delay_policy());
         vault.set_backup_policy(config_ops::backup_policy(&config, vault.dir()));
+        let folder = config_ops::backup_folder(&config, vault.dir());
+        vault.set_backup_folder(folder);
         Self {
             inner: Arc::new(Inner {
                 vault: Arc::new(Mutex::new(vault)),
@@ -234,6 +236,7 @@ impl From<VaultError> for ServiceError {
             VaultError::WrongPin { .. } | VaultError::CopyWrongPin { .. } => ErrorCode::WrongPin,
             VaultError::CopyWithoutPin { .. } => ErrorCode::InvalidArgument,
             VaultError::PinDelayed { .. } | VaultError::LockedOut => ErrorCode::PinDelayed,
+            VaultError::BodyDamaged { .. } => ErrorCode::VaultUnusable,
             _ => ErrorCode::Internal,
         };
         ServiceError::new(code, e)

@@ -9,7 +9,7 @@ use super::Service;
 use crate::config::{PinConfigExt, VaultConfigExt};
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::keyring::{KeyStore, KeyringError};
-use crate::vault::{SlotKind, Vault, VaultError, backups};
+use crate::vault::{SlotKind, Vault, VaultError};
 
 /// What `tessera status` shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,8 +65,6 @@ impl Service {
     /// the same counting (a wrong one is `WrongPin`), and the answer says it
     /// was already unlocked; a keyring vault has nothing to check.
     pub async fn unlock(&self, pin: SecretString) -> ServiceResult<VaultStatus> {
-        // For the message when the vault's body turns out damaged.
-        let backups = self.backup_folder().await.ok();
         let already_unlocked = self
             .with_vault(move |v| {
                 if !v.exists() {
@@ -88,17 +86,7 @@ impl Service {
                 } else {
                     v.unlock_with_pin(&pin, now)
                 };
-                checked
-                    .map_err(|e| match e {
-                        VaultError::Corrupt { ref path, .. } => {
-                            let newest = backups.as_deref().and_then(backups::newest);
-                            let hint = backups::restore_hint(path, newest.as_deref());
-                            tracing::error!("{e}. {hint}");
-                            ServiceError::new(ErrorCode::VaultUnusable, format!("{e}. {hint}"))
-                        }
-                        e => pin_error(v, e),
-                    })
-                    .map(|()| was_unlocked)
+                checked.map_err(|e| pin_error(v, e)).map(|()| was_unlocked)
             })
             .await??;
         if already_unlocked {

@@ -51,6 +51,19 @@ pub enum VaultError {
     )]
     Corrupt { path: PathBuf, reason: String },
 
+    /// The file read at start-up but its accounts do not open with a key
+    /// its slot gave: damaged after all. Never overwritten; `hint` is the
+    /// way back ([`super::backups::restore_hint`], the newest backup named).
+    #[error(
+        "the vault {} is damaged: {reason}. It was left as it is. {hint}",
+        path.display()
+    )]
+    BodyDamaged {
+        path: PathBuf,
+        reason: String,
+        hint: String,
+    },
+
     #[error(
         "{} was written by a newer Tessera (vault format {found}; this tesserad reads up to \
          {supported}); update tesserad. The file was left as it is",

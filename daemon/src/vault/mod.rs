@@ -93,6 +93,9 @@ pub struct Vault {
     /// Automatic backups: where, and the writer (started with the first).
     backup: Option<BackupPolicy>,
     backups: Option<Backups>,
+    /// Where the automatic copies are, also while they are off (copies made
+    /// before may be there): named when the vault turns out damaged.
+    backup_folder: Option<PathBuf>,
 }
 
 impl fmt::Debug for Vault {
@@ -206,6 +209,7 @@ impl Vault {
             next_id: slots::random_array(),
             backup: None,
             backups: None,
+            backup_folder: None,
         })
     }
 
@@ -260,6 +264,12 @@ impl Vault {
 
     pub fn set_pin_delay_policy(&mut self, policy: PinDelayPolicy) {
         self.policy = policy;
+    }
+
+    /// Where automatic copies are looked for when the vault turns out
+    /// damaged at unlock ([`VaultError::BodyDamaged`]).
+    pub fn set_backup_folder(&mut self, folder: Option<PathBuf>) {
+        self.backup_folder = folder;
     }
 
     /// Turns automatic backups on (after every save, a copy of the file to
@@ -608,10 +618,22 @@ impl Vault {
         Ok(file)
     }
 
+    /// The accounts under `master`. A body that fails here read at start-up,
+    /// so every unlock (PIN, keyring, finger) says it is damaged the same
+    /// way, with the newest backup.
     fn decrypt(&self, master: &Key) -> Result<Vec<Account>, VaultError> {
         let file = self.file.as_ref().ok_or(VaultError::NoVault)?;
-        let plain = file.decrypt_body(&self.path, master)?;
-        body::decode(&self.path, &plain)
+        file.decrypt_body(&self.path, master)
+            .and_then(|plain| body::decode(&self.path, &plain))
+            .map_err(|e| match e {
+                VaultError::Corrupt { path, reason } => {
+                    let newest = self.backup_folder.as_deref().and_then(backups::newest);
+                    let hint = backups::restore_hint(&path, newest.as_deref());
+                    tracing::error!(path = %path.display(), "vault damaged: {reason}. {hint}");
+                    VaultError::BodyDamaged { path, reason, hint }
+                }
+                other => other,
+            })
     }
 
     fn unlock_with_master(&mut self, master: Key) -> Result<(), VaultError> {

@@ -714,7 +714,7 @@ fn deliberate_changes_with_a_fixed_checksum_still_fail_to_open() {
     let before = fs::read(&path).unwrap();
     let mut v = Vault::open(tmp.path()).unwrap();
     let e = v.unlock_with_pin(&pin("1234"), t0()).unwrap_err();
-    assert!(matches!(e, VaultError::Corrupt { .. }), "{e}");
+    assert!(matches!(e, VaultError::BodyDamaged { .. }), "{e}");
     assert!(e.to_string().contains("fail authentication"), "{e}");
     assert!(!v.is_unlocked());
     assert_eq!(v.pin_status(t0()).failed_attempts, 0, "the PIN was right");
@@ -737,7 +737,7 @@ fn deliberate_changes_with_a_fixed_checksum_still_fail_to_open() {
     fix_checksum(&path);
     let mut v = Vault::open(tmp.path()).unwrap();
     let e = v.unlock_with_pin(&pin("1234"), t0()).unwrap_err();
-    assert!(matches!(e, VaultError::Corrupt { .. }), "{e}");
+    assert!(matches!(e, VaultError::BodyDamaged { .. }), "{e}");
 
     // A slot's salt: the PIN no longer opens it.
     let tmp = with_pin_vault(sample());

@@ -20,3 +20,4 @@ pub mod bins;
 pub mod bus;
 pub mod daemon;
 pub mod images;
+pub mod perturb;

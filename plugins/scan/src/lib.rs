@@ -5,6 +5,10 @@
 //! cascade on it. The `scanner-image` plugin wraps this crate, and the daemon
 //! uses its limits to refuse oversized input before calling any plugin.
 //!
+//! A picture with colour that holds no plain QR code is read as a Tessera
+//! colour code ([`colour`], `docs/colour-code.md`): three QR layers in the
+//! red, green and blue channels.
+//!
 //! The cascade is rxing first; each later pass runs only when the earlier
 //! ones found nothing, and stays in [`CASCADE`] only because it adds exact
 //! decodes on the benchmark (`docs/benchmarks.md`, QR decoding).
@@ -12,9 +16,12 @@
 use std::io::Cursor;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use image::{ImageReader, Limits};
+use image::{DynamicImage, ImageReader, Limits};
 
+pub mod colour;
 mod passes;
+
+pub use tessera_colour::Rgb;
 
 pub use passes::{Panicked, Pass, run_pass, try_pass};
 
@@ -45,6 +52,12 @@ pub enum ScanError {
     Corrupt(String),
     #[error("image: no QR code found; hold the code flat, in focus and whole in the picture")]
     NoCode,
+    /// A colour code was seen but not read: a layer missing, layers of two
+    /// codes, a version or layer count this reader does not know.
+    #[error(
+        "image: {0}; hold the code flat and in even light, or scan the plain QR code the issuer also gives"
+    )]
+    Colour(tessera_colour::LayerError),
 }
 
 /// A grey-scale image ready for a decoder.
@@ -57,6 +70,36 @@ pub struct Luma {
 
 /// Decodes image bytes to grey scale within the size limits.
 pub fn load_luma(bytes: &[u8]) -> Result<Luma, ScanError> {
+    load(bytes).map(|img| luma_of(&img))
+}
+
+/// Decodes image bytes to 8-bit RGB within the size limits.
+pub fn load_rgb(bytes: &[u8]) -> Result<Rgb, ScanError> {
+    load(bytes).map(rgb_of)
+}
+
+fn luma_of(img: &DynamicImage) -> Luma {
+    let luma = img.to_luma8();
+    let (width, height) = luma.dimensions();
+    Luma {
+        pixels: luma.into_raw(),
+        width,
+        height,
+    }
+}
+
+fn rgb_of(img: DynamicImage) -> Rgb {
+    let rgb = img.into_rgb8();
+    let (width, height) = rgb.dimensions();
+    Rgb {
+        width,
+        height,
+        data: rgb.into_raw(),
+    }
+}
+
+/// Decodes image bytes within the size limits.
+fn load(bytes: &[u8]) -> Result<DynamicImage, ScanError> {
     if bytes.is_empty() {
         return Err(ScanError::Empty);
     }
@@ -95,23 +138,80 @@ pub fn load_luma(bytes: &[u8]) -> Result<Luma, ScanError> {
     let img = catch_unwind(AssertUnwindSafe(|| r.decode()))
         .map_err(|_| ScanError::Corrupt("the image decoder failed".into()))?
         .map_err(|e| ScanError::Corrupt(e.to_string()))?;
-    let luma = img.into_luma8();
-    let (width, height) = luma.dimensions();
-    if width == 0 || height == 0 {
+    if img.width() == 0 || img.height() == 0 {
         return Err(ScanError::Corrupt("the image has no pixels".into()));
     }
-    Ok(Luma {
-        pixels: luma.into_raw(),
-        width,
-        height,
-    })
+    Ok(img)
 }
 
 /// Every QR code found in the image (at most [`MAX_CODES`], each at most
-/// [`MAX_TEXT_BYTES`]), in the order found, without duplicates.
+/// [`MAX_TEXT_BYTES`]), in the order found, without duplicates; or the
+/// payload of the colour code it holds.
 pub fn decode(bytes: &[u8]) -> Result<Vec<String>, ScanError> {
-    let luma = load_luma(bytes)?;
-    decode_luma(&luma, CASCADE)
+    let img = load(bytes)?;
+    let plain = decode_luma(&luma_of(&img), CASCADE);
+    let has_colour = img.color().has_color();
+    decode_either(plain, || has_colour.then(|| rgb_of(img)))
+}
+
+/// A colour frame's codes: plain QR codes, else its colour code (the
+/// camera's frames, a screenshot).
+pub fn decode_rgb(rgb: &Rgb) -> Result<Vec<String>, ScanError> {
+    let luma = Luma {
+        pixels: rgb
+            .data
+            .chunks_exact(3)
+            .map(|p| {
+                // Rec. 601 luma, as the image crate computes it.
+                ((u32::from(p[0]) * 299 + u32::from(p[1]) * 587 + u32::from(p[2]) * 114) / 1000)
+                    as u8
+            })
+            .collect(),
+        width: rgb.width,
+        height: rgb.height,
+    };
+    decode_either(decode_luma(&luma, CASCADE), || Some(rgb.clone()))
+}
+
+/// The plain codes found, unless there are none or they are colour code
+/// layers read in grey: then the colour read of the picture, when it has
+/// colour.
+fn decode_either(
+    plain: Result<Vec<String>, ScanError>,
+    rgb: impl FnOnce() -> Option<Rgb>,
+) -> Result<Vec<String>, ScanError> {
+    let (layers, plain): (Vec<String>, Result<Vec<String>, ScanError>) = match plain {
+        Ok(codes) => {
+            let (layers, others): (Vec<String>, Vec<String>) = codes
+                .into_iter()
+                .partition(|t| tessera_colour::layers::is_layer(t));
+            if !others.is_empty() {
+                return Ok(others);
+            }
+            (layers, Err(ScanError::NoCode))
+        }
+        Err(e) => (Vec::new(), Err(e)),
+    };
+    if let Some(rgb) = rgb() {
+        match colour::decode(&rgb) {
+            Ok(payload) => return Ok(vec![payload]),
+            Err(colour::ColourFailure::Layers(e)) => return Err(ScanError::Colour(e)),
+            Err(colour::ColourFailure::NoCode) => {}
+        }
+    }
+    if !layers.is_empty() {
+        // Layers seen in grey (three QR codes side by side, or a grey
+        // picture of a colour code): joined if they make a payload.
+        let parsed: Result<Vec<_>, _> = layers
+            .iter()
+            .map(|t| tessera_colour::layers::parse(t))
+            .collect();
+        return parsed
+            .and_then(|l| tessera_colour::layers::join(&l))
+            .map(|payload| vec![payload])
+            .map_err(ScanError::Colour);
+    }
+    plain
 }
 
 /// Runs `passes` in order on a loaded image until one finds a code.

@@ -45,7 +45,7 @@ BINARIES = tesserad tessera tessera-issuer tessera-app
 # The clients whose completions and man page are generated from their own
 # clap definitions (`tessera completions SHELL`, `tessera man`).
 CLIENTS = $(filter tessera tessera-issuer,$(BINARIES))
-PLUGINS = tessera_scanner_image tessera_scanner_screen tessera_scanner_camera tessera_biometric_fprintd
+PLUGINS = tessera_scanner_image tessera_scanner_colour tessera_scanner_screen tessera_scanner_camera tessera_biometric_fprintd
 
 # The per-user mode: everything under ~/.local, units where systemd --user
 # and the session bus look for the user's own.

@@ -106,6 +106,7 @@ fn built() -> (PathBuf, String, Vec<String>) {
         .collect();
     let plugins = [
         "tessera_scanner_image",
+        "tessera_scanner_colour",
         "tessera_scanner_screen",
         "tessera_scanner_camera",
         "tessera_biometric_fprintd",

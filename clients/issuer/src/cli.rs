@@ -112,6 +112,11 @@ pub struct NewArgs {
     /// Payload text form.
     #[arg(long, value_enum, default_value_t = FormArg::Tag)]
     pub form: FormArg,
+    /// Write a Tessera colour code (three QR layers in colour, about three
+    /// times a QR code's capacity; docs/colour-code.md) as the PNG, and the
+    /// plain QR code beside it as IMAGE.plain.png when the payload fits one.
+    #[arg(long)]
+    pub colour: bool,
 }
 
 /// Check the device code the user read from the authenticator and store the

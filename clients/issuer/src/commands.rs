@@ -67,11 +67,21 @@ struct Prepared {
     code: ActivationCode,
     payload: String,
     image: Vec<u8>,
-    terminal: String,
+    /// A colour image's plain QR fallback, when the payload fits one.
+    fallback: Option<Vec<u8>>,
+    /// The plain QR code in the terminal, when the payload fits one.
+    terminal: Option<String>,
 }
 
 fn new(args: NewArgs) -> Result<Report> {
     let kind = ImageKind::from_path(&args.image)?;
+    if args.colour && kind != ImageKind::Png {
+        return Err(Error::input(format!(
+            "--image {}: a colour code is written as PNG; name a .png file",
+            args.image.display()
+        )));
+    }
+    let fallback_path = args.colour.then(|| qr::fallback_path(&args.image));
     let key = match &args.key_hex {
         Some(text) => parse_key_hex(text)?,
         None => random_key(),
@@ -100,10 +110,25 @@ fn new(args: NewArgs) -> Result<Report> {
                 text.len()
             )));
         }
-        let code_image = qr::qr_code(&text)?;
+        let (image, fallback, terminal) = if args.colour {
+            let plain = qr::qr_code(&text).ok();
+            (
+                qr::colour_png(&text)?,
+                plain.as_ref().map(|c| qr::encode(c, ImageKind::Png)),
+                plain.as_ref().map(qr::terminal),
+            )
+        } else {
+            let code_image = qr::qr_code(&text)?;
+            (
+                qr::encode(&code_image, kind),
+                None,
+                Some(qr::terminal(&code_image)),
+            )
+        };
         Ok(Prepared {
-            image: qr::encode(&code_image, kind),
-            terminal: qr::terminal(&code_image),
+            image,
+            fallback,
+            terminal,
             payload: text,
             serial,
             code,
@@ -144,8 +169,16 @@ fn new(args: NewArgs) -> Result<Report> {
         })?;
         // The image holds the activation key: mode 0600 like the database.
         files::write_private(&args.image, &made.image, true)?;
+        if let (Some(path), Some(bytes)) = (&fallback_path, &made.fallback) {
+            files::write_private(path, bytes, true).inspect_err(|_| {
+                let _ = fs::remove_file(&args.image);
+            })?;
+        }
         tx.commit().inspect_err(|_| {
             let _ = fs::remove_file(&args.image);
+            if let Some(path) = &fallback_path {
+                let _ = fs::remove_file(path);
+            }
         })
     })();
     if let Err(e) = stored {
@@ -166,12 +199,29 @@ fn new(args: NewArgs) -> Result<Report> {
         (
             "Image",
             format!(
-                "{} ({}, mode 0600)",
+                "{} ({}{}, mode 0600)",
                 args.image.display(),
+                if args.colour { "colour code, " } else { "" },
                 kind.name().to_uppercase()
             ),
         ),
     ];
+    let fallback_written = made
+        .fallback
+        .is_some()
+        .then_some(fallback_path.as_ref())
+        .flatten();
+    if let Some(path) = fallback_written {
+        rows.push(("Plain QR", format!("{} (PNG, mode 0600)", path.display())));
+    } else if args.colour {
+        rows.push((
+            "Plain QR",
+            format!(
+                "none: the payload ({} bytes) is over what a QR code holds",
+                made.payload.len()
+            ),
+        ));
+    }
     if let Some(key) = &signed_by {
         rows.push(("Signed by", key.clone()));
     }
@@ -180,7 +230,7 @@ fn new(args: NewArgs) -> Result<Report> {
          and reads you the device code the authenticator shows. Then run\n  \
          tessera-issuer bind --db {} --serial {} --device-code DC\n",
         fields(&rows),
-        made.terminal,
+        made.terminal.as_deref().unwrap_or(""),
         shell_word(&db.display().to_string()),
         made.serial,
     );
@@ -193,6 +243,8 @@ fn new(args: NewArgs) -> Result<Report> {
         "otp": otp,
         "image": args.image,
         "image_format": kind.name(),
+        "colour": args.colour,
+        "plain_image": fallback_written,
         "signed_by": signed_by,
         "state": State::Created.as_str(),
     });

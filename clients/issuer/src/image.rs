@@ -1,6 +1,7 @@
 //! The activation image: a QR code of the payload text, as PNG, SVG or
-//! drawn in the terminal. Error correction level M, with the 4-module quiet
-//! zone scanners need.
+//! drawn in the terminal; or a Tessera colour code as PNG
+//! (`docs/colour-code.md`). Error correction level M, with the 4-module
+//! quiet zone scanners need.
 
 use std::io::Cursor;
 use std::path::Path;
@@ -81,6 +82,28 @@ pub fn encode(code: &QrCode, kind: ImageKind) -> Vec<u8> {
             .build()
             .into_bytes(),
     }
+}
+
+/// The colour code of `text` as a PNG (8 pixels a module, as plain ones).
+pub fn colour_png(text: &str) -> Result<Vec<u8>> {
+    let code = tessera_colour::ColourCode::new(text).map_err(|e| Error::input(e.to_string()))?;
+    let rgb = code.to_rgb(PNG_MODULE_PIXELS);
+    let img = image::RgbImage::from_raw(rgb.width, rgb.height, rgb.data)
+        .expect("the encoder fills every pixel");
+    let mut out = Cursor::new(Vec::new());
+    img.write_to(&mut out, ImageFormat::Png)
+        .expect("encoding a PNG into memory does not fail");
+    Ok(out.into_inner())
+}
+
+/// Where the plain QR fallback of a colour image goes: `OUT.png` →
+/// `OUT.plain.png`.
+pub fn fallback_path(colour: &Path) -> std::path::PathBuf {
+    let stem = colour
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    colour.with_file_name(format!("{stem}.plain.png"))
 }
 
 /// The code drawn with half-block characters, two modules per character
@@ -166,6 +189,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!(decoded.getText(), text);
+    }
+
+    #[test]
+    fn colour_images_read_back_and_have_a_fallback_name() {
+        let text = "<QRCode><SN>TSR0000001</SN><AC>00000523310060624280605095539573136129562</AC></QRCode>";
+        let png = colour_png(text).unwrap();
+        assert_eq!(tessera_scan::decode(&png).unwrap(), vec![text.to_owned()]);
+        assert_eq!(
+            fallback_path(Path::new("out/act.png")),
+            Path::new("out/act.plain.png")
+        );
     }
 
     #[test]

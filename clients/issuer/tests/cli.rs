@@ -696,6 +696,43 @@ fn the_png_decodes_to_the_payload() {
 }
 
 #[test]
+fn a_colour_image_and_its_plain_fallback_hold_the_payload() {
+    let env = Env::new();
+    let new = env
+        .new_vector(&["--label", "alice@example.com", "--colour", "--json"])
+        .ok();
+    let json = new.json();
+    let payload_text = json["payload"].as_str().unwrap().to_owned();
+    assert_eq!(json["colour"], true);
+    let plain_path = env.path("a.plain.png");
+    assert_eq!(json["plain_image"], plain_path.to_str().unwrap());
+    let colour = fs::read(env.path("a.png")).unwrap();
+    let img = image::load_from_memory(&colour).unwrap().to_rgb8();
+    let colours: std::collections::HashSet<[u8; 3]> = img.pixels().map(|p| p.0).collect();
+    assert_eq!(colours.len(), 8, "the eight colours of the palette");
+    assert_eq!(
+        tessera_scan::decode(&colour).unwrap(),
+        vec![payload_text.clone()]
+    );
+    let plain = fs::read(&plain_path).unwrap();
+    assert_eq!(tessera_scan::decode(&plain).unwrap(), vec![payload_text]);
+    for path in [env.path("a.png"), plain_path] {
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+    }
+    // An SVG cannot be a colour code.
+    let svg = env.path("b.svg");
+    run(&[
+        "new",
+        "--db",
+        env.db(),
+        "--image",
+        svg.to_str().unwrap(),
+        "--colour",
+    ])
+    .fails(2, "a colour code is written as PNG");
+}
+
+#[test]
 fn human_output_of_new() {
     let env = Env::new();
     let out = env

@@ -40,6 +40,43 @@ fn shared_qr(set: &str, name: &str) -> std::path::PathBuf {
 }
 
 #[tokio::test]
+async fn the_colour_scanner_reads_colour_codes_only() {
+    let dir = plugin_dir();
+    copy_plugin(
+        "tessera_scanner_colour",
+        dir.path(),
+        "libtessera_scanner_colour.so",
+    );
+    let host = load(dir.path());
+    let colour = info(&host, "colour");
+    assert_eq!(colour.status, PluginStatus::Loaded);
+    assert_eq!(colour.input, Some(ScannerInput::Image));
+
+    let payload =
+        "<QRCode><SN>TSR0000001</SN><AC>00000523310060624280605095539573136129562</AC></QRCode>";
+    let rgb = tessera_colour::ColourCode::new(payload).unwrap().to_rgb(6);
+    let img = image::RgbImage::from_raw(rgb.width, rgb.height, rgb.data).unwrap();
+    let mut png = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    assert_eq!(
+        host.scan("colour", png, TIMEOUT, None).await,
+        Ok(vec![payload.to_owned()])
+    );
+    // A plain QR code is not this plugin's.
+    let plain = std::fs::read(shared_qr("zxing-qrcode-1", "1.png")).unwrap();
+    let err = host.scan("colour", plain, TIMEOUT, None).await.unwrap_err();
+    assert!(matches!(&err, PluginError::NoCode { .. }), "{err:?}");
+    assert!(err.to_string().contains("no Tessera colour code"), "{err}");
+    let err = host
+        .scan("colour", b"not an image".to_vec(), TIMEOUT, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, PluginError::BadInput { .. }), "{err:?}");
+    assert_eq!(info(&host, "colour").status, PluginStatus::Loaded);
+}
+
+#[tokio::test]
 async fn the_image_scanner_decodes_shared_test_data() {
     let dir = plugin_dir();
     let path = copy_plugin(

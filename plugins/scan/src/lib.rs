@@ -154,23 +154,34 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<String>, ScanError> {
     decode_either(plain, || has_colour.then(|| rgb_of(img)))
 }
 
-/// A colour frame's codes: plain QR codes, else its colour code (the
-/// camera's frames, a screenshot).
+/// A colour frame's codes: plain QR codes, else its colour code (a
+/// screenshot, the benchmark's frames).
 pub fn decode_rgb(rgb: &Rgb) -> Result<Vec<String>, ScanError> {
-    let luma = Luma {
+    decode_frame(&luma_of_rgb(rgb), Some(rgb))
+}
+
+/// A camera frame's codes: plain QR codes in its grey scale, else the
+/// colour code of its colour picture when it has one.
+pub fn decode_frame(luma: &Luma, rgb: Option<&Rgb>) -> Result<Vec<String>, ScanError> {
+    decode_either(decode_luma(luma, CASCADE), || rgb.cloned())
+}
+
+/// The grey scale of an RGB picture ([`grey`] per pixel).
+pub fn luma_of_rgb(rgb: &Rgb) -> Luma {
+    Luma {
         pixels: rgb
             .data
             .chunks_exact(3)
-            .map(|p| {
-                // Rec. 601 luma, as the image crate computes it.
-                ((u32::from(p[0]) * 299 + u32::from(p[1]) * 587 + u32::from(p[2]) * 114) / 1000)
-                    as u8
-            })
+            .map(|p| grey(p[0], p[1], p[2]))
             .collect(),
         width: rgb.width,
         height: rgb.height,
-    };
-    decode_either(decode_luma(&luma, CASCADE), || Some(rgb.clone()))
+    }
+}
+
+/// ITU-R BT.601 luma, in integers.
+pub fn grey(r: u8, g: u8, b: u8) -> u8 {
+    ((77 * u32::from(r) + 150 * u32::from(g) + 29 * u32::from(b) + 128) >> 8) as u8
 }
 
 /// The plain codes found, unless there are none or they are colour code

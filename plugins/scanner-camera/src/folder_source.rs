@@ -86,8 +86,12 @@ impl FrameSource for FolderSource {
             )));
         }
         let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
-        let luma = tessera_scan::load_luma(&bytes).map_err(|e| bad(e.to_string()))?;
-        Ok(Some(Frame::Luma(luma)))
+        let rgb = tessera_scan::load_rgb(&bytes).map_err(|e| bad(e.to_string()))?;
+        Ok(Some(Frame::Rgb {
+            pixels: rgb.data,
+            width: rgb.width,
+            height: rgb.height,
+        }))
     }
 }
 
@@ -108,8 +112,8 @@ mod tests {
         let far = Instant::now() + Duration::from_secs(10);
         let greys: Vec<u8> = (0..3)
             .map(|_| match source.next_frame(far).unwrap().unwrap() {
-                Frame::Luma(l) => l.pixels[0],
-                Frame::Rgb { .. } => unreachable!(),
+                Frame::Rgb { pixels, .. } => pixels[0],
+                Frame::Luma(_) => unreachable!("the folder gives colour frames"),
             })
             .collect();
         assert_eq!(greys, [10, 20, 10]);

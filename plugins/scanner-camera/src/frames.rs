@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use tessera_scan::{CASCADE, Luma, MAX_IMAGE_PIXELS};
+use tessera_scan::{Luma, MAX_IMAGE_PIXELS, Rgb, grey};
 
 use crate::CameraError;
 
@@ -21,6 +21,27 @@ pub enum Frame {
 }
 
 impl Frame {
+    /// The frame in grey scale and, for a colour frame, its colours (for a
+    /// colour code), checked for size.
+    pub fn into_parts(self) -> Result<(Luma, Option<Rgb>), CameraError> {
+        match self {
+            Frame::Luma(luma) => Ok((Frame::Luma(luma).into_luma()?, None)),
+            Frame::Rgb {
+                pixels,
+                width,
+                height,
+            } => {
+                need(width, height, 3, pixels.len())?;
+                let rgb = Rgb {
+                    width,
+                    height,
+                    data: pixels,
+                };
+                Ok((tessera_scan::luma_of_rgb(&rgb), Some(rgb)))
+            }
+        }
+    }
+
     /// The frame in grey scale, checked for size.
     pub fn into_luma(self) -> Result<Luma, CameraError> {
         match self {
@@ -62,6 +83,51 @@ pub enum PixelFormat {
     Rgb,
     /// Blue, green, red: three bytes per pixel.
     Bgr,
+}
+
+/// Turns a raw camera frame into a [`Frame`]: in colour when the camera
+/// sends colour that needs no conversion (Motion JPEG, packed RGB or BGR
+/// without row padding), so a colour code can be read; in grey scale
+/// otherwise ([`luma_from_raw`]: YUYV and NV12 frames are read by their Y
+/// plane, and converting their chroma is left out).
+pub fn frame_from_raw(
+    format: PixelFormat,
+    width: u32,
+    height: u32,
+    bytes: &[u8],
+) -> Result<Frame, CameraError> {
+    let packed = width as usize * height as usize * 3;
+    let rgb = match format {
+        PixelFormat::Mjpeg => {
+            let image = image::load_from_memory_with_format(bytes, image::ImageFormat::Jpeg)
+                .map_err(|e| CameraError::BadFrame(format!("a Motion JPEG frame: {e}")))?
+                .into_rgb8();
+            let (width, height) = image.dimensions();
+            check_pixels(width, height)?;
+            Some((image.into_raw(), width, height))
+        }
+        PixelFormat::Rgb if bytes.len() == packed => {
+            check_pixels(width, height)?;
+            Some((bytes.to_vec(), width, height))
+        }
+        PixelFormat::Bgr if bytes.len() == packed => {
+            check_pixels(width, height)?;
+            let pixels = bytes
+                .chunks_exact(3)
+                .flat_map(|p| [p[2], p[1], p[0]])
+                .collect();
+            Some((pixels, width, height))
+        }
+        _ => None,
+    };
+    match rgb {
+        Some((pixels, width, height)) => Ok(Frame::Rgb {
+            pixels,
+            width,
+            height,
+        }),
+        None => luma_from_raw(format, width, height, bytes).map(Frame::Luma),
+    }
 }
 
 /// Turns a raw camera frame into grey scale. Rows may carry padding: a
@@ -130,11 +196,6 @@ pub fn luma_from_raw(
     })
 }
 
-/// ITU-R BT.601 luma, in integers.
-fn grey(r: u8, g: u8, b: u8) -> u8 {
-    ((77 * u32::from(r) + 150 * u32::from(g) + 29 * u32::from(b) + 128) >> 8) as u8
-}
-
 fn check_pixels(width: u32, height: u32) -> Result<(), CameraError> {
     if width == 0 || height == 0 {
         return Err(CameraError::BadFrame("a frame has no pixels".into()));
@@ -186,12 +247,13 @@ pub fn scan_frames(
         let Some(frame) = source.next_frame(deadline)? else {
             return Err(timed_out());
         };
-        let luma = frame.into_luma()?;
+        let (luma, rgb) = frame.into_parts()?;
         if !show(&luma) {
             return Err(CameraError::Stopped);
         }
-        // `decode_luma` fails only when it finds nothing: try the next frame.
-        if let Ok(codes) = tessera_scan::decode_luma(&luma, CASCADE) {
+        // Plain QR codes first, then a colour frame's colour code. Nothing
+        // read (or a colour code half seen): try the next frame.
+        if let Ok(codes) = tessera_scan::decode_frame(&luma, rgb.as_ref()) {
             return Ok(codes);
         }
     }
@@ -205,6 +267,24 @@ fn round_up(d: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colour_formats_stay_in_colour() {
+        let rgb = [0, 0, 0, 255, 255, 255, 128, 128, 128, 255, 0, 0];
+        let want = Frame::Rgb {
+            pixels: rgb.to_vec(),
+            width: 2,
+            height: 2,
+        };
+        assert_eq!(frame_from_raw(PixelFormat::Rgb, 2, 2, &rgb).unwrap(), want);
+        let bgr: Vec<u8> = rgb.chunks(3).flat_map(|p| [p[2], p[1], p[0]]).collect();
+        assert_eq!(frame_from_raw(PixelFormat::Bgr, 2, 2, &bgr).unwrap(), want);
+        let yuyv = [0, 128, 255, 128, 100, 128, 76, 128];
+        assert!(matches!(
+            frame_from_raw(PixelFormat::Yuyv, 2, 2, &yuyv).unwrap(),
+            Frame::Luma(_)
+        ));
+    }
 
     #[test]
     fn raw_formats_become_grey() {

@@ -29,7 +29,7 @@ mod nokhwa_source;
 pub mod preview;
 
 pub use folder_source::{FRAMES_ENV, FolderSource};
-pub use frames::{Frame, FrameSource, PixelFormat, luma_from_raw, scan_frames};
+pub use frames::{Frame, FrameSource, PixelFormat, frame_from_raw, luma_from_raw, scan_frames};
 #[cfg(feature = "camera")]
 pub use nokhwa_source::{CameraInfo, NokhwaSource, list_cameras};
 

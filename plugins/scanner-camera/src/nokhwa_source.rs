@@ -14,7 +14,7 @@ use nokhwa::Camera;
 use nokhwa::utils::{ApiBackend, CameraIndex, FrameFormat, RequestedFormat, RequestedFormatType};
 
 use crate::CameraError;
-use crate::frames::{Frame, FrameSource, PixelFormat, luma_from_raw};
+use crate::frames::{Frame, FrameSource, PixelFormat, frame_from_raw};
 
 /// Bad frames in a row (a corrupt Motion JPEG frame happens, mostly as the
 /// stream starts) before the camera counts as failed.
@@ -160,7 +160,7 @@ fn capture(
         let frame = match camera.frame() {
             Ok(buffer) => {
                 let resolution = buffer.resolution();
-                luma_from_raw(
+                frame_from_raw(
                     pixel_format(buffer.source_frame_format()),
                     resolution.width(),
                     resolution.height(),
@@ -172,9 +172,9 @@ fn capture(
             ))),
         };
         let frame = match frame {
-            Ok(luma) => {
+            Ok(frame) => {
                 bad = 0;
-                Ok(Frame::Luma(luma))
+                Ok(frame)
             }
             Err(CameraError::BadFrame(_)) if bad < MAX_BAD_FRAMES => {
                 bad += 1;

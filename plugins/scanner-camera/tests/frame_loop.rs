@@ -191,3 +191,42 @@ fn the_scan_stops_when_the_preview_says_so() {
     assert_eq!(err, CameraError::Stopped);
     assert_eq!(shown, 3);
 }
+
+/// A colour frame holding a Tessera colour code, after a few blank frames:
+/// the loop reads its colours, not only its grey scale.
+#[test]
+fn a_colour_code_in_a_colour_frame_is_read() {
+    let payload = "<QRCode><SN>TSR0000001</SN><AC>00000523310060624280605095539573136129562</AC><LBL>alice@example.com</LBL></QRCode>";
+    let code = tessera_colour::ColourCode::new(payload).unwrap().to_rgb(5);
+    let code = image::RgbImage::from_raw(code.width, code.height, code.data).unwrap();
+    let mut frame = image::RgbImage::from_pixel(WIDTH, HEIGHT, image::Rgb([190, 186, 180]));
+    image::imageops::overlay(&mut frame, &code, 120, 40);
+    let colour = Frame::Rgb {
+        pixels: frame.into_raw(),
+        width: WIDTH,
+        height: HEIGHT,
+    };
+    let mut source = Frames(VecDeque::from([
+        Ok(blank()),
+        Ok(blank()),
+        Ok(colour.clone()),
+    ]));
+    let mut shown = 0;
+    let found = scan_frames(&mut source, soon(), &mut |_| {
+        shown += 1;
+        true
+    });
+    assert_eq!(found.unwrap(), vec![payload.to_owned()]);
+    assert_eq!(shown, 3);
+    // Its grey scale alone holds no code.
+    let mut grey_only = Frames(VecDeque::from([Ok(luma_of(colour))]));
+    let deadline = Instant::now() + Duration::from_millis(300);
+    assert!(matches!(
+        scan_frames(&mut grey_only, deadline, &mut |_| true),
+        Err(CameraError::TimedOut(_))
+    ));
+}
+
+fn luma_of(frame: Frame) -> Frame {
+    Frame::Luma(frame.into_luma().unwrap())
+}

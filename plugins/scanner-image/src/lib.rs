@@ -26,7 +26,8 @@ pub fn failure(error: ScanError) -> ScanFailure {
         | ScanError::TooLarge(_)
         | ScanError::TooManyPixels { .. }
         | ScanError::UnknownFormat
-        | ScanError::Corrupt(_) => ScanFailure::BadInput(message),
+        | ScanError::Corrupt(_)
+        | ScanError::Colour(_) => ScanFailure::BadInput(message),
     }
 }
 

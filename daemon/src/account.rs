@@ -121,17 +121,7 @@ impl From<&Account> for AccountInfo {
 /// The one rule for names (ARCHITECTURE.md): [`check_name`] refuses them at
 /// every entry (activation plans, rename), [`escape_name`] shows them as
 /// `<U+XXXX>` in what clients get (accounts stored before the check).
-pub fn unsafe_char(c: char) -> Option<&'static str> {
-    match c {
-        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{061C}' => {
-            Some("a bidirectional control character")
-        }
-        '\u{200B}'..='\u{200F}' | '\u{2060}' | '\u{FEFF}' => Some("a zero-width character"),
-        '\u{2028}' | '\u{2029}' => Some("a line or paragraph separator"),
-        c if c.is_control() => Some("a control character"),
-        _ => None,
-    }
-}
+pub use tessera_core::text::unsafe_char;
 
 /// The error for the first unsafe character of `text`, which is the
 /// account's `field` ("label", "issuer").

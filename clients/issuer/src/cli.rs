@@ -37,6 +37,8 @@ pub enum Command {
     Code(CodeArgs),
     Verify(VerifyArgs),
     Show(ShowArgs),
+    SignRequest(SignRequestArgs),
+    VerifySignature(VerifySignatureArgs),
 }
 
 /// The issuer database.
@@ -188,6 +190,71 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100))]
     pub window: Option<u32>,
     /// Unix time in seconds [default: now]; TOTP only.
+    #[arg(long, value_name = "T")]
+    pub at: Option<u64>,
+}
+
+/// Ask an active account's device to sign a payment (or a batch).
+///
+/// Writes the request as an image the user scans with Tessera: the payment
+/// sealed for that one device (docs/protocol.md, "Transaction signing").
+/// The device shows the amount and payee it decoded, asks for its PIN or a
+/// finger, and shows an 8-digit response; check it with
+/// `verify-signature`. A batch repeats --amount, --payee and --iban (and
+/// --reference, when given) once per payment, in the same order.
+#[derive(Debug, Args)]
+pub struct SignRequestArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// The activation's serial number (it must be active).
+    #[arg(long, value_name = "SN")]
+    pub serial: Serial,
+    /// The amount, e.g. 125.00 (no more decimals than the currency has).
+    #[arg(long, value_name = "AMOUNT", required = true)]
+    pub amount: Vec<String>,
+    /// ISO 4217 currency code.
+    #[arg(long, value_name = "CODE", default_value = "EUR")]
+    pub currency: String,
+    /// The payee's name (up to 70 characters).
+    #[arg(long, value_name = "NAME", required = true)]
+    pub payee: Vec<String>,
+    /// The payee's account: an IBAN (checked) or another account number;
+    /// spaces are ignored.
+    #[arg(long, value_name = "ACCOUNT", required = true)]
+    pub iban: Vec<String>,
+    /// The payer's reference (up to 140 characters).
+    #[arg(long, value_name = "TEXT")]
+    pub reference: Vec<String>,
+    /// How long the request may be signed, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(30..=86_400))]
+    pub expires_in: u64,
+    /// The image to write (.png or .svg; mode 0600).
+    #[arg(long, value_name = "OUT")]
+    pub image: PathBuf,
+    /// Write a colour code (PNG), with the plain QR code beside it as
+    /// OUT.plain.png.
+    #[arg(long)]
+    pub colour: bool,
+}
+
+/// Check the response code a device showed for a signing request.
+///
+/// Accepted once only, before the request's expiry, and only for exactly
+/// the transaction that was shown: the code is computed over its bytes.
+/// Three wrong codes refuse the request for good. Exit 1 when the code
+/// does not verify.
+#[derive(Debug, Args)]
+pub struct VerifySignatureArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// The activation's serial number.
+    #[arg(long, value_name = "SN")]
+    pub serial: Serial,
+    /// The 8-digit response the user typed.
+    #[arg(long, value_name = "CODE")]
+    pub code: String,
+    /// Unix time in seconds [default: now].
     #[arg(long, value_name = "T")]
     pub at: Option<u64>,
 }

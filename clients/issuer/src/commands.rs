@@ -24,7 +24,7 @@ use crate::cli::{
 use crate::db::{Activation, NewActivation, State, Store};
 use crate::error::{Error, Result};
 use crate::files;
-use crate::image::{self as qr, ImageKind};
+use crate::image as qr;
 use crate::output::{self, Report, fields};
 
 /// Default `verify --window` for TOTP: one step either side.
@@ -43,6 +43,8 @@ pub fn run(command: Command) -> Result<Report> {
         Command::Code(args) => code(args),
         Command::Verify(args) => verify(args),
         Command::Show(args) => show(args),
+        Command::SignRequest(args) => crate::signing::sign_request(args),
+        Command::VerifySignature(args) => crate::signing::verify_signature(args),
     }
 }
 
@@ -66,22 +68,11 @@ struct Prepared {
     serial: Serial,
     code: ActivationCode,
     payload: String,
-    image: Vec<u8>,
-    /// A colour image's plain QR fallback, when the payload fits one.
-    fallback: Option<Vec<u8>>,
-    /// The plain QR code in the terminal, when the payload fits one.
-    terminal: Option<String>,
+    rendered: qr::Rendered,
 }
 
 fn new(args: NewArgs) -> Result<Report> {
-    let kind = ImageKind::from_path(&args.image)?;
-    if args.colour && kind != ImageKind::Png {
-        return Err(Error::input(format!(
-            "--image {}: a colour code is written as PNG; name a .png file",
-            args.image.display()
-        )));
-    }
-    let fallback_path = args.colour.then(|| qr::fallback_path(&args.image));
+    let (kind, fallback_path) = qr::target(&args.image, args.colour)?;
     let key = match &args.key_hex {
         Some(text) => parse_key_hex(text)?,
         None => random_key(),
@@ -110,25 +101,8 @@ fn new(args: NewArgs) -> Result<Report> {
                 text.len()
             )));
         }
-        let (image, fallback, terminal) = if args.colour {
-            let plain = qr::qr_code(&text).ok();
-            (
-                qr::colour_png(&text)?,
-                plain.as_ref().map(|c| qr::encode(c, ImageKind::Png)),
-                plain.as_ref().map(qr::terminal),
-            )
-        } else {
-            let code_image = qr::qr_code(&text)?;
-            (
-                qr::encode(&code_image, kind),
-                None,
-                Some(qr::terminal(&code_image)),
-            )
-        };
         Ok(Prepared {
-            image,
-            fallback,
-            terminal,
+            rendered: qr::render(&text, kind, args.colour)?,
             payload: text,
             serial,
             code,
@@ -168,18 +142,9 @@ fn new(args: NewArgs) -> Result<Report> {
             created_at: now_secs(),
         })?;
         // The image holds the activation key: mode 0600 like the database.
-        files::write_private(&args.image, &made.image, true)?;
-        if let (Some(path), Some(bytes)) = (&fallback_path, &made.fallback) {
-            files::write_private(path, bytes, true).inspect_err(|_| {
-                let _ = fs::remove_file(&args.image);
-            })?;
-        }
-        tx.commit().inspect_err(|_| {
-            let _ = fs::remove_file(&args.image);
-            if let Some(path) = &fallback_path {
-                let _ = fs::remove_file(path);
-            }
-        })
+        qr::write(&args.image, fallback_path.as_deref(), &made.rendered)?;
+        tx.commit()
+            .inspect_err(|_| qr::remove(&args.image, fallback_path.as_deref()))
     })();
     if let Err(e) = stored {
         drop(store);
@@ -207,6 +172,7 @@ fn new(args: NewArgs) -> Result<Report> {
         ),
     ];
     let fallback_written = made
+        .rendered
         .fallback
         .is_some()
         .then_some(fallback_path.as_ref())
@@ -230,7 +196,7 @@ fn new(args: NewArgs) -> Result<Report> {
          and reads you the device code the authenticator shows. Then run\n  \
          tessera-issuer bind --db {} --serial {} --device-code DC\n",
         fields(&rows),
-        made.terminal.as_deref().unwrap_or(""),
+        made.rendered.terminal.as_deref().unwrap_or(""),
         shell_word(&db.display().to_string()),
         made.serial,
     );
@@ -455,15 +421,23 @@ fn show(args: ShowArgs) -> Result<Report> {
         Some(serial) => vec![tx.get(serial)?],
         None => tx.list()?,
     };
+    let requests = match &args.serial {
+        Some(serial) => tx.sign_requests(serial)?,
+        None => Vec::new(),
+    };
     drop(tx);
-    let human = match (&args.serial, list.as_slice()) {
+    let mut human = match (&args.serial, list.as_slice()) {
         (Some(_), [one]) => output::activation_detail(one),
         (_, []) => format!("No activations in {}.\n", db.display()),
         _ => output::activation_table(&list),
     };
-    let json = json!({
+    human.push_str(&crate::signing::requests_table(&requests));
+    let mut json = json!({
         "activations": list.iter().map(output::activation_json).collect::<Vec<_>>(),
     });
+    if args.serial.is_some() {
+        json["signing_requests"] = crate::signing::requests_json(&requests);
+    }
     Ok(Report::new(human, json))
 }
 
@@ -476,21 +450,21 @@ fn refusal(serial: &Serial, already_used: bool) -> Error {
     }
 }
 
-fn not_bound(serial: &Serial) -> Error {
+pub(crate) fn not_bound(serial: &Serial) -> Error {
     Error::input(format!(
         "{serial}: not bound yet; there is no instance key before `bind` with the device code"
     ))
 }
 
 /// The instance key of a bound or active activation.
-fn bound_key(a: &Activation) -> Result<&tessera_core::SecretBytes> {
+pub(crate) fn bound_key(a: &Activation) -> Result<&tessera_core::SecretBytes> {
     a.instance_key
         .as_ref()
         .ok_or_else(|| Error::input(format!("{}: the instance key is missing", a.serial)))
 }
 
 /// A typed code must be `len` digits once spaces and hyphens are removed.
-fn check_digits(what: &str, typed: &str, len: usize) -> Result<()> {
+pub(crate) fn check_digits(what: &str, typed: &str, len: usize) -> Result<()> {
     let digits: Zeroizing<String> =
         Zeroizing::new(typed.chars().filter(|c| !matches!(c, ' ' | '-')).collect());
     if digits.len() == len && digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -534,18 +508,18 @@ fn load_signing_key(path: &Path) -> Result<IssuerSigningKey> {
         .map_err(|e| Error::input(format!("{}: {e}", path.display())))
 }
 
-fn now_unix() -> u64 {
+pub(crate) fn now_unix() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
 
-fn now_secs() -> i64 {
+pub(crate) fn now_secs() -> i64 {
     i64::try_from(now_unix()).unwrap_or(i64::MAX)
 }
 
 /// `text` as one shell word, quoted only when it needs to be.
-fn shell_word(text: &str) -> String {
+pub(crate) fn shell_word(text: &str) -> String {
     let plain = !text.is_empty()
         && text
             .chars()

@@ -32,7 +32,7 @@ use crate::files;
 /// `PRAGMA application_id`: "TSRI" in ASCII.
 pub const APPLICATION_ID: i32 = 0x5453_5249;
 /// `PRAGMA user_version` this program writes and reads.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE activations (
@@ -63,6 +63,69 @@ CREATE TABLE activations (
     CHECK (state = 'active' OR activation_key IS NOT NULL)
 ) STRICT;
 ";
+
+/// Version 2: transaction signing requests (`sign-request`,
+/// `verify-signature`). A version 1 file is migrated when opened.
+const SCHEMA_V2: &str = "
+CREATE TABLE sign_requests (
+    id              INTEGER PRIMARY KEY,
+    serial          TEXT NOT NULL REFERENCES activations (serial),
+    -- the transaction's nonce, 16 bytes: no two requests share one
+    nonce           BLOB NOT NULL UNIQUE CHECK (length(nonce) = 16),
+    -- the canonical transaction (docs/protocol.md), exactly what the device shows
+    tx              BLOB NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    created_at      INTEGER NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('pending', 'signed', 'refused')),
+    -- wrong response codes typed for it
+    attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    signed_at       INTEGER
+) STRICT;
+CREATE INDEX sign_requests_by_serial ON sign_requests (serial, created_at);
+";
+
+/// Where a signing request is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignState {
+    /// Waiting for the response code.
+    Pending,
+    /// Its response code was accepted (once; never again).
+    Signed,
+    /// Too many wrong response codes: it cannot be signed any more.
+    Refused,
+}
+
+impl SignState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Signed => "signed",
+            Self::Refused => "refused",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "pending" => Some(Self::Pending),
+            "signed" => Some(Self::Signed),
+            "refused" => Some(Self::Refused),
+            _ => None,
+        }
+    }
+}
+
+/// A signing request as stored.
+#[derive(Clone, Debug)]
+pub struct SignRecord {
+    pub id: i64,
+    pub nonce: Vec<u8>,
+    /// The canonical transaction.
+    pub tx: Vec<u8>,
+    pub expires_at: u64,
+    pub created_at: i64,
+    pub state: SignState,
+    pub attempts: u32,
+}
 
 /// Where an activation is in the protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -223,8 +286,21 @@ impl Store {
                 self.path.display()
             )));
         }
-        // Version 1 is the only one so far; migrations go here.
+        if version == 1 {
+            self.migrate_to_v2()?;
+        }
         Ok(())
+    }
+
+    /// Version 1 → 2: the signing requests' table, in one transaction.
+    fn migrate_to_v2(&self) -> Result<()> {
+        let result = (|| {
+            let tx = self.conn.unchecked_transaction()?;
+            tx.execute_batch(SCHEMA_V2)?;
+            tx.pragma_update(None, "user_version", 2)?;
+            tx.commit()
+        })();
+        result.map_err(|e| self.err(e))
     }
 
     fn is_empty(&self) -> Result<bool> {
@@ -239,6 +315,7 @@ impl Store {
         let result = (|| {
             let tx = self.conn.unchecked_transaction()?;
             tx.execute_batch(SCHEMA_V1)?;
+            tx.execute_batch(SCHEMA_V2)?;
             tx.pragma_update(None, "application_id", APPLICATION_ID)?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             tx.commit()
@@ -418,6 +495,107 @@ impl Tx<'_> {
                 to_sql_int(counter + 1)
             ],
         )
+    }
+
+    /// Stores a new signing request (pending).
+    pub fn insert_sign_request(
+        &self,
+        serial: &Serial,
+        nonce: &[u8; 16],
+        tx: &[u8],
+        expires_at: u64,
+        created_at: i64,
+    ) -> Result<i64> {
+        self.tx
+            .execute(
+                "INSERT INTO sign_requests (serial, nonce, tx, expires_at, created_at, state) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending')",
+                rusqlite::params![
+                    serial.as_str(),
+                    nonce.as_slice(),
+                    tx,
+                    to_sql_int(expires_at),
+                    created_at
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    /// The signing requests of `serial`, newest first.
+    pub fn sign_requests(&self, serial: &Serial) -> Result<Vec<SignRecord>> {
+        let mut stmt = self
+            .tx
+            .prepare(
+                "SELECT id, nonce, tx, expires_at, created_at, state, attempts \
+                 FROM sign_requests WHERE serial = ?1 ORDER BY created_at DESC, id DESC",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([serial.as_str()], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, Vec<u8>>(1)?,
+                    row.get::<_, Vec<u8>>(2)?,
+                    row.get::<_, i64>(3)?,
+                    row.get::<_, i64>(4)?,
+                    row.get::<_, String>(5)?,
+                    row.get::<_, i64>(6)?,
+                ))
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| self.err(e))?;
+        rows.into_iter()
+            .map(|(id, nonce, tx, expires_at, created_at, state, attempts)| {
+                let state = SignState::parse(&state).ok_or_else(|| {
+                    Error::input(format!(
+                        "database {}: signing request {id} has the unknown state {state:?}",
+                        self.path.display()
+                    ))
+                })?;
+                Ok(SignRecord {
+                    id,
+                    nonce,
+                    tx,
+                    expires_at: u64::try_from(expires_at).unwrap_or(0),
+                    created_at,
+                    state,
+                    attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                })
+            })
+            .collect()
+    }
+
+    /// A signing request's response was accepted.
+    pub fn mark_signed(&self, id: i64, at: i64) -> Result<()> {
+        self.update_request(
+            "UPDATE sign_requests SET state = 'signed', signed_at = ?2 \
+             WHERE id = ?1 AND state = 'pending'",
+            rusqlite::params![id, at],
+        )
+    }
+
+    /// A wrong response was typed for the request; refused from
+    /// `max_attempts` on.
+    pub fn count_wrong_response(&self, id: i64, max_attempts: u32) -> Result<()> {
+        self.update_request(
+            "UPDATE sign_requests SET attempts = attempts + 1, \
+             state = CASE WHEN attempts + 1 >= ?2 THEN 'refused' ELSE state END \
+             WHERE id = ?1 AND state = 'pending'",
+            rusqlite::params![id, max_attempts],
+        )
+    }
+
+    fn update_request(&self, sql: &str, params: impl rusqlite::Params) -> Result<()> {
+        let changed = self.tx.execute(sql, params).map_err(|e| self.err(e))?;
+        if changed == 1 {
+            Ok(())
+        } else {
+            Err(Error::input(format!(
+                "database {}: expected to change one signing request, changed {changed}",
+                self.path.display()
+            )))
+        }
     }
 
     fn update(&self, sql: &str, params: impl rusqlite::Params) -> Result<()> {

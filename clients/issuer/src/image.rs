@@ -84,6 +84,69 @@ pub fn encode(code: &QrCode, kind: ImageKind) -> Vec<u8> {
     }
 }
 
+/// A payload's image file, and what goes with it.
+pub struct Rendered {
+    /// The image file's bytes (plain QR, or the colour code).
+    pub image: Vec<u8>,
+    /// A colour image's plain QR fallback, when the text fits one.
+    pub fallback: Option<Vec<u8>>,
+    /// The plain QR code drawn in the terminal, when the text fits one.
+    pub terminal: Option<String>,
+}
+
+/// `text` as `kind` (a plain QR code), or as a colour code (PNG) with its
+/// plain fallback when `colour`.
+pub fn render(text: &str, kind: ImageKind, colour: bool) -> Result<Rendered> {
+    if colour {
+        let plain = qr_code(text).ok();
+        return Ok(Rendered {
+            image: colour_png(text)?,
+            fallback: plain.as_ref().map(|c| encode(c, ImageKind::Png)),
+            terminal: plain.as_ref().map(terminal),
+        });
+    }
+    let code = qr_code(text)?;
+    Ok(Rendered {
+        image: encode(&code, kind),
+        fallback: None,
+        terminal: Some(terminal(&code)),
+    })
+}
+
+/// Checks `--image` and `--colour` together: the format the file name
+/// names, and PNG for a colour code. Returns the format and, for a colour
+/// code, where its plain fallback goes.
+pub fn target(path: &Path, colour: bool) -> Result<(ImageKind, Option<std::path::PathBuf>)> {
+    let kind = ImageKind::from_path(path)?;
+    if colour && kind != ImageKind::Png {
+        return Err(Error::input(format!(
+            "--image {}: a colour code is written as PNG; name a .png file",
+            path.display()
+        )));
+    }
+    Ok((kind, colour.then(|| fallback_path(path))))
+}
+
+/// Writes the image (and a colour image's fallback) with mode 0600; on
+/// failure nothing is left behind.
+pub fn write(path: &Path, fallback_path: Option<&Path>, rendered: &Rendered) -> Result<()> {
+    crate::files::write_private(path, &rendered.image, true)?;
+    if let (Some(fallback_path), Some(bytes)) = (fallback_path, &rendered.fallback) {
+        crate::files::write_private(fallback_path, bytes, true).inspect_err(|_| {
+            let _ = std::fs::remove_file(path);
+        })?;
+    }
+    Ok(())
+}
+
+/// Removes what [`write`] wrote (a command whose database write failed).
+pub fn remove(path: &Path, fallback_path: Option<&Path>) {
+    let _ = std::fs::remove_file(path);
+    if let Some(p) = fallback_path {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
 /// The colour code of `text` as a PNG (8 pixels a module, as plain ones).
 pub fn colour_png(text: &str) -> Result<Vec<u8>> {
     let code = tessera_colour::ColourCode::new(text).map_err(|e| Error::input(e.to_string()))?;

@@ -10,6 +10,7 @@ mod error;
 mod files;
 mod image;
 mod output;
+mod signing;
 
 use std::process::ExitCode;
 

@@ -604,13 +604,37 @@ fn the_database_is_marked_and_versioned() {
     let version: i32 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!((id, version), (0x5453_5249, 1));
+    assert_eq!((id, version), (0x5453_5249, 2));
     drop(conn);
     rusqlite::Connection::open(&env.db)
         .unwrap()
-        .pragma_update(None, "user_version", 2)
+        .pragma_update(None, "user_version", 3)
         .unwrap();
     env.cmd("show", &[]).fails(2, "newer tessera-issuer");
+}
+
+/// A version 1 file (before signing requests) is migrated in place when
+/// opened, its activations kept.
+#[test]
+fn a_version_1_database_is_migrated() {
+    let env = Env::new();
+    env.new_vector(&[]).ok();
+    let conn = rusqlite::Connection::open(&env.db).unwrap();
+    conn.execute_batch(
+        "DROP INDEX sign_requests_by_serial; DROP TABLE sign_requests; PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    drop(conn);
+    assert_eq!(env.state(SN), "created");
+    let conn = rusqlite::Connection::open(&env.db).unwrap();
+    let version: i32 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    let requests: i64 = conn
+        .query_row("SELECT count(*) FROM sign_requests", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(requests, 0);
 }
 
 #[test]
@@ -870,4 +894,163 @@ fn every_command_has_help() {
             .stdout
             .starts_with("tessera-issuer ")
     );
+}
+
+/// The §8 activation, made active.
+fn active_vector(env: &Env) {
+    env.new_vector(&[]).ok();
+    env.cmd("bind", &["--serial", SN, "--device-code", DC]).ok();
+    env.cmd("finalize", &["--serial", SN, "--code", FIN]).ok();
+}
+
+/// The device's side of a signing request: the request text opened with
+/// the §8 instance key, and its response.
+fn device_opens(request: &str) -> (tessera_core::transaction::Transaction, String) {
+    use tessera_core::transaction::{SignRequest, TransactionKeys};
+    let keys = TransactionKeys::derive(&serial(SN), vector_ik(Algorithm::Sha1).expose());
+    let tx = keys.open(&SignRequest::parse(request).unwrap()).unwrap();
+    let response = keys.respond(&tx).as_str().to_owned();
+    (tx, response)
+}
+
+#[test]
+fn a_signing_request_is_signed_once_for_exactly_what_was_shown() {
+    let env = Env::new();
+    active_vector(&env);
+    let image = env.path("pay.png");
+    let made = env
+        .cmd(
+            "sign-request",
+            &[
+                "--serial",
+                SN,
+                "--amount",
+                "125.00",
+                "--currency",
+                "EUR",
+                "--payee",
+                "Müller & Söhne GmbH",
+                "--iban",
+                "DE89 3704 0044 0532 0130 00",
+                "--reference",
+                "Invoice 117",
+                "--image",
+                image.to_str().unwrap(),
+                "--json",
+            ],
+        )
+        .ok()
+        .json();
+    assert_eq!(mode(&image), 0o600);
+    let request = made["request"].as_str().unwrap().to_owned();
+    assert_eq!(
+        tessera_scan::decode(&fs::read(&image).unwrap()).unwrap(),
+        vec![request.clone()]
+    );
+    let (tx, response) = device_opens(&request);
+    assert_eq!(tx.payments[0].amount, 12_500);
+    assert_eq!(tx.payments[0].payee_name, "Müller & Söhne GmbH");
+    assert_eq!(tx.payments[0].payee_account, "DE89370400440532013000");
+    assert_eq!(made["total"], "125.00");
+
+    // A wrong code first (counted), then the right one, then a replay.
+    let wrong = if response == "00000000" {
+        "11111111"
+    } else {
+        "00000000"
+    };
+    env.cmd("verify-signature", &["--serial", SN, "--code", wrong])
+        .fails(1, "does not match");
+    let ok = env
+        .cmd(
+            "verify-signature",
+            &["--serial", SN, "--code", &response, "--json"],
+        )
+        .ok()
+        .json();
+    assert_eq!(ok["signed"], true);
+    assert_eq!(ok["payments"][0]["payee"], "Müller & Söhne GmbH");
+    env.cmd("verify-signature", &["--serial", SN, "--code", &response])
+        .fails(1, "accepted before");
+    let show = env.cmd("show", &["--serial", SN, "--json"]).ok().json();
+    assert_eq!(show["signing_requests"][0]["state"], "signed");
+    assert_eq!(show["signing_requests"][0]["wrong_responses"], 1);
+}
+
+#[test]
+fn signing_requests_expire_and_wrong_codes_refuse_them() {
+    let env = Env::new();
+    active_vector(&env);
+    let image = env.path("pay.png");
+    let args = |amount: &'static str| {
+        vec![
+            "--serial",
+            SN,
+            "--amount",
+            amount,
+            "--payee",
+            "ACME",
+            "--iban",
+            "GB82WEST12345698765432",
+            "--expires-in",
+            "60",
+            "--image",
+            image.to_str().unwrap(),
+            "--colour",
+            "--json",
+        ]
+    };
+    let made = env.cmd("sign-request", &args("10")).ok().json();
+    assert_eq!(made["colour"], true);
+    let (_, response) = device_opens(made["request"].as_str().unwrap());
+    let later = (made["expires_at"].as_u64().unwrap() + 1).to_string();
+    env.cmd(
+        "verify-signature",
+        &["--serial", SN, "--code", &response, "--at", &later],
+    )
+    .fails(1, "expired");
+
+    let made = env.cmd("sign-request", &args("20")).ok().json();
+    let (_, response) = device_opens(made["request"].as_str().unwrap());
+    for _ in 0..3 {
+        env.cmd("verify-signature", &["--serial", SN, "--code", "12345678"])
+            .fails(1, "does not match");
+    }
+    env.cmd("verify-signature", &["--serial", SN, "--code", &response])
+        .fails(1, "refused after 3 wrong responses");
+}
+
+#[test]
+fn signing_input_is_checked_before_anything_is_written() {
+    let env = Env::new();
+    env.new_vector(&[]).ok();
+    let image = env.path("pay.png");
+    let img = image.to_str().unwrap();
+    let base = [
+        "--serial",
+        SN,
+        "--payee",
+        "ACME",
+        "--iban",
+        "GB82WEST12345698765432",
+        "--image",
+        img,
+    ];
+    let with = |extra: &[&str]| {
+        let mut all = base.to_vec();
+        all.extend_from_slice(extra);
+        env.cmd("sign-request", &all)
+    };
+    with(&["--amount", "1.001"]).fails(2, "at most 2 decimals");
+    with(&["--amount", "5", "--currency", "eur"]).fails(2, "ISO 4217");
+    with(&["--amount", "5", "--amount", "6"]).fails(2, "once per payment");
+    with(&["--amount", "5"]).fails(2, "only an active account signs");
+    let mut bad_iban = base.to_vec();
+    bad_iban[5] = "GB82WEST12345698765433";
+    let mut all = bad_iban;
+    all.extend_from_slice(&["--amount", "5"]);
+    env.cmd("sign-request", &all).fails(2, "not a valid IBAN");
+    assert!(!image.exists(), "no image written");
+    env.cmd("verify-signature", &["--serial", SN, "--code", "1234"])
+        .fails(2, "8 digits");
 }

@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "tessera/v1/scanner.proto",
         "tessera/v1/config.proto",
         "tessera/v1/backup.proto",
+        "tessera/v1/signing.proto",
     ];
     for f in files {
         println!("cargo:rerun-if-changed={f}");

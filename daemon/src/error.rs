@@ -46,6 +46,9 @@ pub enum ErrorCode {
     /// names the newest automatic backup and how to put it in its place.
     /// The file is left as it is.
     VaultUnusable,
+    /// A signing request's validity ended before it was approved; nothing
+    /// was signed.
+    Expired,
 }
 
 /// An error from the service layer: a code and a message for the user.

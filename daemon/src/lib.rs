@@ -11,4 +11,5 @@ pub mod memory;
 pub mod notify;
 pub mod peer;
 pub mod service;
+pub mod signing;
 pub mod vault;

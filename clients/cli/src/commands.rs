@@ -28,6 +28,34 @@ pub struct Mode {
     pub interactive: bool,
 }
 
+/// The vault's PIN that confirms `purpose` ("the export", "the payment"):
+/// from `file`, or asked at the terminal; `None` for a vault that has no
+/// PIN (keyring protection).
+pub async fn vault_pin(
+    ch: &Channel,
+    mode: Mode,
+    file: Option<&Path>,
+    purpose: &str,
+) -> Result<Option<Zeroizing<String>>> {
+    if let Some(f) = file {
+        return read_secret_file(f).map(Some);
+    }
+    let status = tessera_proto::v1::vault_client::VaultClient::new(ch.clone())
+        .status(tessera_proto::v1::VaultStatusRequest {})
+        .await?
+        .into_inner();
+    if status.protection == tessera_proto::v1::Protection::Keyring as i32 {
+        return Ok(None);
+    }
+    if mode.interactive {
+        return ask_pin(&format!("The vault's PIN, to confirm {purpose}: ")).map(Some);
+    }
+    Err(CliError::missing_flag(
+        "--pin-file FILE",
+        &format!("{purpose} is confirmed with the vault's PIN"),
+    ))
+}
+
 fn now_unix() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -8,15 +8,15 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 use tessera_proto::v1::backup_client::BackupClient;
-use tessera_proto::v1::{CreateBackupRequest, ExportRequest, VaultStatusRequest};
+use tessera_proto::v1::{CreateBackupRequest, ExportRequest};
 use tonic::transport::Channel;
 use zeroize::Zeroizing;
 
 use crate::backup::{ask_new_password, write_new_private};
-use crate::commands::Mode;
+use crate::commands::{Mode, vault_pin};
 use crate::error::{CliError, Result};
 use crate::out::{errln, outln};
-use crate::prompt::{ask_pin, confirm, read_secret_file};
+use crate::prompt::{confirm, read_secret_file};
 use crate::render::describe_account;
 
 /// The formats `--format` takes: the daemon's export formats, and a
@@ -132,7 +132,9 @@ pub async fn run(ch: Channel, mode: Mode, args: Args) -> Result<()> {
     if args.format == "tessera-backup" {
         return backup(&mut client, mode, &args.out, password).await;
     }
-    let pin = vault_pin(&ch, mode, args.pin_file.as_deref()).await?;
+    let pin = vault_pin(&ch, mode, args.pin_file.as_deref(), "the export")
+        .await?
+        .unwrap_or_default();
     let made = client
         .export(ExportRequest {
             format: args.format.clone(),
@@ -206,7 +208,9 @@ async fn qr(
             return Err(CliError::cancelled("nothing was shown"));
         }
     }
-    let pin = vault_pin(&ch, mode, pin_file.as_deref()).await?;
+    let pin = vault_pin(&ch, mode, pin_file.as_deref(), "the export")
+        .await?
+        .unwrap_or_default();
     let made = BackupClient::new(ch)
         .export(ExportRequest {
             format: MIGRATION.into(),
@@ -273,28 +277,6 @@ fn terminal_qr(text: &str) -> Result<String> {
         .light_color(Dense1x2::Dark)
         .quiet_zone(true)
         .build())
-}
-
-/// The vault's PIN that confirms the export; nothing for a vault that has
-/// none (protection off).
-async fn vault_pin(ch: &Channel, mode: Mode, file: Option<&Path>) -> Result<Zeroizing<String>> {
-    if let Some(f) = file {
-        return read_secret_file(f);
-    }
-    let status = tessera_proto::v1::vault_client::VaultClient::new(ch.clone())
-        .status(VaultStatusRequest {})
-        .await?
-        .into_inner();
-    if status.protection == tessera_proto::v1::Protection::Keyring as i32 {
-        return Ok(Zeroizing::new(String::new()));
-    }
-    if mode.interactive {
-        return ask_pin("The vault's PIN, to confirm the export: ");
-    }
-    Err(CliError::missing_flag(
-        "--pin-file FILE",
-        "an export is confirmed with the vault's PIN",
-    ))
 }
 
 /// `--format tessera-backup`: the vault's own backup under a password.

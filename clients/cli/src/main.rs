@@ -20,6 +20,7 @@ mod import;
 mod out;
 mod prompt;
 mod render;
+mod sign;
 mod term;
 
 use std::io::{IsTerminal, Read, Write};
@@ -294,6 +295,16 @@ can forbid exports (accounts.export). docs/import.md has the details.")]
         #[arg(long)]
         yes: bool,
     },
+    /// Sign a payment your bank or employer asks you to approve: scan its
+    /// signing request, check what it shows, confirm with the PIN or a
+    /// finger, and type the response into their page
+    #[command(after_help = "\
+What is shown (amount, payee, account, reference, a batch's total) is what
+the daemon decoded from the request, which only this device can open; the
+response is bound to exactly those fields, and the issuer accepts it once,
+before the request expires. Nothing is signed without your confirmation
+(--yes in scripts). docs/protocol.md, \"Transaction signing\".")]
+    Sign(SignArgs),
     /// Change the vault PIN
     ChangePin {
         /// Read the current PIN from FILE (`-`: standard input)
@@ -463,6 +474,35 @@ pub struct ScanArgs {
     /// newline after each
     #[arg(long)]
     pub raw: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("source").required(true).args(["image", "camera", "screen", "text"])))]
+pub struct SignArgs {
+    /// The request's image, a plain QR or colour code (`-`: standard input)
+    #[arg(long, value_name = "FILE")]
+    pub image: Option<PathBuf>,
+    /// Scan the request with a camera (needs the camera scanner plugin)
+    #[arg(long)]
+    pub camera: bool,
+    /// The camera to use with --camera [default: the first that opens]
+    #[arg(long, value_name = "N", requires = "camera")]
+    pub device: Option<u32>,
+    /// Scan the request from the screen (needs the screen scanner plugin)
+    #[arg(long)]
+    pub screen: bool,
+    /// The request's text, tessera://sign?… (`-`: standard input)
+    #[arg(long, value_name = "TEXT")]
+    pub text: Option<String>,
+    /// Read the vault's PIN from FILE (`-`: standard input)
+    #[arg(long, value_name = "FILE", conflicts_with = "finger")]
+    pub pin_file: Option<PathBuf>,
+    /// Confirm with a finger instead of the PIN (biometrics enabled)
+    #[arg(long)]
+    pub finger: bool,
+    /// Do not ask to confirm what is shown
+    #[arg(long)]
+    pub yes: bool,
 }
 
 /// The image of `--image FILE` (`-`: standard input).
@@ -745,6 +785,7 @@ async fn run(cli: Cli) -> Result<()> {
             }
             | Cmd::Import { .. }
             | Cmd::Export { .. }
+            | Cmd::Sign(_)
     ) {
         commands::offer_unlock(&ch, mode).await?;
     }
@@ -806,6 +847,53 @@ async fn run(cli: Cli) -> Result<()> {
                 }
             }
             commands::scan(ch, mode, source, args.raw).await
+        }
+        Cmd::Sign(args) => {
+            use tessera_proto::v1::start_signing_request::Source as S;
+            let stdin_users = [
+                args.image.as_deref().is_some_and(|p| is_dash(Some(p))),
+                args.text.as_deref() == Some("-"),
+                is_dash(args.pin_file.as_deref()),
+            ];
+            if stdin_users.iter().filter(|u| **u).count() > 1 {
+                return Err(CliError::usage(
+                    "only one of --image, --text and --pin-file can read standard input (`-`)",
+                ));
+            }
+            let source = if let Some(image) = &args.image {
+                S::Image(read_image(image)?)
+            } else if let Some(text) = &args.text {
+                S::Text(if text == "-" {
+                    let bytes = read_bounded(
+                        std::io::stdin().lock(),
+                        tessera_files::Kind::Image,
+                        "the request",
+                        "standard input",
+                    )?;
+                    String::from_utf8(bytes)
+                        .map_err(|_| CliError::usage("the request on standard input is not UTF-8"))?
+                        .trim()
+                        .to_owned()
+                } else {
+                    text.clone()
+                })
+            } else if args.camera {
+                if !cli.json && std::io::stderr().is_terminal() {
+                    errln!("Hold the code steady in front of the camera…");
+                }
+                S::Camera(CameraSource {
+                    device: args.device,
+                })
+            } else {
+                S::Screen(Empty {})
+            };
+            let args = sign::Args {
+                source,
+                pin_file: args.pin_file,
+                finger: args.finger,
+                yes: args.yes,
+            };
+            sign::run(ch, mode, args).await
         }
         Cmd::ChangePin {
             pin_file,

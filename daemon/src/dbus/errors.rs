@@ -36,10 +36,11 @@ pub enum Error {
     Busy(String),
     WrongPassword(String),
     VaultUnusable(String),
+    Expired(String),
 }
 
 /// Every code, for the tests that check names against the XML.
-pub const ALL_CODES: [ErrorCode; 23] = [
+pub const ALL_CODES: [ErrorCode; 24] = [
     ErrorCode::InvalidArgument,
     ErrorCode::InvalidPayload,
     ErrorCode::InvalidImage,
@@ -63,6 +64,7 @@ pub const ALL_CODES: [ErrorCode; 23] = [
     ErrorCode::Busy,
     ErrorCode::WrongPassword,
     ErrorCode::VaultUnusable,
+    ErrorCode::Expired,
 ];
 
 /// The last part of the error name of `code`.
@@ -91,6 +93,7 @@ pub fn short_name(code: ErrorCode) -> &'static str {
         ErrorCode::Busy => "Busy",
         ErrorCode::WrongPassword => "WrongPassword",
         ErrorCode::VaultUnusable => "VaultUnusable",
+        ErrorCode::Expired => "Expired",
     }
 }
 
@@ -125,6 +128,7 @@ pub(crate) fn from_service(e: ServiceError) -> Error {
         ErrorCode::Busy => Error::Busy(m),
         ErrorCode::WrongPassword => Error::WrongPassword(m),
         ErrorCode::VaultUnusable => Error::VaultUnusable(m),
+        ErrorCode::Expired => Error::Expired(m),
     }
 }
 

@@ -14,6 +14,7 @@ use crate::service::export_ops::Export;
 use crate::service::import_ops::{ImportPlan, SkippedEntry};
 use crate::service::preview::PreviewView;
 use crate::service::scanning::CodeFields;
+use crate::service::signing::{Confirmation, SigningSource, SigningView};
 use crate::service::{
     ActivationView, CodeInfo, DecodedCode, Protection, ScanSource, SourceInfo, VaultStatus,
 };
@@ -60,6 +61,7 @@ fn codes(code: ErrorCode) -> (tonic::Code, pb::ErrorCode) {
         ErrorCode::Busy => (Code::ResourceExhausted, pb::ErrorCode::Busy),
         ErrorCode::WrongPassword => (Code::Unauthenticated, pb::ErrorCode::WrongPassword),
         ErrorCode::VaultUnusable => (Code::FailedPrecondition, pb::ErrorCode::VaultUnusable),
+        ErrorCode::Expired => (Code::FailedPrecondition, pb::ErrorCode::Expired),
     }
 }
 
@@ -393,6 +395,57 @@ pub fn scan_source(req: pb::ScanRequest) -> Result<ScanSource, Status> {
         S::Image(bytes) => Ok(ScanSource::Image(bytes)),
         S::Camera(c) => Ok(ScanSource::Camera { device: c.device }),
         S::Screen(_) => Ok(ScanSource::Screen),
+    }
+}
+
+pub fn signing_source(req: pb::StartSigningRequest) -> Result<SigningSource, Status> {
+    use pb::start_signing_request::Source as S;
+    Ok(
+        match req
+            .source
+            .ok_or_else(|| missing("source (image, camera, screen or text)"))?
+        {
+            S::Image(bytes) => SigningSource::Scan(ScanSource::Image(bytes)),
+            S::Camera(c) => SigningSource::Scan(ScanSource::Camera { device: c.device }),
+            S::Screen(_) => SigningSource::Scan(ScanSource::Screen),
+            S::Text(text) => SigningSource::Text(text),
+        },
+    )
+}
+
+pub fn confirmation(req: pb::ApproveSigningRequest) -> Result<Confirmation, Status> {
+    use pb::approve_signing_request::With;
+    Ok(
+        match req
+            .with
+            .ok_or_else(|| missing("with (pin, finger or session)"))?
+        {
+            With::Pin(pin) => Confirmation::Pin(SecretString::new(pin)),
+            With::Finger(_) => Confirmation::Finger,
+            With::Session(_) => Confirmation::Session,
+        },
+    )
+}
+
+pub fn signing(v: &SigningView) -> pb::SigningView {
+    pb::SigningView {
+        id: v.id.clone(),
+        state: v.state.to_owned(),
+        account: Some(account(&v.account)),
+        serial: v.serial.clone(),
+        payments: v
+            .payments
+            .iter()
+            .map(|p| pb::PaymentView {
+                amount: p.amount.clone(),
+                payee: p.payee.clone(),
+                account: p.account.clone(),
+                reference: p.reference.clone(),
+            })
+            .collect(),
+        total: v.total.clone(),
+        expires_unix: i64::try_from(v.expires_unix).unwrap_or(i64::MAX),
+        response: v.response.clone().unwrap_or_default(),
     }
 }
 

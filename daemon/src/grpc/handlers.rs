@@ -286,6 +286,40 @@ impl pb::scanner_server::Scanner for Handlers {
 }
 
 #[tonic::async_trait]
+impl pb::signing_server::Signing for Handlers {
+    async fn start(&self, r: Request<pb::StartSigningRequest>) -> Reply<pb::SigningView> {
+        let source = convert::signing_source(r.into_inner())?;
+        let view = self.service.start_signing(source).await.map_err(status)?;
+        Ok(Response::new(convert::signing(&view)))
+    }
+
+    async fn get(&self, r: Request<pb::SigningId>) -> Reply<pb::SigningView> {
+        let view = self.service.signing(&r.into_inner().id).map_err(status)?;
+        Ok(Response::new(convert::signing(&view)))
+    }
+
+    async fn approve(&self, r: Request<pb::ApproveSigningRequest>) -> Reply<pb::SigningView> {
+        let r = r.into_inner();
+        let id = r.id.clone();
+        let confirmation = convert::confirmation(r)?;
+        let view = self
+            .service
+            .approve_signing(&id, confirmation)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::signing(&view)))
+    }
+
+    async fn decline(&self, r: Request<pb::SigningId>) -> Reply<pb::SigningView> {
+        let view = self
+            .service
+            .decline_signing(&r.into_inner().id)
+            .map_err(status)?;
+        Ok(Response::new(convert::signing(&view)))
+    }
+}
+
+#[tonic::async_trait]
 impl pb::backup_server::Backup for Handlers {
     async fn list(&self, _: Request<pb::ListBackupsRequest>) -> Reply<pb::ListBackupsResponse> {
         let (folder, backups) = self.service.list_backups().await.map_err(status)?;

@@ -21,6 +21,7 @@ use tessera_proto::v1::backup_server::BackupServer;
 use tessera_proto::v1::config_server::ConfigServer;
 use tessera_proto::v1::plugins_server::PluginsServer;
 use tessera_proto::v1::scanner_server::ScannerServer;
+use tessera_proto::v1::signing_server::SigningServer;
 use tessera_proto::v1::vault_server::VaultServer;
 
 use crate::service::Service;
@@ -76,6 +77,10 @@ pub async fn serve(
         ))
         .add_service(tonic::service::interceptor::InterceptedService::new(
             BackupServer::new(handlers.clone()).max_decoding_message_size(max_backup),
+            admit,
+        ))
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            SigningServer::new(handlers.clone()).max_decoding_message_size(max_message),
             admit,
         ))
         .add_service(tonic::service::interceptor::InterceptedService::new(

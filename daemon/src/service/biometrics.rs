@@ -392,6 +392,40 @@ impl Service {
         Ok(status)
     }
 
+    /// One finger check that counts: refused once
+    /// `biometrics.max_failures` no-matches came in a row, a no-match
+    /// counted (`NoMatch`, or `BiometricsUnavailable` at the limit), a
+    /// match resets the count. `what` names the action the PIN still does
+    /// ("unlock", "sign").
+    pub(crate) async fn finger_matches(&self, what: &str) -> ServiceResult<()> {
+        let max = self.config().biometrics.max_failures;
+        let failures = self.bio().failures.load(Ordering::Relaxed);
+        if failures >= max {
+            return Err(unavailable(format!(
+                "{failures} fingerprints in a row did not match: {what} with the PIN"
+            )));
+        }
+        let verified = self.verify_finger().await.map_err(|e| {
+            ServiceError::new(e.code, format!("{}; {what} with the PIN", e.message))
+        })?;
+        if let Verify::NoMatch(message) = verified {
+            let failures = self.bio().failures.fetch_add(1, Ordering::Relaxed) + 1;
+            tracing::info!(failures, max, "biometric no-match");
+            return Err(if failures >= max {
+                unavailable(format!(
+                    "{message} ({failures} of {max} tries): {what} with the PIN"
+                ))
+            } else {
+                ServiceError::new(
+                    ErrorCode::NoMatch,
+                    format!("{message} ({failures} of {max} tries); try again"),
+                )
+            });
+        }
+        self.bio().failures.store(0, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Verifies the user with the biometric plugin, then opens the vault
     /// with the biometric slot's key from the login keyring. An unlocked
     /// vault still asks for the finger (and says it was unlocked).
@@ -412,32 +446,8 @@ impl Service {
             }
             v.is_unlocked()
         };
-        let max = self.config().biometrics.max_failures;
-        let failures = self.bio().failures.load(Ordering::Relaxed);
-        if failures >= max {
-            return Err(unavailable(format!(
-                "{failures} fingerprints in a row did not match: unlock with the PIN"
-            )));
-        }
-        let verified = self.verify_finger().await.map_err(|e| {
-            ServiceError::new(e.code, format!("{}; unlock with the PIN", e.message))
-        })?;
-        if let Verify::NoMatch(message) = verified {
-            let failures = self.bio().failures.fetch_add(1, Ordering::Relaxed) + 1;
-            tracing::info!(failures, max, "biometric no-match");
-            return Err(if failures >= max {
-                unavailable(format!(
-                    "{message} ({failures} of {max} tries): unlock with the PIN"
-                ))
-            } else {
-                ServiceError::new(
-                    ErrorCode::NoMatch,
-                    format!("{message} ({failures} of {max} tries); try again"),
-                )
-            });
-        }
+        self.finger_matches("unlock").await?;
         self.with_vault(unlock_from_biometric_slot).await??;
-        self.bio().failures.store(0, Ordering::Relaxed);
         tracing::info!(already_unlocked, "vault unlocked with biometrics");
         Ok(VaultStatus {
             already_unlocked,

@@ -12,6 +12,8 @@
 //! - [`plan`]: what a decoded payload will store.
 //! - [`scanning`]: sources through the scanner plugins; plugins and
 //!   decoded codes as clients see them.
+//! - [`signing`]: transaction signing: a request read, reviewed, approved
+//!   with the PIN or a finger, answered.
 
 pub mod accounts;
 pub mod activations;
@@ -25,6 +27,7 @@ pub mod plan;
 pub mod preview;
 pub mod scanning;
 pub mod search;
+pub mod signing;
 pub mod vault_ops;
 
 use std::sync::Arc;
@@ -61,6 +64,7 @@ struct Inner {
     activations: Activations,
     approvals: approvals::Approvals,
     biometrics: biometrics::BiometricState,
+    signings: signing::Signings,
     started: Instant,
     /// Milliseconds since `started` of the last use of the vault.
     last_use_ms: AtomicU64,
@@ -87,6 +91,7 @@ impl Service {
                 activations: Activations::default(),
                 approvals: approvals::Approvals::default(),
                 biometrics: biometrics::BiometricState::default(),
+                signings: signing::Signings::default(),
                 started: Instant::now(),
                 last_use_ms: AtomicU64::new(0),
                 log_destination: std::sync::OnceLock::new(),

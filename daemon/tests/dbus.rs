@@ -1658,3 +1658,173 @@ async fn rescan_from_home_takes_any_source() {
         "org.tessera.Authenticator1.Error.InvalidEvent"
     );
 }
+
+/// Transaction signing over D-Bus and gRPC: the same decoded fields, the
+/// same response, the same refusals.
+#[tokio::test]
+async fn signing_over_dbus_matches_grpc() {
+    use tessera_core::activation::{ActivationCode, ActivationKey, Serial, instance_key};
+    use tessera_core::otp::Algorithm;
+    use tessera_core::payload::{Form, TesseraPayload};
+    use tessera_core::transaction::{Currency, Payment, Transaction, TransactionKeys};
+    use tesserad::dbus::types::SigningView;
+
+    let bus = PrivateBus::start();
+    let d = daemon_on(&bus, FAST_CONFIG).await;
+    let serial: Serial = "TSRDBUS001".parse().unwrap();
+    let ak = ActivationKey::from_bytes([0x42; 16]);
+    let mut payload = TesseraPayload::new(serial.clone(), ActivationCode::new(&serial, &ak));
+    payload.issuer = Some("Example Bank".into());
+    payload.label = Some("alice".into());
+    let (_, device_code) = tessera_testkit::activation::activate_seeing_device_code(
+        d.channel().await,
+        &payload.write(Form::Tag),
+        PIN,
+    )
+    .await;
+    let nonce: u32 = device_code.unwrap()[..10].parse().unwrap();
+    let keys = TransactionKeys::derive(
+        &serial,
+        instance_key(&ak, &serial, nonce, Algorithm::Sha1).expose(),
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let request = |n: u8, expires_at: u64| {
+        let tx = Transaction::new(
+            serial.clone(),
+            [n; 16],
+            expires_at,
+            Currency::new("EUR").unwrap(),
+            vec![Payment {
+                amount: 12_500,
+                payee_name: "ACME Ltd".into(),
+                payee_account: "GB82WEST12345698765432".into(),
+                reference: format!("order {n}"),
+            }],
+        )
+        .unwrap();
+        (
+            keys.seal(&tx, [n; 24]).unwrap(),
+            keys.respond(&tx).as_str().to_owned(),
+        )
+    };
+
+    let c = bus.connect().await;
+    let p = authenticator(&c).await;
+    let mut signing = d.signing().await;
+
+    // One request each way: the same fields.
+    let (text, want) = request(1, now + 300);
+    let g = signing
+        .start(pb::StartSigningRequest {
+            source: Some(pb::start_signing_request::Source::Text(text.clone())),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let b: SigningView = call(&p, "StartSigning", &(payload_dict(&text),))
+        .await
+        .unwrap();
+    assert_eq!((g.state.as_str(), b.state.as_str()), ("review", "review"));
+    assert_eq!(g.payments[0].amount, "125.00 EUR");
+    assert_eq!(
+        b.payments,
+        vec![(
+            "125.00 EUR".to_owned(),
+            "ACME Ltd".to_owned(),
+            "GB82WEST12345698765432".to_owned(),
+            "order 1".to_owned()
+        )]
+    );
+    assert_eq!(
+        (g.total.as_str(), b.total.as_str()),
+        ("125.00 EUR", "125.00 EUR")
+    );
+    assert_eq!(b.account.issuer, "Example Bank");
+    assert!(b.response.is_empty() && g.response.is_empty());
+
+    // A wrong PIN over D-Bus: WrongPin, still under review.
+    let e = call::<SigningView>(&p, "ApproveSigning", &(&b.id, "000000", false))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        dbus_error(&e).0,
+        "org.tessera.Authenticator1.Error.WrongPin"
+    );
+    let again: SigningView = call(&p, "GetSigning", &(&b.id,)).await.unwrap();
+    assert_eq!(again.state, "review");
+
+    // Approved over D-Bus: the response core computes; the gRPC review of
+    // the same request can no longer be signed (once only).
+    let signed: SigningView = call(&p, "ApproveSigning", &(&b.id, PIN, false))
+        .await
+        .unwrap();
+    assert_eq!(
+        (signed.state.as_str(), signed.response.as_str()),
+        ("signed", want.as_str())
+    );
+    let e = signing
+        .approve(pb::ApproveSigningRequest {
+            id: g.id.clone(),
+            with: Some(pb::approve_signing_request::With::Pin(PIN.into())),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&e), "ERROR_CODE_ALREADY_EXISTS");
+
+    // Declined over gRPC: nothing signed; then it takes no approval.
+    let (text2, _) = request(2, now + 300);
+    let g2 = signing
+        .start(pb::StartSigningRequest {
+            source: Some(pb::start_signing_request::Source::Text(text2)),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let declined: SigningView = call(&p, "DeclineSigning", &(&g2.id,)).await.unwrap();
+    assert_eq!(declined.state, "declined");
+    let e = call::<SigningView>(&p, "ApproveSigning", &(&g2.id, PIN, false))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        dbus_error(&e).0,
+        "org.tessera.Authenticator1.Error.InvalidEvent"
+    );
+
+    // Expired: the same refusal both ways.
+    let (old, _) = request(3, now - 1);
+    let g = signing
+        .start(pb::StartSigningRequest {
+            source: Some(pb::start_signing_request::Source::Text(old.clone())),
+        })
+        .await
+        .unwrap_err();
+    let e = call::<SigningView>(&p, "StartSigning", &(payload_dict(&old),))
+        .await
+        .unwrap_err();
+    let (name, message) = dbus_error(&e);
+    assert_eq!(error_code(&g), "ERROR_CODE_EXPIRED");
+    assert_eq!(name, "org.tessera.Authenticator1.Error.Expired");
+    assert_eq!(g.message(), message);
+
+    // Malformed: the same message both ways; the daemon serves on.
+    let bad = "tessera://sign?v=1&sn=TSRDBUS001&tx=AAAA";
+    let g = signing
+        .start(pb::StartSigningRequest {
+            source: Some(pb::start_signing_request::Source::Text(bad.into())),
+        })
+        .await
+        .unwrap_err();
+    let e = call::<SigningView>(&p, "StartSigning", &(payload_dict(bad),))
+        .await
+        .unwrap_err();
+    assert_eq!(dbus_error(&e).1, g.message());
+    assert!(g.message().contains("too short"), "{}", g.message());
+    call::<()>(&p, "Ping", &()).await.unwrap();
+}
+
+fn payload_dict(text: &str) -> HashMap<String, OwnedValue> {
+    payload(text)
+}

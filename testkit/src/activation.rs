@@ -10,6 +10,17 @@ use tonic::transport::Channel;
 /// biometrics, no notifications); the `activated` view. Panics on any
 /// error or on a state it cannot answer.
 pub async fn activate(channel: Channel, payload: &str, pin: &str) -> pb::ActivationView {
+    activate_seeing_device_code(channel, payload, pin).await.0
+}
+
+/// [`activate`], also returning the device code shown (a Tessera
+/// activation's; `None` for otpauth), from which a test knows the device's
+/// instance nonce (its first 10 digits).
+pub async fn activate_seeing_device_code(
+    channel: Channel,
+    payload: &str,
+    pin: &str,
+) -> (pb::ActivationView, Option<String>) {
     use pb::activation_state::Kind as K;
     use pb::event::Kind as E;
     let mut c = pb::activation_client::ActivationClient::new(channel);
@@ -22,9 +33,13 @@ pub async fn activate(channel: Channel, payload: &str, pin: &str) -> pb::Activat
         .await
         .expect("starts the activation")
         .into_inner();
+    let mut device_code = None;
     for _ in 0..20 {
+        if let Some(K::DeviceCode(c)) = view.state.as_ref().and_then(|s| s.kind.as_ref()) {
+            device_code = Some(c.code.clone());
+        }
         let event = match view.state.as_ref().and_then(|s| s.kind.as_ref()) {
-            Some(K::Activated(_)) => return view,
+            Some(K::Activated(_)) => return (view, device_code),
             Some(K::ChoosePin(_) | K::ConfirmPin(_) | K::EnterPin(_)) => E::Pin(pin.into()),
             Some(K::DeviceCode(_) | K::FinalizeCode(_)) => E::Continue(pb::Empty {}),
             Some(K::ChooseMethod(_)) => E::PinOnly(pb::Empty {}),

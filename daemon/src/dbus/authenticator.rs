@@ -400,6 +400,74 @@ impl Authenticator {
         Ok((export.file.to_vec(), types::export_result(&export)))
     }
 
+    /// Reads a signing request and opens it for review: Signing.Start.
+    /// `source` takes the keys of StartActivation's, the request's text
+    /// under `payload`.
+    #[zbus(out_args("view"))]
+    async fn start_signing(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+        source: HashMap<String, OwnedValue>,
+    ) -> Result<types::SigningView> {
+        self.peers.admit(c, &h).await?;
+        let source = types::signing_source(&source)?;
+        let view = self.service.start_signing(source).await?;
+        Ok(types::signing(&view))
+    }
+
+    /// One signing as it is now: Signing.Get.
+    #[zbus(out_args("view"))]
+    async fn get_signing(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+        id: String,
+    ) -> Result<types::SigningView> {
+        self.peers.admit(c, &h).await?;
+        Ok(types::signing(&self.service.signing(&id)?))
+    }
+
+    /// Approves with the PIN, or a finger when `finger`; neither (an empty
+    /// PIN, no finger) only for a vault without a PIN: Signing.Approve.
+    #[zbus(out_args("view"))]
+    async fn approve_signing(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+        id: String,
+        pin: String,
+        finger: bool,
+    ) -> Result<types::SigningView> {
+        self.peers.admit(c, &h).await?;
+        use crate::service::signing::Confirmation;
+        let confirmation = match (types::optional_pin(pin), finger) {
+            (Some(_), true) => {
+                return Err(crate::error::ServiceError::invalid_argument(
+                    "give the PIN or finger = true, not both",
+                )
+                .into());
+            }
+            (Some(pin), false) => Confirmation::Pin(pin),
+            (None, true) => Confirmation::Finger,
+            (None, false) => Confirmation::Session,
+        };
+        let view = self.service.approve_signing(&id, confirmation).await?;
+        Ok(types::signing(&view))
+    }
+
+    /// Declines: nothing is signed. Signing.Decline.
+    #[zbus(out_args("view"))]
+    async fn decline_signing(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+        id: String,
+    ) -> Result<types::SigningView> {
+        self.peers.admit(c, &h).await?;
+        Ok(types::signing(&self.service.decline_signing(&id)?))
+    }
+
     #[zbus(out_args("view"))]
     async fn start_activation(
         &self,

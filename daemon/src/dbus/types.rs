@@ -393,6 +393,65 @@ pub struct ExportResult {
     pub left_out: Vec<(String, String)>,
 }
 
+/// A signing as clients see it (Signing's SigningView).
+#[derive(Clone, Debug, Default, PartialEq, SerializeDict, DeserializeDict, Type)]
+#[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]
+pub struct SigningView {
+    pub id: String,
+    /// "review", "signed", "declined" or "expired".
+    pub state: String,
+    pub account: Account,
+    pub serial: String,
+    /// `(amount with currency, payee, account, reference)` of each payment.
+    pub payments: Vec<(String, String, String, String)>,
+    pub total: String,
+    pub expires_unix: i64,
+    /// The 8-digit response; empty until signed.
+    pub response: String,
+}
+
+pub fn signing(v: &crate::service::signing::SigningView) -> SigningView {
+    SigningView {
+        id: v.id.clone(),
+        state: v.state.to_owned(),
+        account: account(&v.account),
+        serial: v.serial.clone(),
+        payments: v
+            .payments
+            .iter()
+            .map(|p| {
+                (
+                    p.amount.clone(),
+                    p.payee.clone(),
+                    p.account.clone(),
+                    p.reference.clone(),
+                )
+            })
+            .collect(),
+        total: v.total.clone(),
+        expires_unix: i64::try_from(v.expires_unix).unwrap_or(i64::MAX),
+        response: v.response.clone().unwrap_or_default(),
+    }
+}
+
+/// Where a signing request comes from: the activation sources' keys, the
+/// request's text under `payload`; no manual entry.
+pub fn signing_source(
+    dict: &HashMap<String, OwnedValue>,
+) -> ServiceResult<crate::service::signing::SigningSource> {
+    use crate::service::signing::SigningSource;
+    match source(dict)? {
+        Source::Text(text) => Ok(SigningSource::Text(text)),
+        Source::Image(bytes) => Ok(SigningSource::Scan(ScanSource::Image(bytes))),
+        Source::Camera { device } => Ok(SigningSource::Scan(ScanSource::Camera { device })),
+        Source::Screen => Ok(SigningSource::Scan(ScanSource::Screen)),
+        Source::Manual { .. } => Err(ServiceError::invalid_argument(
+            "a signing request is scanned or pasted (image, camera, screen or payload), \
+             not typed as a serial and code",
+        )),
+    }
+}
+
 pub fn export_result(e: &crate::service::export_ops::Export) -> ExportResult {
     ExportResult {
         exported: e.exported.iter().map(account).collect(),

@@ -61,6 +61,10 @@ impl Daemon {
             .max_encoding_message_size(32 << 20)
     }
 
+    pub async fn signing(&self) -> pb::signing_client::SigningClient<Channel> {
+        pb::signing_client::SigningClient::new(self.channel().await)
+    }
+
     pub async fn activation(&self) -> pb::activation_client::ActivationClient<Channel> {
         pb::activation_client::ActivationClient::new(self.channel().await)
             .max_encoding_message_size(32 << 20)

@@ -35,6 +35,28 @@ pub enum ColourFailure {
     Layers(LayerError),
 }
 
+/// Whether the picture has enough colour to hold a colour code: at least
+/// 1 % of (up to 20,000 evenly spread) pixels with channels 64 or more
+/// apart. A grey picture, or a camera's grey frame, is not read in colour
+/// (a colour read costs several QR reads); a colour code has colour in
+/// most of its modules.
+pub fn has_colour(rgb: &Rgb) -> bool {
+    let pixels = rgb.data.len() / 3;
+    if pixels == 0 {
+        return false;
+    }
+    let step = (pixels / 20_000).max(1);
+    let (mut seen, mut coloured) = (0usize, 0usize);
+    for p in rgb.data.chunks_exact(3).step_by(step) {
+        seen += 1;
+        let (lo, hi) = (p[0].min(p[1]).min(p[2]), p[0].max(p[1]).max(p[2]));
+        if hi - lo >= 64 {
+            coloured += 1;
+        }
+    }
+    coloured * 100 >= seen
+}
+
 /// The payload of the colour code in `rgb`.
 pub fn decode(rgb: &Rgb) -> Result<String, ColourFailure> {
     decode_with(rgb, Method::Calibrated)

@@ -203,7 +203,7 @@ fn decode_either(
         }
         Err(e) => (Vec::new(), Err(e)),
     };
-    if let Some(rgb) = rgb() {
+    if let Some(rgb) = rgb().filter(colour::has_colour) {
         match colour::decode(&rgb) {
             Ok(payload) => return Ok(vec![payload]),
             Err(colour::ColourFailure::Layers(e)) => return Err(ScanError::Colour(e)),

@@ -182,3 +182,13 @@ fn zbar_reads_every_layer() {
         );
     }
 }
+
+#[test]
+fn only_pictures_with_colour_are_read_in_colour() {
+    let img = picture(PAYLOAD, 6);
+    assert!(colour::has_colour(&rgb(&img)));
+    let grey = image::DynamicImage::ImageRgb8(img).to_luma8();
+    let grey = image::DynamicImage::ImageLuma8(grey).to_rgb8();
+    assert!(!colour::has_colour(&rgb(&grey)));
+    assert!(!colour::has_colour(&Rgb { width: 0, height: 0, data: Vec::new() }));
+}

@@ -13,7 +13,7 @@ use gtk::gio::{self, prelude::*};
 use gtk::glib::{self, Variant};
 use gtk::prelude::ToVariant;
 
-use crate::model::{Account, BiometricStatus, Code, PreviewFrame, Setting, Status, View};
+use crate::model::{Account, BiometricStatus, Code, PreviewFrame, Setting, Signing, Status, View};
 
 pub const NAME: &str = "org.tessera.Authenticator1";
 pub const PATH: &str = "/org/tessera/Authenticator1";
@@ -249,6 +249,31 @@ impl Daemon {
     pub async fn settings(&self) -> Result<Vec<Setting>> {
         Ok(Setting::list(
             &self.call1("ShowConfig", ().to_variant()).await?,
+        ))
+    }
+
+    /// Reads a signing request from a source dictionary (`model::source`:
+    /// `payload` for its text, `image` for its picture) for review.
+    pub async fn start_signing(&self, source: Variant) -> Result<Signing> {
+        Ok(Signing::from_variant(
+            &self
+                .call1("StartSigning", Variant::tuple_from_iter([source]))
+                .await?,
+        ))
+    }
+
+    /// Approves a signing with the PIN (empty for a vault without one).
+    pub async fn approve_signing(&self, id: &str, pin: &str) -> Result<Signing> {
+        Ok(Signing::from_variant(
+            &self
+                .call1("ApproveSigning", (id, pin, false).to_variant())
+                .await?,
+        ))
+    }
+
+    pub async fn decline_signing(&self, id: &str) -> Result<Signing> {
+        Ok(Signing::from_variant(
+            &self.call1("DeclineSigning", (id,).to_variant()).await?,
         ))
     }
 

@@ -78,6 +78,85 @@ impl Account {
     }
 }
 
+/// A transaction signing as the daemon decoded it (`StartSigning`,
+/// docs/dbus.md): what the user is asked to approve, and its response once
+/// signed. The app shows these fields and nothing else of the request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Signing {
+    pub id: String,
+    /// "review", "signed", "declined" or "expired".
+    pub state: String,
+    pub account: Account,
+    pub serial: String,
+    /// (amount with its currency, payee, account, reference)
+    pub payments: Vec<(String, String, String, String)>,
+    pub total: String,
+    pub expires_unix: i64,
+    pub response: String,
+}
+
+impl Signing {
+    pub fn from_variant(v: &Variant) -> Self {
+        let d = VariantDict::new(Some(v));
+        Signing {
+            id: get(&d, "id"),
+            state: get(&d, "state"),
+            account: d
+                .lookup_value("account", None)
+                .map(|a| Account::from_variant(&a))
+                .unwrap_or_default(),
+            serial: get(&d, "serial"),
+            payments: get(&d, "payments"),
+            total: get(&d, "total"),
+            expires_unix: get(&d, "expires_unix"),
+            response: get(&d, "response"),
+        }
+    }
+
+    /// The fields to review, one per line, in the order they matter:
+    /// amount, payee, account, reference (each payment of a batch), then a
+    /// batch's total.
+    pub fn lines(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let batch = self.payments.len() > 1;
+        for (i, (amount, payee, account, reference)) in self.payments.iter().enumerate() {
+            let n = if batch {
+                format!(" {}", i + 1)
+            } else {
+                String::new()
+            };
+            out.push((crate::i18n::tr("Amount") + &n, amount.clone()));
+            out.push((crate::i18n::tr("Payee") + &n, payee.clone()));
+            out.push((crate::i18n::tr("Account") + &n, account.clone()));
+            if !reference.is_empty() {
+                out.push((crate::i18n::tr("Reference") + &n, reference.clone()));
+            }
+        }
+        if batch {
+            let n = self.payments.len() as u64;
+            out.push((
+                crate::i18n::tr("Total"),
+                format!(
+                    "{} ({})",
+                    self.total,
+                    crate::i18n::ngettext_f("{} payment", "{} payments", n)
+                ),
+            ));
+        }
+        out
+    }
+
+    /// The response grouped for reading aloud: `1807 8543`.
+    pub fn grouped_response(&self) -> String {
+        let r = &self.response;
+        if r.len() == 8 {
+            format!("{} {}", &r[..4], &r[4..])
+        } else {
+            r.clone()
+        }
+    }
+}
+
 /// A one-time code.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Code {

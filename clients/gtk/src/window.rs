@@ -16,7 +16,7 @@ use crate::activation_page::ActivationPage;
 use crate::daemon::{Daemon, DaemonError, NO_DAEMON};
 use crate::dialogs::{self, Ask, Field};
 use crate::i18n::{tr, tr_f};
-use crate::model::{self, Account, Status, View};
+use crate::model::{self, Account, Signing, Status, View, source};
 
 /// A window action without a target, and one whose target is an account id.
 type WindowAction = fn(&Window);
@@ -87,6 +87,9 @@ mod imp {
         pub leaving_activation: Cell<bool>,
         /// Print the first-frame figure and quit (`TESSERA_APP_BENCH=1`).
         pub bench: Cell<bool>,
+        /// The open file chooser of "Sign a Payment from an Image…" (GTK
+        /// drops a native dialog with its last reference).
+        pub chooser: RefCell<Option<gtk::FileChooserNative>>,
     }
 
     #[glib::object_subclass]
@@ -234,7 +237,7 @@ impl Window {
     }
 
     fn setup_actions(&self) {
-        let plain: [(&str, WindowAction); 8] = [
+        let plain: [(&str, WindowAction); 10] = [
             ("add", |w| {
                 w.imp().activation.show_home();
                 w.show_page("activation");
@@ -245,6 +248,8 @@ impl Window {
             ("reconnect", |w| w.reload()),
             ("preferences", |w| crate::preferences::show(w)),
             ("change-pin", |w| w.change_pin()),
+            ("sign-link", |w| w.sign_from_link()),
+            ("sign-image", |w| w.sign_from_image()),
             ("about", |w| w.about()),
         ];
         for (name, f) in plain {
@@ -716,6 +721,146 @@ impl Window {
         dialogs::ask(self, ask(&account), move |values| {
             let (id, act) = (id.clone(), act.clone());
             window.with_daemon(move |w, d| act(w, d, id, values));
+        });
+    }
+
+    /// "Sign a Payment…": the signing request's text, pasted; the daemon
+    /// decodes it (docs/protocol.md, "Transaction signing").
+    fn sign_from_link(&self) {
+        let window = self.clone();
+        dialogs::ask(
+            self,
+            Ask {
+                heading: tr("Sign a Payment"),
+                body: tr(
+                    "Paste the signing request your bank or employer shows (tessera://sign?…).",
+                ),
+                fields: vec![Field::text(tr("Signing request"), "")],
+                confirm: tr("Continue"),
+                destructive: false,
+            },
+            move |values| {
+                let text = values[0].trim().to_owned();
+                window.with_daemon(move |w, d| async move {
+                    let payload = source(&[("payload", text.to_variant())]);
+                    let signing = d.start_signing(payload).await?;
+                    w.review_signing(signing);
+                    Ok(())
+                });
+            },
+        );
+    }
+
+    /// "Sign a Payment from an Image…": the request's picture (plain QR or
+    /// colour code), read by the daemon.
+    fn sign_from_image(&self) {
+        let chooser = gtk::FileChooserNative::new(
+            Some(&tr("Choose the Signing Request")),
+            Some(self),
+            gtk::FileChooserAction::Open,
+            Some(&tr("Open")),
+            Some(&tr("Cancel")),
+        );
+        let filter = gtk::FileFilter::new();
+        filter.set_name(Some(&tr("Images")));
+        filter.add_mime_type("image/*");
+        chooser.add_filter(&filter);
+        chooser.connect_response(clone!(
+            #[weak(rename_to = window)]
+            self,
+            move |chooser, response| {
+                let Some(file) = chooser
+                    .file()
+                    .filter(|_| response == gtk::ResponseType::Accept)
+                else {
+                    return;
+                };
+                window.with_daemon(move |w, d| async move {
+                    let bytes = file.load_contents_future().await.map_err(|e| DaemonError {
+                        name: "InvalidImage".into(),
+                        message: tr_f("Cannot read the image: {}", e.message()),
+                    })?;
+                    let image = source(&[("image", bytes.0.to_vec().to_variant())]);
+                    let signing = d.start_signing(image).await?;
+                    w.review_signing(signing);
+                    Ok(())
+                });
+            }
+        ));
+        chooser.show();
+        // GTK drops a native dialog with its last reference: keep it.
+        self.imp().chooser.replace(Some(chooser));
+    }
+
+    /// Shows what the daemon decoded and asks for the PIN; Sign approves,
+    /// Cancel declines. A wrong PIN asks again; the response is shown to
+    /// type into the issuer's page.
+    fn review_signing(&self, signing: Signing) {
+        let window = self.clone();
+        self.with_daemon(move |w, d| async move {
+            let status = d.status().await?;
+            let with_pin = status.protection == "pin";
+            let mut body = tr_f(
+                "For {}. Check every field: the code you get signs exactly this.",
+                signing.account.title(),
+            );
+            for (name, value) in signing.lines() {
+                body.push_str(&format!("\n{name}: {value}"));
+            }
+            let fields = if with_pin {
+                vec![Field::secret(tr("PIN"))]
+            } else {
+                Vec::new()
+            };
+            let id = signing.id.clone();
+            let declined = {
+                let (window, id) = (window.clone(), id.clone());
+                move || {
+                    let id = id.clone();
+                    window.with_daemon(move |w, d| async move {
+                        d.decline_signing(&id).await?;
+                        w.toast(&tr("Declined: nothing was signed"));
+                        Ok(())
+                    });
+                }
+            };
+            let review = signing.clone();
+            dialogs::ask_or_cancel(
+                &w,
+                Ask {
+                    heading: tr("Sign This Payment?"),
+                    body,
+                    fields,
+                    confirm: tr("Sign"),
+                    destructive: false,
+                },
+                move |values| {
+                    let pin = Zeroizing::new(values.first().cloned().unwrap_or_default());
+                    let (id, review) = (id.clone(), review.clone());
+                    let window = window.clone();
+                    glib::spawn_future_local(async move {
+                        let Some(d) = window.daemon() else { return };
+                        match d.approve_signing(&id, &pin).await {
+                            Ok(signed) => dialogs::show(
+                                &window,
+                                &tr("Your Response"),
+                                &tr_f(
+                                    "Type it into the page of {} to complete the payment.",
+                                    signed.account.title(),
+                                ),
+                                &signed.grouped_response(),
+                            ),
+                            Err(e) if e.is("WrongPin") || e.is("NoMatch") => {
+                                window.toast(&e.message);
+                                window.review_signing(review);
+                            }
+                            Err(e) => window.failed(e),
+                        }
+                    });
+                },
+                declined,
+            );
+            Ok(())
         });
     }
 

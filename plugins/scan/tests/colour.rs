@@ -190,5 +190,9 @@ fn only_pictures_with_colour_are_read_in_colour() {
     let grey = image::DynamicImage::ImageRgb8(img).to_luma8();
     let grey = image::DynamicImage::ImageLuma8(grey).to_rgb8();
     assert!(!colour::has_colour(&rgb(&grey)));
-    assert!(!colour::has_colour(&Rgb { width: 0, height: 0, data: Vec::new() }));
+    assert!(!colour::has_colour(&Rgb {
+        width: 0,
+        height: 0,
+        data: Vec::new()
+    }));
 }

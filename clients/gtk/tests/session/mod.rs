@@ -467,6 +467,20 @@ impl Session {
         });
     }
 
+    /// Activates a Tessera `payload` over gRPC before the app starts; the
+    /// device code it showed (its first 10 digits are the device's nonce).
+    pub fn add_tessera_account(&self, payload: &str, pin: &str) -> String {
+        runtime().block_on(async {
+            let (_, code) = tessera_testkit::activation::activate_seeing_device_code(
+                self.daemon.channel().await,
+                payload,
+                pin,
+            )
+            .await;
+            code.expect("a Tessera activation shows a device code")
+        })
+    }
+
     /// A D-Bus call to the daemon, as another client makes it.
     pub fn dbus_call<B>(&self, method: &str, body: &B) -> zbus::Message
     where

@@ -562,29 +562,15 @@ impl ActivationPage {
 
     fn choose_file(&self) {
         let window = self.root().and_downcast::<gtk::Window>();
-        let chooser = gtk::FileChooserNative::new(
-            Some(&tr("Choose the Activation Image")),
+        let chooser = crate::dialogs::choose_image(
             window.as_ref(),
-            gtk::FileChooserAction::Open,
-            Some(&tr("Open")),
-            Some(&tr("Cancel")),
+            &tr("Choose the Activation Image"),
+            clone!(
+                #[weak(rename_to = page)]
+                self,
+                move |file| page.scan_file(file)
+            ),
         );
-        let filter = gtk::FileFilter::new();
-        filter.set_name(Some(&tr("Images")));
-        filter.add_mime_type("image/*");
-        chooser.add_filter(&filter);
-        chooser.connect_response(clone!(
-            #[weak(rename_to = page)]
-            self,
-            move |chooser, response| {
-                if response == gtk::ResponseType::Accept
-                    && let Some(file) = chooser.file()
-                {
-                    page.scan_file(file);
-                }
-            }
-        ));
-        chooser.show();
         // GTK drops a native dialog with its last reference: keep it.
         self.imp().chooser.replace(Some(chooser));
     }

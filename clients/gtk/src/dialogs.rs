@@ -114,6 +114,36 @@ pub fn ask_or_cancel(
     dialog.present();
 }
 
+/// A file chooser for one image over `parent` (an activation's, a signing
+/// request's); `chosen` gets the file on Open. The chooser is returned:
+/// GTK drops a native dialog with its last reference, so the caller keeps it.
+pub fn choose_image(
+    parent: Option<&gtk::Window>,
+    title: &str,
+    chosen: impl Fn(gtk::gio::File) + 'static,
+) -> gtk::FileChooserNative {
+    let chooser = gtk::FileChooserNative::new(
+        Some(title),
+        parent,
+        gtk::FileChooserAction::Open,
+        Some(&tr("Open")),
+        Some(&tr("Cancel")),
+    );
+    let filter = gtk::FileFilter::new();
+    filter.set_name(Some(&tr("Images")));
+    filter.add_mime_type("image/*");
+    chooser.add_filter(&filter);
+    chooser.connect_response(move |chooser, response| {
+        if response == gtk::ResponseType::Accept
+            && let Some(file) = chooser.file()
+        {
+            chosen(file);
+        }
+    });
+    chooser.show();
+    chooser
+}
+
 /// Shows a result the user reads or copies (an OCRA response).
 pub fn show(parent: &impl IsA<gtk::Window>, heading: &str, body: &str, value: &str) {
     let dialog = adw::MessageDialog::new(Some(parent), Some(heading), Some(body));

@@ -754,40 +754,26 @@ impl Window {
     /// "Sign a Payment from an Image…": the request's picture (plain QR or
     /// colour code), read by the daemon.
     fn sign_from_image(&self) {
-        let chooser = gtk::FileChooserNative::new(
-            Some(&tr("Choose the Signing Request")),
-            Some(self),
-            gtk::FileChooserAction::Open,
-            Some(&tr("Open")),
-            Some(&tr("Cancel")),
+        let chooser = dialogs::choose_image(
+            Some(self.upcast_ref()),
+            &tr("Choose the Signing Request"),
+            clone!(
+                #[weak(rename_to = window)]
+                self,
+                move |file| {
+                    window.with_daemon(move |w, d| async move {
+                        let bytes = file.load_contents_future().await.map_err(|e| DaemonError {
+                            name: "InvalidImage".into(),
+                            message: tr_f("Cannot read the image: {}", e.message()),
+                        })?;
+                        let image = source(&[("image", bytes.0.to_vec().to_variant())]);
+                        let signing = d.start_signing(image).await?;
+                        w.review_signing(signing);
+                        Ok(())
+                    });
+                }
+            ),
         );
-        let filter = gtk::FileFilter::new();
-        filter.set_name(Some(&tr("Images")));
-        filter.add_mime_type("image/*");
-        chooser.add_filter(&filter);
-        chooser.connect_response(clone!(
-            #[weak(rename_to = window)]
-            self,
-            move |chooser, response| {
-                let Some(file) = chooser
-                    .file()
-                    .filter(|_| response == gtk::ResponseType::Accept)
-                else {
-                    return;
-                };
-                window.with_daemon(move |w, d| async move {
-                    let bytes = file.load_contents_future().await.map_err(|e| DaemonError {
-                        name: "InvalidImage".into(),
-                        message: tr_f("Cannot read the image: {}", e.message()),
-                    })?;
-                    let image = source(&[("image", bytes.0.to_vec().to_variant())]);
-                    let signing = d.start_signing(image).await?;
-                    w.review_signing(signing);
-                    Ok(())
-                });
-            }
-        ));
-        chooser.show();
         // GTK drops a native dialog with its last reference: keep it.
         self.imp().chooser.replace(Some(chooser));
     }

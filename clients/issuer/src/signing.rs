@@ -11,10 +11,11 @@ use tessera_core::transaction::{Currency, Payment, Transaction, TransactionKeys}
 
 use crate::cli::{SignRequestArgs, VerifySignatureArgs};
 use crate::commands::{bound_key, check_digits, now_secs, now_unix, shell_word};
-use crate::db::{SignRecord, SignState, State, Store};
+use crate::db::{SignRecord, SignState, State, Store, Tx};
 use crate::error::{Error, Result};
 use crate::image as qr;
 use crate::output::{Report, fields};
+use tessera_core::activation::Serial;
 
 /// Wrong response codes after which a request is refused for good.
 pub const MAX_ATTEMPTS: u32 = 3;
@@ -58,15 +59,7 @@ pub fn sign_request(args: SignRequestArgs) -> Result<Report> {
     let db = &args.db.db;
     let mut store = Store::open(db)?;
     let db_tx = store.begin()?;
-    let activation = db_tx.get(&args.serial)?;
-    if activation.state != State::Active {
-        return Err(Error::input(format!(
-            "{}: the activation is {}; only an active account signs (finalize it first)",
-            args.serial,
-            activation.state.as_str()
-        )));
-    }
-    let keys = TransactionKeys::derive(&args.serial, bound_key(&activation)?.expose());
+    let keys = active_keys(&db_tx, &args.serial)?;
     let mut seal_nonce = [0u8; 24];
     OsRng.fill_bytes(&mut seal_nonce);
     let text = keys.seal(&tx, seal_nonce).map_err(Error::input)?;
@@ -115,15 +108,7 @@ pub fn verify_signature(args: VerifySignatureArgs) -> Result<Report> {
     let db = &args.db.db;
     let mut store = Store::open(db)?;
     let db_tx = store.begin()?;
-    let activation = db_tx.get(&args.serial)?;
-    if activation.state != State::Active {
-        return Err(Error::input(format!(
-            "{}: the activation is {}; it has no signing requests",
-            args.serial,
-            activation.state.as_str()
-        )));
-    }
-    let keys = TransactionKeys::derive(&args.serial, bound_key(&activation)?.expose());
+    let keys = active_keys(&db_tx, &args.serial)?;
     let records = db_tx.sign_requests(&args.serial)?;
     if records.is_empty() {
         return Err(Error::input(format!(
@@ -244,6 +229,22 @@ pub fn requests_json(records: &[SignRecord]) -> serde_json::Value {
             })
         })
         .collect()
+}
+
+/// The transaction keys of the active activation `serial`; only an active
+/// account signs.
+fn active_keys(db_tx: &Tx<'_>, serial: &Serial) -> Result<TransactionKeys> {
+    let activation = db_tx.get(serial)?;
+    if activation.state != State::Active {
+        return Err(Error::input(format!(
+            "{serial}: the activation is {}; only an active account signs (finalize it first)",
+            activation.state.as_str()
+        )));
+    }
+    Ok(TransactionKeys::derive(
+        serial,
+        bound_key(&activation)?.expose(),
+    ))
 }
 
 /// What the device shows, in the order it shows it.

@@ -293,10 +293,8 @@ impl Service {
         }
         let next = match transition(&signing.state, event, &signing.tx, &signing.keys) {
             Ok(next) => next,
-            Err(refusal) if matches!(event, Event::Tick { .. }) => {
-                let _ = refusal;
-                signing.state.clone()
-            }
+            // Looking at a finished signing changes nothing.
+            Err(_) if matches!(event, Event::Tick { .. }) => signing.state.clone(),
             Err(refusal) => return Err(ServiceError::new(ErrorCode::InvalidEvent, refusal)),
         };
         if matches!(next, State::Signed(_)) {

@@ -9,6 +9,7 @@
 //! - [`images`]: a QR code of a text as PNG bytes ([`images::qr_png`]).
 //! - [`bins`]: the workspace's binaries next to the test executable
 //!   ([`bins::workspace_bin`]).
+//! - [`swtpm`]: a real software TPM on loopback TCP ([`swtpm::Swtpm`]).
 //! - [`bench`]: percentiles and the benchmarks' sections of
 //!   `docs/benchmarks.md`.
 //!
@@ -21,3 +22,4 @@ pub mod bus;
 pub mod daemon;
 pub mod images;
 pub mod perturb;
+pub mod swtpm;

@@ -37,6 +37,7 @@ pub struct Config {
     pub notifications: NotificationsConfig,
     pub clients: ClientsConfig,
     pub backup: BackupConfig,
+    pub tpm: TpmConfig,
     /// Where each value came from, the locks and the warnings of loading;
     /// empty for settings not read by [`load`].
     #[serde(skip)]
@@ -85,6 +86,10 @@ pub enum Allowed {
     Folder,
     /// A list of `{ name = "…", sha256 = "…" }` (sha256 optional).
     PluginAllowList,
+    /// A list of PCR numbers, 0 to 23, each once (may be empty).
+    Pcrs,
+    /// A TPM's TCTI: `device:PATH`, `swtpm:host=H,port=P`, `mssim:…` or `tabrmd:…`.
+    Tcti,
 }
 
 impl Allowed {
@@ -110,6 +115,12 @@ impl Allowed {
             Allowed::Folder => {
                 "a folder: an absolute path or ~/… (e.g. \"/media/backup/tessera\")".to_owned()
             }
+            Allowed::Pcrs => {
+                "a list of PCR numbers from 0 to 23, each once (e.g. [7]; [] binds none)".to_owned()
+            }
+            Allowed::Tcti => "a TCTI: \"device:/dev/tpmrm0\", \"swtpm:host=127.0.0.1,port=2321\", \
+                 \"mssim:…\" or \"tabrmd:…\""
+                .to_owned(),
             Allowed::PluginAllowList => "a list of { name = \"…\" } or { name = \"…\", sha256 = \"…\" } \
                  (a plugin name: 1 to 64 of a-z 0-9 . _ -; sha256: the file's SHA-256 in 64 hex digits)"
                 .to_owned(),
@@ -169,6 +180,26 @@ impl Allowed {
                         return Err(format!("{f:?} is not an absolute path (or ~/…)"));
                     }
                 }
+                Ok(())
+            }
+            (Allowed::Pcrs, V::Array(items)) => {
+                let mut seen = Vec::new();
+                for item in items {
+                    match item {
+                        V::Integer(n) if (0..24).contains(n) && !seen.contains(n) => seen.push(*n),
+                        V::Integer(n) if seen.contains(n) => {
+                            return Err(format!("PCR {n} is named twice"));
+                        }
+                        other => return Err(format!("the list holds {}", shown(other))),
+                    }
+                }
+                Ok(())
+            }
+            (Allowed::Tcti, V::String(t))
+                if ["device:", "swtpm:", "mssim:", "tabrmd:"]
+                    .iter()
+                    .any(|p| t.starts_with(p)) =>
+            {
                 Ok(())
             }
             (Allowed::Folder, V::String(f)) if f.starts_with('/') || f.starts_with("~/") => Ok(()),
@@ -264,7 +295,10 @@ pub const ARGON2_MAX_PARALLELISM: u32 = 64;
 /// them, with the values each allows. docs/admin.md documents each (a test
 /// checks).
 pub const KEYS: &[KeyInfo] = &[
-    live("vault.protection", Allowed::OneOf(&["pin", "keyring"])),
+    live(
+        "vault.protection",
+        Allowed::OneOf(&["pin", "keyring", "tpm", "tpm+pin"]),
+    ),
     live("vault.allow_keyring", BOOL),
     live("vault.auto_lock_minutes", int(0, 24 * 60)),
     live(
@@ -311,6 +345,8 @@ pub const KEYS: &[KeyInfo] = &[
     live("backup.automatic", BOOL),
     live("backup.folder", Allowed::Folder),
     live("backup.keep", int(1, 1000)),
+    live("tpm.tcti", Allowed::Tcti),
+    live("tpm.pcrs", Allowed::Pcrs),
 ];
 
 impl KeyInfo {
@@ -342,6 +378,7 @@ pub const SECTIONS: &[&str] = &[
     "notifications",
     "clients",
     "backup",
+    "tpm",
 ];
 
 /// A value out of range: the key (`section.key`) and what is allowed.
@@ -368,6 +405,14 @@ pub enum ProtectionConfig {
     Pin,
     /// No PIN; the master key is kept in the login keyring (Secret Service).
     Keyring,
+    /// The PIN through the TPM only: the vault key is sealed to this
+    /// machine's TPM (`[tpm]`), and there is no PIN slot a copied file could
+    /// be attacked through offline.
+    Tpm,
+    /// The TPM slot and the PIN slot beside it: the PIN slot is the way
+    /// back when the PCRs change or the TPM is gone.
+    #[serde(rename = "tpm+pin")]
+    TpmPin,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -669,6 +714,28 @@ impl Default for BackupConfig {
             automatic: true,
             folder: None,
             keep: 10,
+        }
+    }
+}
+
+/// The TPM the vault's TPM slot is sealed to (`vault.protection = "tpm"`
+/// or `"tpm+pin"`, `tessera tpm enroll`; docs/security.md).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TpmConfig {
+    /// How to reach it (tss-esapi's TCTI string).
+    pub tcti: String,
+    /// The SHA-256 PCRs the sealing policy binds; empty binds the TPM and
+    /// the PIN only. A change of a bound PCR (firmware, Secure Boot) stops
+    /// the TPM slot from opening until it is sealed again.
+    pub pcrs: Vec<u32>,
+}
+
+impl Default for TpmConfig {
+    fn default() -> Self {
+        Self {
+            tcti: "device:/dev/tpmrm0".into(),
+            pcrs: Vec::new(),
         }
     }
 }

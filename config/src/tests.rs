@@ -73,7 +73,7 @@ fn bad_files_name_the_line_column_and_what_is_allowed() {
         ),
         (
             "[vault]\nprotection = \"none\"\n",
-            "line 2, column 14: vault.protection must be one of: pin, keyring; not \"none\"",
+            "line 2, column 14: vault.protection must be one of: pin, keyring, tpm, tpm+pin; not \"none\"",
         ),
         (
             "[issuers]\ntrusted = [\"ed25519:xx\"]\n",

@@ -36,7 +36,9 @@ use std::time::{Duration, Instant};
 use tessera_core::SecretBytes;
 use tessera_core::otp::OtpParams;
 use tessera_proto::v1 as pb;
-use tessera_testkit::bench::{command_line, percentile, write_doc_section};
+use tessera_testkit::bench::{
+    cpu_model, load_average, percentile, rustc_version, today, write_doc_section,
+};
 use tessera_testkit::daemon::connect;
 use tesserad::account::{Account, AccountId, AccountKind};
 use tesserad::vault::{KdfParams, SecretString, Vault};
@@ -872,32 +874,6 @@ impl Report {
         );
         out
     }
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(", "))
-        .unwrap_or_else(|_| "unknown".into())
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("model name"))
-                .map(|v| v.trim_start_matches([' ', '\t', ':']).trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
-}
-
-fn rustc_version() -> String {
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    command_line(&rustc, &["--version"]).unwrap_or_else(|| "rustc (unknown version)".into())
-}
-
-fn today() -> String {
-    command_line("date", &["-u", "+%Y-%m-%d"]).unwrap_or_else(|| "(unknown date)".into())
 }
 
 /// `docs/benchmarks.md` of the workspace.

@@ -11,7 +11,7 @@ use tessera_plugin_host::{AllowList, PluginFolder};
 pub use tessera_config::*;
 
 use crate::activation::PinRules;
-use crate::vault::{BackupPolicy, KdfParams, PinDelayPolicy};
+use crate::vault::{BackupPolicy, KdfParams, PinDelayPolicy, TpmBinding};
 
 /// `[vault]` as the vault takes it.
 pub trait VaultConfigExt {
@@ -25,6 +25,38 @@ impl VaultConfigExt for VaultConfig {
             iterations: self.argon2_iterations,
             parallelism: self.argon2_parallelism,
         }
+    }
+}
+
+/// `[tpm]` and `vault.protection` as the vault's TPM slot takes them.
+pub trait TpmConfigExt {
+    /// The TPM at `tpm.tcti`.
+    fn tpm(&self) -> tessera_tpm::Tpm;
+    /// How a vault is bound to the TPM under this policy: the PCRs of
+    /// `tpm.pcrs`, and the PIN slot kept unless `vault.protection = "tpm"`.
+    /// `tpm.pcrs` is checked when the settings load, so it always parses.
+    fn tpm_binding(&self) -> TpmBinding;
+    /// Whether policy wants new vaults sealed to the TPM.
+    fn wants_tpm(&self) -> bool;
+}
+
+impl TpmConfigExt for Config {
+    fn tpm(&self) -> tessera_tpm::Tpm {
+        tessera_tpm::Tpm::new(self.tpm.tcti.clone())
+    }
+
+    fn tpm_binding(&self) -> TpmBinding {
+        TpmBinding {
+            pcrs: tessera_tpm::Pcrs::new(&self.tpm.pcrs).unwrap_or_default(),
+            keep_pin_slot: self.vault.protection != ProtectionConfig::Tpm,
+        }
+    }
+
+    fn wants_tpm(&self) -> bool {
+        matches!(
+            self.vault.protection,
+            ProtectionConfig::Tpm | ProtectionConfig::TpmPin
+        )
     }
 }
 

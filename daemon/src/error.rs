@@ -49,6 +49,10 @@ pub enum ErrorCode {
     /// A signing request's validity ended before it was approved; nothing
     /// was signed.
     Expired,
+    /// The TPM cannot seal or open the vault's TPM slot now (no TPM, PCRs
+    /// changed, its lock-out, an owner password, another TPM's object); the
+    /// message says which and the way back (the PIN slot, a backup).
+    Tpm,
 }
 
 /// An error from the service layer: a code and a message for the user.

@@ -39,6 +39,36 @@ pub fn write_doc_section(doc: &Path, name: &str, heading: &str, report: &str) {
     }
 }
 
+/// The 1, 5 and 15 minute load averages, "1.10, 1.75, 1.37".
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(", "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// The CPU's model name from `/proc/cpuinfo`.
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+/// `rustc --version` of the compiler cargo uses.
+pub fn rustc_version() -> String {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    command_line(&rustc, &["--version"]).unwrap_or_else(|| "rustc (unknown version)".into())
+}
+
+/// Today's date (UTC), 2026-12-07.
+pub fn today() -> String {
+    command_line("date", &["-u", "+%Y-%m-%d"]).unwrap_or_else(|| "(unknown date)".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

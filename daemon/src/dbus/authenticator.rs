@@ -13,7 +13,7 @@ use zbus::{Connection, interface};
 
 use super::types::{
     self, Account, ApprovalResult, BiometricStatus, Code, Decoded, Plugin, ScanSourceInfo, Status,
-    View,
+    TpmStatus, View,
 };
 use super::{Error, Peers};
 use crate::service::import_ops::ImportRequest;
@@ -272,6 +272,40 @@ impl Authenticator {
             .disable_biometrics(types::optional_pin(pin))
             .await?;
         Ok(types::biometric_status(&s))
+    }
+
+    #[zbus(out_args("status"))]
+    async fn tpm_status(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+    ) -> Result<TpmStatus> {
+        self.peers.admit(c, &h).await?;
+        Ok(types::tpm_status(self.service.tpm_status().await))
+    }
+
+    #[zbus(out_args("status"))]
+    async fn enroll_tpm(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+        pin: String,
+    ) -> Result<TpmStatus> {
+        self.peers.admit(c, &h).await?;
+        let s = self.service.enroll_tpm(SecretString::new(pin)).await?;
+        Ok(types::tpm_status(s))
+    }
+
+    #[zbus(out_args("status"))]
+    async fn remove_tpm(
+        &self,
+        #[zbus(connection)] c: &Connection,
+        #[zbus(header)] h: Header<'_>,
+        pin: String,
+    ) -> Result<TpmStatus> {
+        self.peers.admit(c, &h).await?;
+        let s = self.service.remove_tpm(SecretString::new(pin)).await?;
+        Ok(types::tpm_status(s))
     }
 
     #[zbus(out_args("status"))]

@@ -37,10 +37,11 @@ pub enum Error {
     WrongPassword(String),
     VaultUnusable(String),
     Expired(String),
+    Tpm(String),
 }
 
 /// Every code, for the tests that check names against the XML.
-pub const ALL_CODES: [ErrorCode; 24] = [
+pub const ALL_CODES: [ErrorCode; 25] = [
     ErrorCode::InvalidArgument,
     ErrorCode::InvalidPayload,
     ErrorCode::InvalidImage,
@@ -65,6 +66,7 @@ pub const ALL_CODES: [ErrorCode; 24] = [
     ErrorCode::WrongPassword,
     ErrorCode::VaultUnusable,
     ErrorCode::Expired,
+    ErrorCode::Tpm,
 ];
 
 /// The last part of the error name of `code`.
@@ -94,6 +96,7 @@ pub fn short_name(code: ErrorCode) -> &'static str {
         ErrorCode::WrongPassword => "WrongPassword",
         ErrorCode::VaultUnusable => "VaultUnusable",
         ErrorCode::Expired => "Expired",
+        ErrorCode::Tpm => "Tpm",
     }
 }
 
@@ -129,6 +132,7 @@ pub(crate) fn from_service(e: ServiceError) -> Error {
         ErrorCode::WrongPassword => Error::WrongPassword(m),
         ErrorCode::VaultUnusable => Error::VaultUnusable(m),
         ErrorCode::Expired => Error::Expired(m),
+        ErrorCode::Tpm => Error::Tpm(m),
     }
 }
 

@@ -126,6 +126,27 @@ pub struct BiometricStatus {
 
 #[derive(Clone, Debug, Default, PartialEq, SerializeDict, DeserializeDict, Type)]
 #[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]
+pub struct TpmStatus {
+    pub built: bool,
+    pub tcti: String,
+    pub present: bool,
+    pub unavailable_reason: String,
+    pub manufacturer: String,
+    pub failed_tries: u32,
+    pub max_tries: u32,
+    pub recovery_seconds: u32,
+    pub in_lockout: bool,
+    pub owner_password: bool,
+    pub enrolled: bool,
+    pub pcrs: Vec<u32>,
+    pub changed_pcrs: Vec<u32>,
+    pub pin_slot: bool,
+    pub warning: String,
+    pub protection: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, SerializeDict, DeserializeDict, Type)]
+#[zvariant(signature = "a{sv}", crate = "zbus::zvariant")]
 pub struct ScanSourceInfo {
     pub source: String,
     pub available: bool,
@@ -485,6 +506,27 @@ pub fn biometric_status(s: &crate::service::BiometricStatus) -> BiometricStatus 
         enrolled: s.enrolled,
         failures: s.failures,
         max_failures: s.max_failures,
+    }
+}
+
+pub fn tpm_status(s: crate::service::TpmStatus) -> TpmStatus {
+    TpmStatus {
+        built: s.built,
+        tcti: s.tcti,
+        present: s.present,
+        unavailable_reason: s.unavailable_reason.unwrap_or_default(),
+        manufacturer: s.manufacturer,
+        failed_tries: s.failed_tries,
+        max_tries: s.max_tries,
+        recovery_seconds: s.recovery_seconds,
+        in_lockout: s.in_lockout,
+        owner_password: s.owner_password,
+        enrolled: s.enrolled,
+        pcrs: s.pcrs,
+        changed_pcrs: s.changed_pcrs,
+        pin_slot: s.pin_slot,
+        warning: s.warning.unwrap_or_default(),
+        protection: s.protection,
     }
 }
 

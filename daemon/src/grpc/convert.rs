@@ -62,6 +62,7 @@ fn codes(code: ErrorCode) -> (tonic::Code, pb::ErrorCode) {
         ErrorCode::WrongPassword => (Code::Unauthenticated, pb::ErrorCode::WrongPassword),
         ErrorCode::VaultUnusable => (Code::FailedPrecondition, pb::ErrorCode::VaultUnusable),
         ErrorCode::Expired => (Code::FailedPrecondition, pb::ErrorCode::Expired),
+        ErrorCode::Tpm => (Code::FailedPrecondition, pb::ErrorCode::Tpm),
     }
 }
 
@@ -174,6 +175,8 @@ pub fn vault_status(s: VaultStatus) -> pb::VaultStatus {
         auto_lock_minutes: s.auto_lock_minutes,
         pin_counter_warning: s.pin_counter_warning.unwrap_or_default(),
         already_unlocked: s.already_unlocked,
+        tpm_slot: s.tpm_slot,
+        tpm_warning: s.tpm_warning.unwrap_or_default(),
         // Filled by the Status handler.
         log_destination: String::new(),
         settings_warnings: Vec::new(),
@@ -367,6 +370,27 @@ pub fn biometric_status(s: crate::service::BiometricStatus) -> pb::BiometricStat
         enrolled: s.enrolled,
         failures: s.failures,
         max_failures: s.max_failures,
+    }
+}
+
+pub fn tpm_status(s: crate::service::TpmStatus) -> pb::TpmStatusResponse {
+    pb::TpmStatusResponse {
+        built: s.built,
+        tcti: s.tcti,
+        present: s.present,
+        unavailable_reason: s.unavailable_reason.unwrap_or_default(),
+        manufacturer: s.manufacturer,
+        failed_tries: s.failed_tries,
+        max_tries: s.max_tries,
+        recovery_seconds: s.recovery_seconds,
+        in_lockout: s.in_lockout,
+        owner_password: s.owner_password,
+        enrolled: s.enrolled,
+        pcrs: s.pcrs,
+        changed_pcrs: s.changed_pcrs,
+        pin_slot: s.pin_slot,
+        warning: s.warning.unwrap_or_default(),
+        protection: s.protection,
     }
 }
 

@@ -188,6 +188,24 @@ impl pb::vault_server::Vault for Handlers {
         Ok(Response::new(convert::biometric_status(s)))
     }
 
+    async fn tpm_status(&self, _: Request<pb::TpmStatusRequest>) -> Reply<pb::TpmStatusResponse> {
+        Ok(Response::new(convert::tpm_status(
+            self.service.tpm_status().await,
+        )))
+    }
+
+    async fn enroll_tpm(&self, r: Request<pb::EnrollTpmRequest>) -> Reply<pb::TpmStatusResponse> {
+        let pin = SecretString::new(r.into_inner().pin);
+        let s = self.service.enroll_tpm(pin).await.map_err(status)?;
+        Ok(Response::new(convert::tpm_status(s)))
+    }
+
+    async fn remove_tpm(&self, r: Request<pb::RemoveTpmRequest>) -> Reply<pb::TpmStatusResponse> {
+        let pin = SecretString::new(r.into_inner().pin);
+        let s = self.service.remove_tpm(pin).await.map_err(status)?;
+        Ok(Response::new(convert::tpm_status(s)))
+    }
+
     async fn change_pin(&self, r: Request<pb::ChangePinRequest>) -> Reply<pb::VaultStatus> {
         let r = r.into_inner();
         let old = SecretString::new(r.old_pin);

@@ -19,7 +19,7 @@ use super::scanning::ScanSource;
 use super::{Service, unix_now};
 use crate::account::AccountInfo;
 use crate::activation::{Effect, Event, Machine, PinStep, Setup, Source, State};
-use crate::config::{PinConfigExt, ProtectionConfig, VaultConfigExt};
+use crate::config::{PinConfigExt, ProtectionConfig, TpmConfigExt, VaultConfigExt};
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::vault::Protection;
 
@@ -407,11 +407,13 @@ impl Service {
                 };
                 let accounts = plan.accounts_to_store();
                 let infos: Vec<AccountInfo> = accounts.iter().map(AccountInfo::from).collect();
-                let kdf = self.config().vault.kdf();
+                let config = self.config();
+                let kdf = config.vault.kdf();
+                let tpm = config.wants_tpm().then(|| config.tpm_binding());
                 let result = match self.check_account_limit(accounts.len(), true).await {
                     Err(e) => Err(e),
                     Ok(()) => self
-                        .with_vault(move |v| store_accounts(v, accounts, new_pin, kdf))
+                        .with_vault(move |v| store_accounts(v, accounts, new_pin, kdf, tpm))
                         .await
                         .and_then(|r| r),
                 };
@@ -576,7 +578,9 @@ impl Service {
         let pin = match (protection, config.vault.protection) {
             (Some(Protection::Pin), _) => PinStep::Enter,
             (Some(_), _) => PinStep::Skip,
-            (None, ProtectionConfig::Pin) => PinStep::Choose,
+            (None, ProtectionConfig::Pin | ProtectionConfig::Tpm | ProtectionConfig::TpmPin) => {
+                PinStep::Choose
+            }
             (None, ProtectionConfig::Keyring) => PinStep::Skip,
         };
         let setup = Setup {
@@ -711,18 +715,26 @@ fn create_keyring_vault(
 }
 
 /// Writes the activation's accounts, creating the vault on first use (and
-/// opening a locked keyring vault from the login keyring).
+/// opening a locked keyring vault from the login keyring). With `tpm`
+/// (`vault.protection = "tpm"` or `"tpm+pin"`) a new vault's key is sealed
+/// to the TPM; when the TPM cannot seal, no vault is written and the
+/// activation fails with the TPM's reason (policy asked for it).
 fn store_accounts(
     v: &mut crate::vault::Vault,
     accounts: Vec<crate::account::Account>,
     new_pin: Option<tessera_core::SecretString>,
     kdf: crate::vault::KdfParams,
+    tpm: Option<crate::vault::TpmBinding>,
 ) -> ServiceResult<()> {
     if !v.exists() {
         let Some(pin) = new_pin else {
             return create_keyring_vault(v, accounts);
         };
-        return v.create_with_pin(&pin, kdf, accounts).map_err(Into::into);
+        return match tpm {
+            Some(binding) => v.create_with_tpm(&pin, kdf, &binding, accounts),
+            None => v.create_with_pin(&pin, kdf, accounts),
+        }
+        .map_err(Into::into);
     }
     super::vault_ops::unlock_from_keyring(v)?;
     // Checked at the start already; again here, as another client may have

@@ -291,7 +291,7 @@ impl Service {
         }
         {
             let v = self.vault().lock().await;
-            if v.exists() && !v.slots().contains(&SlotKind::Pin) {
+            if v.exists() && !v.has_pin() {
                 return Err(ServiceError::new(
                     ErrorCode::Unsupported,
                     "biometrics are an extra way into a PIN vault, and this vault has no PIN \

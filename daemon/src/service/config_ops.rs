@@ -124,6 +124,7 @@ impl Service {
         vault.set_backup_policy(backups);
         let folder = backup_folder(&config, vault.dir());
         vault.set_backup_folder(folder);
+        vault.set_tpm(Some(crate::config::TpmConfigExt::tpm(&config)));
         drop(vault);
         self.replace_config(config);
         self.log_compliance().await;

@@ -16,7 +16,6 @@ use super::backup_ops::MIN_PASSWORD_CHARS;
 use super::import_ops::SkippedEntry;
 use crate::account::{Account, AccountInfo, AccountKind};
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
-use crate::vault::SlotKind;
 
 /// An export's file and what went into it.
 pub struct Export {
@@ -79,7 +78,7 @@ impl Service {
         self.ensure_unlocked().await?;
         let (accounts, left_out, exported) = self
             .with_vault(move |v| -> ServiceResult<_> {
-                if v.slots().contains(&SlotKind::Pin) {
+                if v.has_pin() {
                     let Some(pin) = pin else {
                         return Err(ServiceError::new(
                             ErrorCode::WrongPin,

@@ -28,6 +28,7 @@ pub mod preview;
 pub mod scanning;
 pub mod search;
 pub mod signing;
+pub mod tpm_ops;
 pub mod vault_ops;
 
 use std::sync::Arc;
@@ -45,6 +46,7 @@ pub use accounts::CodeInfo;
 pub use activations::{ActivationView, Activations, Client};
 pub use biometrics::{BiometricStatus, UnlockMethod};
 pub use scanning::{DecodedCode, ScanSource, SourceInfo};
+pub use tpm_ops::TpmStatus;
 pub use vault_ops::VaultStatus;
 
 /// The daemon's state, shared by all adapters. Cheap to clone.
@@ -83,6 +85,7 @@ impl Service {
         vault.set_backup_policy(config_ops::backup_policy(&config, vault.dir()));
         let folder = config_ops::backup_folder(&config, vault.dir());
         vault.set_backup_folder(folder);
+        vault.set_tpm(Some(crate::config::TpmConfigExt::tpm(&config)));
         Self {
             inner: Arc::new(Inner {
                 vault: Arc::new(Mutex::new(vault)),
@@ -238,7 +241,10 @@ impl From<VaultError> for ServiceError {
             VaultError::Locked => ErrorCode::VaultLocked,
             VaultError::NoVault => ErrorCode::NoVault,
             VaultError::AlreadyExists => ErrorCode::AlreadyExists,
-            VaultError::WrongPin { .. } | VaultError::CopyWrongPin { .. } => ErrorCode::WrongPin,
+            VaultError::WrongPin { .. }
+            | VaultError::WrongPinTpm { .. }
+            | VaultError::CopyWrongPin { .. } => ErrorCode::WrongPin,
+            VaultError::Tpm { .. } | VaultError::TpmSeal { .. } => ErrorCode::Tpm,
             VaultError::CopyWithoutPin { .. } => ErrorCode::InvalidArgument,
             VaultError::PinDelayed { .. } | VaultError::LockedOut => ErrorCode::PinDelayed,
             VaultError::BodyDamaged { .. } => ErrorCode::VaultUnusable,

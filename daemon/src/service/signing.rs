@@ -227,7 +227,7 @@ impl Service {
         match confirmation {
             Confirmation::Pin(pin) => {
                 self.with_vault(move |v| {
-                    if !v.slots().contains(&SlotKind::Pin) {
+                    if !v.has_pin() {
                         return Err(ServiceError::invalid_argument(
                             "this vault has no PIN (keyring protection): approve without one",
                         ));
@@ -253,7 +253,7 @@ impl Service {
                 self.finger_matches("approve").await?;
             }
             Confirmation::Session => {
-                if self.vault().lock().await.slots().contains(&SlotKind::Pin) {
+                if self.vault().lock().await.has_pin() {
                     return Err(ServiceError::new(
                         ErrorCode::WrongPin,
                         "approving a payment needs the vault's PIN (or a finger)",

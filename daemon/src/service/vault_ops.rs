@@ -27,6 +27,10 @@ pub struct VaultStatus {
     /// Only in `unlock`'s answer: the vault was unlocked before the call
     /// (a PIN given was checked all the same).
     pub already_unlocked: bool,
+    /// The vault has a TPM slot.
+    pub tpm_slot: bool,
+    /// The last unlock could not use the TPM slot (the PIN slot answered).
+    pub tpm_warning: Option<String>,
 }
 
 impl Service {
@@ -50,6 +54,8 @@ impl Service {
             auto_lock_minutes: self.config().vault.auto_lock_minutes,
             pin_counter_warning: pin.counter_warning,
             already_unlocked: false,
+            tpm_slot: vault.slots().contains(&SlotKind::Tpm),
+            tpm_warning: vault.tpm_warning().map(str::to_owned),
         }
     }
 
@@ -76,7 +82,7 @@ impl Service {
                 let was_unlocked = v.is_unlocked();
                 // A keyring vault opens without a PIN; an empty PIN asks for
                 // the keyring when the vault has both slots.
-                let has_pin = v.slots().contains(&SlotKind::Pin);
+                let has_pin = v.has_pin();
                 if v.slots().contains(&SlotKind::Keyring) && (pin.expose().is_empty() || !has_pin) {
                     return unlock_from_keyring(v).map(|()| was_unlocked);
                 }
@@ -209,7 +215,8 @@ pub(crate) fn check_new_pin(
 /// is added when the check could not write it.
 pub(crate) fn pin_error(v: &Vault, e: VaultError) -> ServiceError {
     let status = v.pin_status(SystemTime::now());
-    let free = matches!(e, VaultError::WrongPin { retry_after, .. } if retry_after.is_zero());
+    let free = matches!(e, VaultError::WrongPin { retry_after, .. }
+        | VaultError::WrongPinTpm { retry_after, .. } if retry_after.is_zero());
     let mut error = ServiceError::from(e);
     if free && status.attempts_before_delay > 0 {
         let left = status.attempts_before_delay;

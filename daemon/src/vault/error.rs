@@ -27,6 +27,30 @@ pub enum VaultError {
         retry_after: Duration,
     },
 
+    /// The PIN did not open the TPM slot: the TPM refused its authValue and
+    /// counted it against its own lock-out, beside our count.
+    #[error("wrong PIN ({failed_attempts} failed {}){}; {}",
+        plural(*failed_attempts, "try", "tries"), wait_suffix(*retry_after),
+        tpm.to_string().replace("the TPM refused the PIN", "the TPM refused it too"))]
+    WrongPinTpm {
+        failed_attempts: u32,
+        retry_after: Duration,
+        tpm: tessera_tpm::TpmError,
+    },
+
+    /// The TPM slot cannot be opened for a reason other than the PIN (no
+    /// TPM, PCRs changed, the TPM's lock-out, another TPM's object). `hint`
+    /// is the way back (the PIN slot, a backup).
+    #[error("the TPM slot does not open the vault: {error}. {hint}")]
+    Tpm {
+        error: tessera_tpm::TpmError,
+        hint: String,
+    },
+
+    /// The vault key could not be sealed to the TPM; nothing was changed.
+    #[error("cannot seal the vault key to the TPM: {error}; the vault was left as it was")]
+    TpmSeal { error: tessera_tpm::TpmError },
+
     /// Refused without checking the PIN: a delay after wrong PINs is running.
     #[error("too many wrong PINs; try again in {}", human(*retry_after))]
     PinDelayed { retry_after: Duration },
@@ -131,10 +155,10 @@ pub enum VaultError {
         reason: &'static str,
     },
 
-    /// Removing this slot would leave no PIN or keyring slot to open the vault.
+    /// Removing this slot would leave no PIN, TPM or keyring slot to open the vault.
     #[error(
-        "cannot remove the {0} slot: the vault needs a PIN or keyring slot to open; \
-         add the other one first"
+        "cannot remove the {0} slot: the vault needs a PIN, TPM or keyring slot to open; \
+         add another one first"
     )]
     LastSlot(SlotKind),
 

@@ -33,8 +33,12 @@ use super::slots::{
 };
 
 pub(crate) const MAGIC: &[u8] = b"TESSERA-VAULT\n";
-/// The format this code writes and the newest it reads.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+/// The format this code writes and the newest it reads. Version 2 added the
+/// `tpm` slot kind (its `tpm` record); a version 1 file reads as it is and
+/// is written as version 2 at its next save (nothing else changed).
+pub(crate) const FORMAT_VERSION: u32 = 2;
+/// The oldest format this code reads.
+pub(crate) const OLDEST_FORMAT: u32 = 1;
 pub(crate) const CIPHER: &str = "xchacha20poly1305";
 /// A vault larger than this is refused (10,000 accounts take about 3 MiB):
 /// `tessera-files`' limit for a vault file, 64 MiB.
@@ -283,9 +287,12 @@ struct HeaderRecord {
 struct SlotRecord {
     /// `pin`, `keyring` or `biometric`.
     kind: String,
-    /// For `pin` only.
+    /// For `pin`, `password` and `tpm`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     kdf: Option<KdfRecord>,
+    /// For `tpm` only (format 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tpm: Option<TpmRecord>,
     /// 24 bytes, base64.
     nonce: String,
     /// The master key under the slot's KEK, with the tag: 48 bytes, base64.
@@ -303,6 +310,70 @@ struct KdfRecord {
     parallelism: u32,
     /// 16 bytes, base64.
     salt: String,
+}
+
+/// What the TPM sealed: safe to store (the private part is encrypted by
+/// the TPM's storage key).
+#[derive(Serialize, Deserialize)]
+struct TpmRecord {
+    /// `TPMT_PUBLIC`, base64.
+    public: String,
+    /// `TPM2B_PRIVATE`'s contents, base64.
+    private: String,
+    /// The SHA-256 PCRs the policy binds (may be empty).
+    pcrs: Vec<u32>,
+    /// Their values when sealed, hex, in the order of `pcrs`.
+    pcr_values: Vec<String>,
+    /// The object's policy digest, hex.
+    policy: String,
+}
+
+/// Larger than any TPM2B_PUBLIC or TPM2B_PRIVATE a TPM makes.
+const MAX_TPM_BLOB: usize = 2048;
+
+impl TpmRecord {
+    fn from_sealed(s: &tessera_tpm::Sealed) -> Self {
+        Self {
+            public: B64.encode(&s.public),
+            private: B64.encode(&s.private),
+            pcrs: s.pcrs.numbers().iter().map(|&n| u32::from(n)).collect(),
+            pcr_values: s.pcr_values.iter().map(hex::encode).collect(),
+            policy: hex::encode(s.policy),
+        }
+    }
+
+    fn into_sealed(self) -> Result<tessera_tpm::Sealed, String> {
+        let blob = |what: &str, b64: &str| {
+            B64.decode(b64)
+                .ok()
+                .filter(|v| !v.is_empty() && v.len() <= MAX_TPM_BLOB)
+                .ok_or_else(|| {
+                    format!("the TPM slot's {what} part is not base64 of 1 to {MAX_TPM_BLOB} bytes")
+                })
+        };
+        let hash = |what: &str, h: &str| {
+            hex::decode(h)
+                .ok()
+                .and_then(|v| <[u8; 32]>::try_from(v).ok())
+                .ok_or_else(|| format!("the TPM slot's {what} is not 64 hex digits"))
+        };
+        let pcrs = tessera_tpm::Pcrs::new(&self.pcrs)
+            .map_err(|e| format!("the TPM slot's PCRs are not valid: {e}"))?;
+        if self.pcr_values.len() != pcrs.numbers().len() {
+            return Err("the TPM slot has not one value per PCR".into());
+        }
+        Ok(tessera_tpm::Sealed {
+            public: blob("public", &self.public)?,
+            private: blob("private", &self.private)?,
+            pcr_values: self
+                .pcr_values
+                .iter()
+                .map(|v| hash("PCR value", v))
+                .collect::<Result<_, _>>()?,
+            pcrs,
+            policy: hash("policy digest", &self.policy)?,
+        })
+    }
 }
 
 impl HeaderRecord {
@@ -325,6 +396,7 @@ impl HeaderRecord {
                         parallelism: k.params.parallelism,
                         salt: B64.encode(k.salt),
                     }),
+                    tpm: s.tpm.as_ref().map(TpmRecord::from_sealed),
                     nonce: B64.encode(s.nonce),
                     wrapped_key: B64.encode(s.wrapped),
                 })
@@ -333,7 +405,7 @@ impl HeaderRecord {
     }
 
     fn into_header(self) -> Result<Header, String> {
-        if self.format != FORMAT_VERSION {
+        if !(OLDEST_FORMAT..=FORMAT_VERSION).contains(&self.format) {
             return Err(format!("unknown format {}", self.format));
         }
         if self.cipher != CIPHER {
@@ -344,6 +416,7 @@ impl HeaderRecord {
             .and_then(|v| <[u8; VAULT_ID_LEN]>::try_from(v).ok())
             .ok_or("the vault id is not 32 hex digits")?;
         let body_nonce = fixed::<NONCE_LEN>("the body nonce", &self.body_nonce)?;
+        let format = self.format;
         let mut seen = BTreeSet::new();
         let mut slots = Vec::with_capacity(self.slots.len());
         for (i, s) in self.slots.into_iter().enumerate() {
@@ -358,19 +431,30 @@ impl HeaderRecord {
                 (false, None) => None,
                 (false, Some(_)) => return Err(format!("the {kind} slot has KDF parameters")),
             };
+            let tpm = match (kind == SlotKind::Tpm, s.tpm) {
+                (true, _) if format < 2 => {
+                    return Err("a TPM slot needs vault format 2, the file says 1".into());
+                }
+                (true, Some(t)) => Some(t.into_sealed()?),
+                (true, None) => return Err("the TPM slot has no sealed object".into()),
+                (false, None) => None,
+                (false, Some(_)) => return Err(format!("the {kind} slot has a TPM object")),
+            };
             slots.push(Slot {
                 kind,
                 kdf,
+                tpm,
                 nonce: fixed::<NONCE_LEN>("a slot nonce", &s.nonce)?,
                 wrapped: fixed::<{ KEY_LEN + TAG_LEN }>("a wrapped key", &s.wrapped_key)?,
             });
         }
         // A backup made with a password alone has only that slot.
-        if ![SlotKind::Pin, SlotKind::Keyring, SlotKind::Password]
+        if !SlotKind::OPENERS
             .iter()
+            .chain(&[SlotKind::Password])
             .any(|k| seen.contains(k))
         {
-            return Err("it has no PIN or keyring slot".into());
+            return Err("it has no PIN, TPM or keyring slot".into());
         }
         Ok(Header {
             vault_id,

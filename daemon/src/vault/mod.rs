@@ -26,6 +26,7 @@ mod error;
 mod format;
 mod slots;
 mod store;
+mod tpm_slot;
 
 #[cfg(test)]
 mod tests;
@@ -45,6 +46,7 @@ pub use error::VaultError;
 pub use slots::{KdfParams, SlotKind, new_slot_key};
 /// PINs are `tessera_core::SecretString`: zeroized on drop, `Debug` redacted.
 pub use tessera_core::SecretString;
+pub use tpm_slot::TpmBinding;
 
 use attempts::Attempts;
 use format::{Header, VaultFile};
@@ -96,6 +98,11 @@ pub struct Vault {
     /// Where the automatic copies are, also while they are off (copies made
     /// before may be there): named when the vault turns out damaged.
     backup_folder: Option<PathBuf>,
+    /// The TPM the TPM slot is sealed to (`tpm.tcti`); `None` until set.
+    tpm: Option<tessera_tpm::Tpm>,
+    /// Why the TPM slot did not open at the last PIN check that the PIN
+    /// slot then answered (shown by `tessera status` until it opens again).
+    tpm_warning: Option<String>,
 }
 
 impl fmt::Debug for Vault {
@@ -210,6 +217,8 @@ impl Vault {
             backup: None,
             backups: None,
             backup_folder: None,
+            tpm: None,
+            tpm_warning: None,
         })
     }
 
@@ -252,6 +261,13 @@ impl Vault {
             .unwrap_or_default()
     }
 
+    /// Whether a PIN opens the vault: a PIN slot, or a TPM slot (the PIN
+    /// through the TPM).
+    pub fn has_pin(&self) -> bool {
+        let slots = self.slots();
+        slots.contains(&SlotKind::Pin) || slots.contains(&SlotKind::Tpm)
+    }
+
     /// `None` when there is no vault.
     pub fn protection(&self) -> Option<Protection> {
         let header = &self.file.as_ref()?.header;
@@ -288,6 +304,25 @@ impl Vault {
         }
     }
 
+    /// The TPM a TPM slot is sealed to and opened by.
+    pub fn set_tpm(&mut self, tpm: Option<tessera_tpm::Tpm>) {
+        self.tpm = tpm;
+    }
+
+    pub fn tpm(&self) -> Option<&tessera_tpm::Tpm> {
+        self.tpm.as_ref()
+    }
+
+    /// What the TPM sealed for this vault's TPM slot, if it has one.
+    pub fn tpm_sealed(&self) -> Option<&tessera_tpm::Sealed> {
+        self.file.as_ref()?.header.slot(SlotKind::Tpm)?.tpm.as_ref()
+    }
+
+    /// Why the TPM slot did not open the last time the PIN slot did instead.
+    pub fn tpm_warning(&self) -> Option<&str> {
+        self.tpm_warning.as_deref()
+    }
+
     pub fn pin_delay_policy(&self) -> PinDelayPolicy {
         self.policy
     }
@@ -315,6 +350,79 @@ impl Vault {
         let kek = pin_kdf.derive(pin)?;
         let slot = Slot::wrap(&vault_id, SlotKind::Pin, Some(pin_kdf), &kek, &master);
         self.create(vault_id, slot, master, accounts)
+    }
+
+    /// Creates the vault with a TPM slot for the PIN (and the PIN slot
+    /// beside it when `binding.keep_pin_slot`) and leaves it unlocked.
+    /// Nothing is written when the TPM cannot seal.
+    pub fn create_with_tpm(
+        &mut self,
+        pin: &SecretString,
+        kdf: KdfParams,
+        binding: &TpmBinding,
+        accounts: Vec<Account>,
+    ) -> Result<(), VaultError> {
+        self.refuse_if_exists()?;
+        kdf.validate().map_err(VaultError::InvalidKdf)?;
+        let tpm = self.tpm_or_error()?;
+        let master = slots::random_key();
+        let vault_id = self.next_id;
+        let mut slots = vec![tpm_slot::seal(
+            &tpm,
+            &vault_id,
+            pin,
+            kdf,
+            &binding.pcrs,
+            &master,
+        )?];
+        if binding.keep_pin_slot {
+            let pin_kdf = PinKdf::new_random(kdf);
+            let kek = pin_kdf.derive(pin)?;
+            slots.insert(
+                0,
+                Slot::wrap(&vault_id, SlotKind::Pin, Some(pin_kdf), &kek, &master),
+            );
+        }
+        self.create_slots(vault_id, slots, master, accounts)
+    }
+
+    /// Seals the vault key to the TPM under `pin` (checked first, with the
+    /// usual counting) and `binding.pcrs`, replacing a TPM slot there was;
+    /// removes the PIN slot unless `binding.keep_pin_slot`. Works locked or
+    /// unlocked and leaves that state as it was.
+    pub fn enroll_tpm(
+        &mut self,
+        pin: &SecretString,
+        kdf: KdfParams,
+        binding: &TpmBinding,
+        now: SystemTime,
+    ) -> Result<(), VaultError> {
+        let tpm = self.tpm_or_error()?;
+        let master = self.open_with_pin(pin, now)?;
+        let accounts = match &self.unlocked {
+            Some(u) => u.accounts.clone(),
+            None => self.decrypt(&master)?,
+        };
+        let header = self.header()?;
+        let slot = tpm_slot::seal(&tpm, &header.vault_id, pin, kdf, &binding.pcrs, &master)?;
+        let mut header = header.with_slot(slot);
+        if !binding.keep_pin_slot {
+            header = header.without_slot(SlotKind::Pin);
+        }
+        let file = self.save(header, &master, &accounts)?;
+        self.file = Some(file);
+        self.tpm_warning = None;
+        tracing::info!(pcrs = %binding.pcrs, pin_slot = binding.keep_pin_slot, "vault key sealed to the TPM");
+        Ok(())
+    }
+
+    fn tpm_or_error(&self) -> Result<tessera_tpm::Tpm, VaultError> {
+        self.tpm.clone().ok_or(VaultError::TpmSeal {
+            error: tessera_tpm::TpmError::Unavailable {
+                tcti: tessera_tpm::DEFAULT_TCTI.into(),
+                reason: "no TPM is configured for this vault".into(),
+            },
+        })
     }
 
     /// Creates the vault with a keyring slot (`kind` must be `Keyring`; a
@@ -355,10 +463,20 @@ impl Vault {
         master: Key,
         accounts: Vec<Account>,
     ) -> Result<(), VaultError> {
+        self.create_slots(vault_id, vec![slot], master, accounts)
+    }
+
+    fn create_slots(
+        &mut self,
+        vault_id: [u8; slots::VAULT_ID_LEN],
+        slots: Vec<Slot>,
+        master: Key,
+        accounts: Vec<Account>,
+    ) -> Result<(), VaultError> {
         let header = Header {
             vault_id,
             body_nonce: slots::random_array(),
-            slots: vec![slot],
+            slots,
         };
         let file = self.save(header, &master, &accounts)?;
         self.file = Some(file);
@@ -379,7 +497,7 @@ impl Vault {
         pin: &SecretString,
         now: SystemTime,
     ) -> Result<(), VaultError> {
-        let master = self.open_pin_slot(pin, now)?;
+        let master = self.open_with_pin(pin, now)?;
         self.unlock_with_master(master)
     }
 
@@ -401,7 +519,7 @@ impl Vault {
     pub fn install_copy(&mut self, name: &Path, copy: OpenedCopy) -> Result<(), VaultError> {
         self.refuse_if_exists()?;
         let header = copy.file.header.without_slot(SlotKind::Password).renewed();
-        if header.slot(SlotKind::Pin).is_none() && header.slot(SlotKind::Keyring).is_none() {
+        if !SlotKind::OPENERS.iter().any(|&k| header.slot(k).is_some()) {
             return Err(VaultError::CopyPasswordOnly {
                 path: name.to_owned(),
             });
@@ -464,7 +582,7 @@ impl Vault {
     /// Checks the PIN with the same counting as unlocking, locked or not
     /// (e.g. to confirm an operation). Leaves the lock state as it was.
     pub fn verify_pin(&mut self, pin: &SecretString, now: SystemTime) -> Result<(), VaultError> {
-        self.open_pin_slot(pin, now).map(drop)
+        self.open_with_pin(pin, now).map(drop)
     }
 
     /// Drops the master key and the accounts (their secrets are zeroized).
@@ -510,22 +628,36 @@ impl Vault {
         now: SystemTime,
     ) -> Result<(), VaultError> {
         kdf.validate().map_err(VaultError::InvalidKdf)?;
-        let master = self.open_pin_slot(old, now)?;
+        let master = self.open_with_pin(old, now)?;
         let accounts = match &self.unlocked {
             Some(u) => u.accounts.clone(),
             None => self.decrypt(&master)?,
         };
-        let pin_kdf = PinKdf::new_random(kdf);
-        let kek = pin_kdf.derive(new)?;
-        let header = self.header()?;
-        let slot = Slot::wrap(
-            &header.vault_id,
-            SlotKind::Pin,
-            Some(pin_kdf),
-            &kek,
-            &master,
-        );
-        let file = self.save(header.with_slot(slot), &master, &accounts)?;
+        let mut header = self.header()?.clone();
+        if header.slot(SlotKind::Pin).is_some() {
+            let pin_kdf = PinKdf::new_random(kdf);
+            let kek = pin_kdf.derive(new)?;
+            let slot = Slot::wrap(
+                &header.vault_id,
+                SlotKind::Pin,
+                Some(pin_kdf),
+                &kek,
+                &master,
+            );
+            header = header.with_slot(slot);
+        }
+        // The TPM slot is sealed again under the new PIN's authValue, with
+        // the same PCRs; if the TPM cannot, nothing changes.
+        if let Some(pcrs) = header
+            .slot(SlotKind::Tpm)
+            .and_then(|s| s.tpm.as_ref())
+            .map(|t| t.pcrs.clone())
+        {
+            let tpm = self.tpm_or_error()?;
+            let slot = tpm_slot::seal(&tpm, &header.vault_id, new, kdf, &pcrs, &master)?;
+            header = header.with_slot(slot);
+        }
+        let file = self.save(header.renewed(), &master, &accounts)?;
         self.file = Some(file);
         tracing::info!("vault PIN changed");
         Ok(())
@@ -559,7 +691,7 @@ impl Vault {
     }
 
     /// Removes a slot. Needs the vault unlocked; refuses to leave the vault
-    /// without a PIN or keyring slot (`LastSlot`).
+    /// without a PIN, TPM or keyring slot (`LastSlot`).
     pub fn remove_slot(&mut self, kind: SlotKind) -> Result<(), VaultError> {
         let state = self.open_state()?;
         let header = self.header()?;
@@ -567,11 +699,14 @@ impl Vault {
             return Err(VaultError::SlotMissing(kind));
         }
         let rest = header.without_slot(kind);
-        if rest.slot(SlotKind::Pin).is_none() && rest.slot(SlotKind::Keyring).is_none() {
+        if !SlotKind::OPENERS.iter().any(|&k| rest.slot(k).is_some()) {
             return Err(VaultError::LastSlot(kind));
         }
         let file = self.save(rest, &state.master, &state.accounts)?;
         self.file = Some(file);
+        if kind == SlotKind::Tpm {
+            self.tpm_warning = None;
+        }
         tracing::info!(slot = kind.as_str(), "vault slot removed");
         Ok(())
     }
@@ -643,6 +778,110 @@ impl Vault {
         Ok(())
     }
 
+    /// The master key for a typed PIN: through the TPM slot when the vault
+    /// has one (falling back to the PIN slot, when there is one, if the TPM
+    /// cannot answer for a reason other than the PIN), else the PIN slot.
+    /// The wrong-PIN rules apply either way; the TPM counts its own.
+    fn open_with_pin(&mut self, pin: &SecretString, now: SystemTime) -> Result<Key, VaultError> {
+        let header = self.header()?;
+        let vault_id = header.vault_id;
+        let has_pin_slot = header.slot(SlotKind::Pin).is_some();
+        let Some(slot) = header.slot(SlotKind::Tpm).cloned() else {
+            return self.open_pin_slot(pin, now);
+        };
+        let failure = match self.tpm.clone() {
+            None => tessera_tpm::TpmError::Unavailable {
+                tcti: tessera_tpm::DEFAULT_TCTI.into(),
+                reason: "no TPM is configured".into(),
+            },
+            Some(tpm) => {
+                self.attempts.gate(&self.policy, now)?;
+                let before = self.attempts;
+                let counted = self.count_try(now);
+                match tpm_slot::open(&tpm, &vault_id, &slot, pin) {
+                    Ok(master) => {
+                        self.settle_right_pin();
+                        self.tpm_warning = None;
+                        return Ok(master);
+                    }
+                    Err(tpm_slot::OpenError::WrongPin(tpm)) => {
+                        tracing::info!(failed_attempts = counted.failed, "wrong PIN (TPM slot)");
+                        return Err(match counted.wrong_pin_error(&self.policy) {
+                            VaultError::WrongPin {
+                                failed_attempts,
+                                retry_after,
+                            } => VaultError::WrongPinTpm {
+                                failed_attempts,
+                                retry_after,
+                                tpm,
+                            },
+                            other => other,
+                        });
+                    }
+                    Err(tpm_slot::OpenError::Slot(e)) => {
+                        self.uncount_try(before);
+                        return Err(e);
+                    }
+                    Err(tpm_slot::OpenError::Tpm(e)) => {
+                        // Not the PIN's fault: the try is given back.
+                        self.uncount_try(before);
+                        e
+                    }
+                }
+            }
+        };
+        let hint = tpm_slot::way_back(&failure, has_pin_slot);
+        tracing::warn!(error = %failure, "the TPM slot does not open");
+        if !has_pin_slot {
+            return Err(VaultError::Tpm {
+                error: failure,
+                hint,
+            });
+        }
+        let master = self.open_pin_slot(pin, now)?;
+        self.tpm_warning = Some(format!(
+            "the TPM slot did not open ({failure}); the PIN slot did. Seal it again with \
+             `tessera tpm enroll`, or remove it with `tessera tpm remove`"
+        ));
+        Ok(master)
+    }
+
+    /// Counts a try before checking it (so killing the daemon mid-check
+    /// gives no free try): in memory always, in the file when it can.
+    fn count_try(&mut self, now: SystemTime) -> Attempts {
+        let counted = self.attempts.failed_at(now);
+        self.attempts = counted;
+        self.counter_warning = counted
+            .save(&self.attempts_path)
+            .err()
+            .map(|e| attempts::counter_warning("the new count", &e));
+        counted
+    }
+
+    /// Takes back a try counted by [`Vault::count_try`] that did not test the PIN.
+    fn uncount_try(&mut self, before: Attempts) {
+        self.attempts = before;
+        let saved = if before == Attempts::default() {
+            store::remove_durable(&self.attempts_path)
+        } else {
+            before.save(&self.attempts_path)
+        };
+        if let Err(e) = saved {
+            tracing::warn!(error = %e, "cannot take back the counted try");
+        }
+    }
+
+    /// A right PIN: the counter starts again.
+    fn settle_right_pin(&mut self) {
+        if let Err(e) = self.reset_attempts() {
+            // Right PIN: nothing is owed in memory; the file keeps
+            // its older count, which errs on the safe side.
+            self.attempts = Attempts::default();
+            self.counter_warning
+                .get_or_insert_with(|| attempts::counter_warning("its reset", &e));
+        }
+    }
+
     /// The master key from the PIN slot, with the wrong-PIN rules applied.
     fn open_pin_slot(&mut self, pin: &SecretString, now: SystemTime) -> Result<Key, VaultError> {
         let header = self.header()?;
@@ -658,23 +897,12 @@ impl Vault {
         // during Argon2 does not give a free try. Counted in memory even when
         // the file cannot be written (a full disk): the check goes on, and
         // the failure is reported (attempts.rs, docs/security.md).
-        let counted = self.attempts.failed_at(now);
-        self.attempts = counted;
-        self.counter_warning = counted
-            .save(&self.attempts_path)
-            .err()
-            .map(|e| attempts::counter_warning("the new count", &e));
+        let counted = self.count_try(now);
 
         let kek = kdf.derive(pin)?;
         match slot.unwrap(&vault_id, &kek) {
             Some(master) => {
-                if let Err(e) = self.reset_attempts() {
-                    // Right PIN: nothing is owed in memory; the file keeps
-                    // its older count, which errs on the safe side.
-                    self.attempts = Attempts::default();
-                    self.counter_warning
-                        .get_or_insert_with(|| attempts::counter_warning("its reset", &e));
-                }
+                self.settle_right_pin();
                 Ok(master)
             }
             None => {

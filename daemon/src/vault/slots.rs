@@ -1,7 +1,9 @@
 //! Key slots: each wraps the vault's master key under a key-encryption key
 //! (KEK) with XChaCha20-Poly1305. The PIN slot derives its KEK from the PIN
-//! with Argon2id; the other kinds get a 32-byte KEK from the caller (the
-//! Secret Service for `Keyring` and `Biometric`: the vault never talks to it).
+//! with Argon2id; the TPM slot's KEK needs both the PIN (Argon2id, split in
+//! two halves) and a secret the TPM unseals (`tpm.rs`); the other kinds get
+//! a 32-byte KEK from the caller (the Secret Service for `Keyring` and
+//! `Biometric`: the vault never talks to it).
 
 use std::fmt;
 
@@ -39,20 +41,28 @@ pub enum SlotKind {
     /// KEK = Argon2id(backup password, salt): only in a backup made by
     /// `tessera backup create` (docs/backup.md), never in a live vault.
     Password,
+    /// KEK = HKDF(secret the TPM unseals ‖ first half of Argon2id(PIN)); the
+    /// second half is the sealed object's authValue (`tpm.rs`).
+    Tpm,
 }
 
 impl SlotKind {
-    pub const ALL: [SlotKind; 4] = [
+    pub const ALL: [SlotKind; 5] = [
         SlotKind::Pin,
         SlotKind::Keyring,
         SlotKind::Biometric,
         SlotKind::Password,
+        SlotKind::Tpm,
     ];
+
+    /// The kinds a live vault opens by without another slot: every vault has
+    /// one of them (a biometric slot is only an extra way in).
+    pub const OPENERS: [SlotKind; 3] = [SlotKind::Pin, SlotKind::Keyring, SlotKind::Tpm];
 
     /// Whether the KEK comes from a typed secret through Argon2id (the slot
     /// stores the KDF parameters), rather than from a 32-byte key.
     pub fn uses_kdf(self) -> bool {
-        matches!(self, SlotKind::Pin | SlotKind::Password)
+        matches!(self, SlotKind::Pin | SlotKind::Password | SlotKind::Tpm)
     }
 
     /// The name in the file.
@@ -62,6 +72,7 @@ impl SlotKind {
             SlotKind::Keyring => "keyring",
             SlotKind::Biometric => "biometric",
             SlotKind::Password => "password",
+            SlotKind::Tpm => "tpm",
         }
     }
 
@@ -77,6 +88,7 @@ impl fmt::Display for SlotKind {
             SlotKind::Keyring => "keyring",
             SlotKind::Biometric => "biometric",
             SlotKind::Password => "backup password",
+            SlotKind::Tpm => "TPM",
         })
     }
 }
@@ -170,6 +182,26 @@ impl PinKdf {
         hashed?;
         Ok(kek)
     }
+
+    /// Argon2id with 64 bytes out, in two halves: the first is mixed into
+    /// the TPM slot's KEK, the second is the sealed object's authValue.
+    pub fn derive_split(&self, pin: &SecretString) -> Result<(Key, Key), VaultError> {
+        self.params.validate().map_err(VaultError::InvalidKdf)?;
+        let p = &self.params;
+        let params = Params::new(p.memory_kib, p.iterations, p.parallelism, Some(2 * KEY_LEN))
+            .map_err(|e| VaultError::InvalidKdf(e.to_string()))?;
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let mut both = Zeroizing::new([0u8; 2 * KEY_LEN]);
+        let hashed = argon
+            .hash_password_into(pin.expose().as_bytes(), &self.salt, &mut both[..])
+            .map_err(|e| VaultError::InvalidKdf(e.to_string()));
+        crate::memory::give_back_freed();
+        hashed?;
+        let (mut mix, mut auth) = (Key::default(), Key::default());
+        mix.copy_from_slice(&both[..KEY_LEN]);
+        auth.copy_from_slice(&both[KEY_LEN..]);
+        Ok((mix, auth))
+    }
 }
 
 /// One key slot as stored (all of it is public; the wrapped key is
@@ -179,6 +211,8 @@ pub(crate) struct Slot {
     pub kind: SlotKind,
     /// `Some` exactly for the kinds that [`SlotKind::uses_kdf`].
     pub kdf: Option<PinKdf>,
+    /// `Some` exactly for the TPM slot: what the TPM sealed.
+    pub tpm: Option<tessera_tpm::Sealed>,
     pub nonce: [u8; NONCE_LEN],
     /// The master key encrypted under the KEK, with its tag (48 bytes).
     pub wrapped: [u8; KEY_LEN + TAG_LEN],
@@ -193,8 +227,20 @@ impl Slot {
         kek: &Key,
         master: &Key,
     ) -> Self {
+        Self::wrap_sealed(vault_id, kind, kdf, None, kek, master)
+    }
+
+    /// [`Slot::wrap`] with what the TPM sealed (the TPM slot).
+    pub fn wrap_sealed(
+        vault_id: &[u8; VAULT_ID_LEN],
+        kind: SlotKind,
+        kdf: Option<PinKdf>,
+        tpm: Option<tessera_tpm::Sealed>,
+        kek: &Key,
+        master: &Key,
+    ) -> Self {
         let nonce: [u8; NONCE_LEN] = random_array();
-        let aad = slot_aad(vault_id, kind, kdf.as_ref());
+        let aad = slot_aad(vault_id, kind, kdf.as_ref(), tpm.as_ref());
         let mut wrapped = [0u8; KEY_LEN + TAG_LEN];
         wrapped[..KEY_LEN].copy_from_slice(&master[..]);
         let tag = XChaCha20Poly1305::new(CipherKey::from_slice(&kek[..]))
@@ -205,6 +251,7 @@ impl Slot {
         Self {
             kind,
             kdf,
+            tpm,
             nonce,
             wrapped,
         }
@@ -213,7 +260,7 @@ impl Slot {
     /// The master key, or `None` if `kek` is not this slot's key (or the slot
     /// was altered).
     pub fn unwrap(&self, vault_id: &[u8; VAULT_ID_LEN], kek: &Key) -> Option<Key> {
-        let aad = slot_aad(vault_id, self.kind, self.kdf.as_ref());
+        let aad = slot_aad(vault_id, self.kind, self.kdf.as_ref(), self.tpm.as_ref());
         let mut master = Key::default();
         master.copy_from_slice(&self.wrapped[..KEY_LEN]);
         XChaCha20Poly1305::new(CipherKey::from_slice(&kek[..]))
@@ -228,10 +275,16 @@ impl Slot {
     }
 }
 
-/// Binds a wrapped key to its vault, its slot kind and (for the PIN slot)
-/// its KDF parameters and salt, so a slot cannot be moved between vaults or
-/// kinds.
-fn slot_aad(vault_id: &[u8; VAULT_ID_LEN], kind: SlotKind, kdf: Option<&PinKdf>) -> Vec<u8> {
+/// Binds a wrapped key to its vault, its slot kind, (for the PIN, password
+/// and TPM slots) its KDF parameters and salt, and (for the TPM slot) the
+/// sealed object and its PCRs, so a slot cannot be moved between vaults or
+/// kinds, nor weakened.
+fn slot_aad(
+    vault_id: &[u8; VAULT_ID_LEN],
+    kind: SlotKind,
+    kdf: Option<&PinKdf>,
+    tpm: Option<&tessera_tpm::Sealed>,
+) -> Vec<u8> {
     let mut aad = b"tessera-vault slot v1\0".to_vec();
     aad.extend_from_slice(vault_id);
     aad.extend_from_slice(kind.as_str().as_bytes());
@@ -245,6 +298,14 @@ fn slot_aad(vault_id: &[u8; VAULT_ID_LEN], kind: SlotKind, kdf: Option<&PinKdf>)
             .as_bytes(),
         );
         aad.extend_from_slice(&kdf.salt);
+    }
+    if let Some(sealed) = tpm {
+        use sha2::{Digest, Sha256};
+        aad.extend_from_slice(b"\0tpm\0");
+        aad.extend_from_slice(&Sha256::digest(&sealed.public));
+        aad.extend_from_slice(&Sha256::digest(&sealed.private));
+        aad.extend_from_slice(sealed.pcrs.numbers());
+        aad.extend_from_slice(&sealed.policy);
     }
     aad
 }

@@ -190,7 +190,7 @@ fn creating_over_an_existing_vault_is_refused() {
 fn the_file_shows_its_header_and_no_secrets() {
     let tmp = with_pin_vault(sample());
     let bytes = fs::read(tmp.path().join(VAULT_FILE)).unwrap();
-    assert!(bytes.starts_with(b"TESSERA-VAULT\n{\"format\":1,"));
+    assert!(bytes.starts_with(b"TESSERA-VAULT\n{\"format\":2,"));
     let header_end = bytes[14..].iter().position(|&b| b == b'\n').unwrap();
     let header: serde_json::Value = serde_json::from_slice(&bytes[14..14 + header_end]).unwrap();
     assert_eq!(header["cipher"], "xchacha20poly1305");
@@ -834,17 +834,86 @@ fn a_bad_header_is_reported() {
         tmp.path(),
         "its header is not valid: missing field `cipher`",
     );
-    replace("\"format\":1", "\"format\":2");
+    replace("\"format\":2", "\"format\":3");
     let e =
-        assert_open_fails_untouched(tmp.path(), "was written by a newer Tessera (vault format 2");
+        assert_open_fails_untouched(tmp.path(), "was written by a newer Tessera (vault format 3");
     assert!(matches!(
         e,
         VaultError::NewerVersion {
-            found: 2,
-            supported: 1,
+            found: 3,
+            supported: 2,
             ..
         }
     ));
+}
+
+/// A version 1 vault (PIN "1234", the three accounts of [`sample`]),
+/// written by Tessera before the TPM slot: `Vault::create_with_pin` at
+/// commit 564cfd5 (testdata/README.md says how).
+const FORMAT_1_VAULT: &[u8] = include_bytes!("testdata/vault-format-1");
+
+#[test]
+fn a_version_1_vault_opens_and_is_written_as_version_2_at_its_next_save() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join(VAULT_FILE);
+    fs::write(&path, FORMAT_1_VAULT).unwrap();
+    let mut v = Vault::open(tmp.path()).unwrap();
+    assert!(matches!(
+        v.unlock_with_pin(&pin("0000"), t0()),
+        Err(VaultError::WrongPin { .. })
+    ));
+    v.unlock_with_pin(&pin("1234"), t0()).unwrap();
+    let labels = |v: &Vault| -> Vec<String> {
+        v.accounts()
+            .unwrap()
+            .iter()
+            .map(|a| a.label.clone())
+            .collect()
+    };
+    assert_eq!(labels(&v), ["alice@example.com", "counter", "Bank ✓"]);
+    let want: Vec<_> = sample().into_iter().map(|a| (a.secret, a.params)).collect();
+    let got: Vec<_> = v
+        .accounts()
+        .unwrap()
+        .iter()
+        .map(|a| (a.secret.clone(), a.params))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(
+        fs::read(&path).unwrap(),
+        FORMAT_1_VAULT,
+        "reading writes nothing"
+    );
+
+    v.update(|accounts| {
+        accounts[0].label = "renamed".into();
+        Ok(())
+    })
+    .unwrap();
+    assert!(
+        fs::read(&path)
+            .unwrap()
+            .starts_with(b"TESSERA-VAULT\n{\"format\":2,")
+    );
+    drop(v);
+    let mut v = Vault::open(tmp.path()).unwrap();
+    v.unlock_with_pin(&pin("1234"), t0()).unwrap();
+    assert_eq!(labels(&v), ["renamed", "counter", "Bank ✓"]);
+}
+
+#[test]
+fn a_tpm_slot_in_a_version_1_file_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join(VAULT_FILE);
+    let at = FORMAT_1_VAULT
+        .windows(12)
+        .position(|w| w == b"\"kind\":\"pin\"")
+        .unwrap();
+    let mut bytes = FORMAT_1_VAULT.to_vec();
+    bytes[at + 8..at + 11].copy_from_slice(b"tpm");
+    fs::write(&path, bytes).unwrap();
+    fix_checksum(&path);
+    assert_open_fails_untouched(tmp.path(), "a TPM slot needs vault format 2");
 }
 
 #[test]

@@ -293,12 +293,19 @@ pub async fn delete(ch: Channel, mode: Mode, name: String, yes: bool) -> Result<
 }
 
 pub async fn status(ch: Channel, mode: Mode) -> Result<()> {
-    let s = VaultClient::new(ch)
-        .status(VaultStatusRequest {})
-        .await?
-        .into_inner();
+    let mut vault = VaultClient::new(ch);
+    let s = vault.status(VaultStatusRequest {}).await?.into_inner();
+    // An older tesserad has no TpmStatus: no TPM line then.
+    let tpm = vault
+        .tpm_status(tessera_proto::v1::TpmStatusRequest {})
+        .await
+        .ok()
+        .map(tonic::Response::into_inner);
     if mode.json {
         let mut json = render::status_json(&s);
+        if let Some(t) = &tpm {
+            json.set("tpm", crate::tpm::status_json(t)["tpm"].clone());
+        }
         if !s.log_destination.is_empty() {
             json.set("log_destination", serde_json::json!(s.log_destination));
         }
@@ -306,6 +313,9 @@ pub async fn status(ch: Channel, mode: Mode) -> Result<()> {
         print_json(&json);
     } else {
         outln!("{}", render::status_text(&s));
+        if let Some(t) = &tpm {
+            outln!("{}", crate::tpm::summary_line(t));
+        }
         if !s.log_destination.is_empty() {
             outln!("Daemon logs: {}", s.log_destination);
         }

@@ -22,6 +22,7 @@ mod prompt;
 mod render;
 mod sign;
 mod term;
+mod tpm;
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -168,6 +169,16 @@ cannot be used, the PIN is asked instead.")]
     Biometrics {
         #[command(subcommand)]
         action: BiometricsCmd,
+    },
+    /// The TPM slot: the vault key bound to this machine's TPM and the PIN
+    #[command(after_help = "\
+With a TPM slot, a copy of the vault file opens on no other machine, and
+wrong PINs count against the TPM's own lock-out. Policy decides which PCRs
+bind the key (tpm.pcrs) and whether the TPM is required (vault.protection =
+\"tpm\" or \"tpm+pin\"); see docs/security.md, \"The TPM slot\".")]
+    Tpm {
+        #[command(subcommand)]
+        action: TpmCmd,
     },
     /// Allow or refuse approvals through notifications for an account
     Approvals {
@@ -379,6 +390,24 @@ enum BackupCmd {
         #[arg(long)]
         yes: bool,
         /// Read the backup's password or PIN from FILE (`-`: standard input)
+        #[arg(long, value_name = "FILE")]
+        pin_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TpmCmd {
+    /// The TPM, its lock-out counter, the slot and which bound PCRs changed
+    Status,
+    /// Seal the vault key to the TPM under the PIN and policy's PCRs
+    Enroll {
+        /// Read the PIN from FILE (`-`: standard input)
+        #[arg(long, value_name = "FILE")]
+        pin_file: Option<PathBuf>,
+    },
+    /// Remove the TPM slot (the PIN alone opens the vault afterwards)
+    Remove {
+        /// Read the PIN from FILE (`-`: standard input)
         #[arg(long, value_name = "FILE")]
         pin_file: Option<PathBuf>,
     },
@@ -724,9 +753,12 @@ async fn activate(args: ActivateArgs, socket: &Path, json: bool, no_input: bool)
             errln!("{hint}");
         }
     }
-    flow::Flow::new(channel, prompter, json, begin)
+    flow::Flow::new(channel.clone(), prompter, json, begin)
         .run()
         .await?;
+    if !json {
+        tpm::offer(channel).await;
+    }
     Ok(())
 }
 
@@ -817,6 +849,15 @@ async fn run(cli: Cli) -> Result<()> {
                 BiometricsCmd::Status => (Action::Status, None),
             };
             biometrics::run(ch, mode, action, pin_file).await
+        }
+        Cmd::Tpm { action } => {
+            use tpm::Action;
+            let (action, pin_file) = match action {
+                TpmCmd::Status => (Action::Status, None),
+                TpmCmd::Enroll { pin_file } => (Action::Enroll, pin_file),
+                TpmCmd::Remove { pin_file } => (Action::Remove, pin_file),
+            };
+            tpm::run(ch, mode, action, pin_file).await
         }
         Cmd::Approvals { action } => {
             let (name, allowed) = match action {

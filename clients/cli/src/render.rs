@@ -821,6 +821,12 @@ pub fn status_json(s: &VaultStatus) -> Json {
     if s.already_unlocked {
         m.set("already_unlocked", json!(true));
     }
+    if s.tpm_slot {
+        m.set("tpm_slot", json!(true));
+    }
+    if !s.tpm_warning.is_empty() {
+        m.set("tpm_warning", json!(s.tpm_warning));
+    }
     m
 }
 
@@ -841,6 +847,7 @@ pub fn status_text(s: &VaultStatus) -> String {
     lines.push(format!(
         "Protection:  {}",
         match Protection::try_from(s.protection) {
+            Ok(Protection::Pin) if s.tpm_slot => "PIN, sealed to this machine's TPM",
             Ok(Protection::Pin) => "PIN",
             Ok(Protection::Keyring) => "login keyring (no PIN)",
             Ok(Protection::None) => "none",
@@ -863,6 +870,9 @@ pub fn status_text(s: &VaultStatus) -> String {
     }
     if !s.pin_counter_warning.is_empty() {
         lines.push(format!("Warning:     {}", s.pin_counter_warning));
+    }
+    if !s.tpm_warning.is_empty() {
+        lines.push(format!("TPM warning: {}", s.tpm_warning));
     }
     lines.join("\n")
 }

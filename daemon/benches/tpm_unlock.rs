@@ -165,7 +165,7 @@ fn main() {
             .and_then(|v| v
                 .split_whitespace()
                 .find(|w| w.starts_with(char::is_numeric))
-                .map(str::to_owned))
+                .map(|w| w.trim_end_matches(',').to_owned()))
             .unwrap_or_else(|| "(unknown version)".into()),
     )
     .unwrap();
@@ -213,6 +213,6 @@ fn main() {
             .parent()
             .expect("the daemon crate is in the workspace")
             .join("docs/benchmarks.md");
-        write_doc_section(&doc, "tpm-bench", "## TPM slot", &r);
+        write_doc_section(&doc, "tpm-bench", "TPM slot", &r);
     }
 }

@@ -417,3 +417,57 @@ async fn no_tpm_or_an_owner_password_fails_the_activation_clearly_and_writes_not
     // The daemon is still there and says why.
     assert!(!vault_status(&mut vault).await.exists);
 }
+
+/// Changes one character of the TPM slot's sealed private part in the
+/// vault file (still valid base64) and writes the file's checksum again, as
+/// a tool that rewrote the file would.
+fn damage_sealed_blob(d: &Daemon) -> Vec<u8> {
+    let path = d.data_dir().join("vault");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let key = b"\"private\":\"";
+    let at = bytes.windows(key.len()).position(|w| w == key).unwrap() + key.len() + 20;
+    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+    let body_end = bytes.len() - 32;
+    let sum = <sha2::Sha256 as sha2::Digest>::digest(&bytes[..body_end]);
+    bytes[body_end..].copy_from_slice(&sum);
+    std::fs::write(&path, &bytes).unwrap();
+    bytes
+}
+
+/// A sealed blob damaged in the vault file: the TPM refuses to load it,
+/// which is said as such with the way back; nothing is written, the daemon
+/// keeps answering. With the PIN slot beside it the PIN slot opens the key,
+/// but the header is the accounts' associated data, so the file is
+/// reported damaged with the newest automatic backup named (which opens).
+#[tokio::test]
+async fn a_damaged_sealed_blob_is_a_clear_error_and_the_file_is_left_as_it_is() {
+    let tpm = Swtpm::start();
+    for protection in ["tpm", "tpm+pin"] {
+        let mut d = Daemon::start(&config(protection, &tpm.tcti(), &[]));
+        activate_payload(&d, URI, PIN).await;
+        d.stop();
+        let damaged = damage_sealed_blob(&d);
+        d.restart();
+        let mut vault = d.vault().await;
+        let e = unlock(&mut vault, PIN).await.unwrap_err();
+        let m = e.message().to_owned();
+        if protection == "tpm" {
+            assert_eq!(error_code(&e), "ERROR_CODE_TPM", "{m}");
+            assert!(m.contains("cannot load the sealed key"), "{m}");
+            assert!(m.contains("tessera backup restore"), "{m}");
+        } else {
+            assert_eq!(error_code(&e), "ERROR_CODE_VAULT_UNUSABLE", "{m}");
+            assert!(m.contains("backups"), "names the newest backup: {m}");
+        }
+        assert_eq!(
+            vault_status(&mut vault).await.failed_attempts,
+            0,
+            "not a wrong PIN"
+        );
+        assert_eq!(std::fs::read(d.data_dir().join("vault")).unwrap(), damaged);
+        assert!(
+            tpm_status(&mut vault).await.present,
+            "the daemon still answers"
+        );
+    }
+}

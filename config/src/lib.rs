@@ -415,6 +415,18 @@ pub enum ProtectionConfig {
     TpmPin,
 }
 
+impl ProtectionConfig {
+    /// The value as the settings files spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pin => "pin",
+            Self::Keyring => "keyring",
+            Self::Tpm => "tpm",
+            Self::TpmPin => "tpm+pin",
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct VaultConfig {

@@ -471,3 +471,20 @@ fn the_admin_guide_documents_every_key() {
         assert!(doc.contains(&format!("### `[{s}]`")), "{s}");
     }
 }
+
+#[test]
+fn protection_names_are_the_settings_spelling() {
+    for p in [
+        ProtectionConfig::Pin,
+        ProtectionConfig::Keyring,
+        ProtectionConfig::Tpm,
+        ProtectionConfig::TpmPin,
+    ] {
+        let toml = format!("protection = \"{}\"", p.as_str());
+        #[derive(serde::Deserialize)]
+        struct V {
+            protection: ProtectionConfig,
+        }
+        assert_eq!(toml::from_str::<V>(&toml).unwrap().protection, p);
+    }
+}

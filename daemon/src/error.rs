@@ -83,6 +83,14 @@ impl ServiceError {
     pub fn internal(message: impl fmt::Display) -> Self {
         Self::new(ErrorCode::Internal, message)
     }
+
+    /// A call that needs a vault before the first activation made one.
+    pub fn no_vault() -> Self {
+        Self::new(
+            ErrorCode::NoVault,
+            "there is no vault yet; activate an account first",
+        )
+    }
 }
 
 pub type ServiceResult<T> = Result<T, ServiceError>;

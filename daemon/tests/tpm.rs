@@ -59,44 +59,11 @@ async fn lock(vault: &mut VaultClient) {
     vault.lock(pb::LockRequest {}).await.unwrap();
 }
 
-/// Runs an activation of `payload` answering as [`activate_payload`] does,
-/// and returns the last view: `activated` or `failed`.
+/// The activation of `payload` run to its end: `activated` or `failed`.
 async fn activation_end(d: &Daemon, payload: &str, pin: &str) -> pb::ActivationView {
-    use pb::activation_state::Kind as K;
-    use pb::event::Kind as E;
-    let mut c = d.activation().await;
-    let mut view = c
-        .start(pb::StartActivationRequest {
-            source: Some(pb::start_activation_request::Source::Payload(
-                payload.into(),
-            )),
-        })
+    tessera_testkit::activation::run_to_end(d.channel().await, payload, pin)
         .await
-        .unwrap()
-        .into_inner();
-    for _ in 0..20 {
-        let event = match view.state.as_ref().and_then(|s| s.kind.as_ref()) {
-            Some(K::Activated(_) | K::Failed(_)) => return view,
-            Some(K::ChoosePin(_) | K::ConfirmPin(_) | K::EnterPin(_)) => E::Pin(pin.into()),
-            Some(K::ChooseMethod(_)) => E::PinOnly(pb::Empty {}),
-            Some(K::BiometricPermission(_) | K::NotificationPermission(_)) => E::Deny(pb::Empty {}),
-            _ => E::Continue(pb::Empty {}),
-        };
-        view = c
-            .send_event(pb::SendEventRequest {
-                activation_id: view.id.clone(),
-                revision: view.revision,
-                event: event_of(event),
-            })
-            .await
-            .unwrap()
-            .into_inner();
-    }
-    panic!("the activation did not end in 20 steps: {view:?}");
-}
-
-fn event_of(kind: pb::event::Kind) -> Option<pb::Event> {
-    Some(pb::Event { kind: Some(kind) })
+        .0
 }
 
 fn failure(view: &pb::ActivationView) -> pb::ErrorCodeMessage {

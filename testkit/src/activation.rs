@@ -21,6 +21,23 @@ pub async fn activate_seeing_device_code(
     payload: &str,
     pin: &str,
 ) -> (pb::ActivationView, Option<String>) {
+    let (view, device_code) = run_to_end(channel, payload, pin).await;
+    if let Some(pb::activation_state::Kind::Failed(f)) =
+        view.state.as_ref().and_then(|s| s.kind.as_ref())
+    {
+        panic!("the activation failed: {:?}", f.error);
+    }
+    (view, device_code)
+}
+
+/// Runs an activation of `payload` answering as [`activate`] does, to its
+/// end: the `activated` or the `failed` view, and the device code shown.
+/// Panics on a state it cannot answer or a refused event.
+pub async fn run_to_end(
+    channel: Channel,
+    payload: &str,
+    pin: &str,
+) -> (pb::ActivationView, Option<String>) {
     use pb::activation_state::Kind as K;
     use pb::event::Kind as E;
     let mut c = pb::activation_client::ActivationClient::new(channel);
@@ -39,7 +56,7 @@ pub async fn activate_seeing_device_code(
             device_code = Some(c.code.clone());
         }
         let event = match view.state.as_ref().and_then(|s| s.kind.as_ref()) {
-            Some(K::Activated(_)) => return (view, device_code),
+            Some(K::Activated(_) | K::Failed(_)) => return (view, device_code),
             Some(K::ChoosePin(_) | K::ConfirmPin(_) | K::EnterPin(_)) => E::Pin(pin.into()),
             Some(K::DeviceCode(_) | K::FinalizeCode(_)) => E::Continue(pb::Empty {}),
             Some(K::ChooseMethod(_)) => E::PinOnly(pb::Empty {}),

@@ -5,6 +5,7 @@
 //! `TPM2TOOLS_TCTI`.
 
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -34,7 +35,20 @@ impl Swtpm {
         );
         for _ in 0..20 {
             let port = free_port_pair();
-            let child = Command::new("swtpm")
+            let mut command = Command::new("swtpm");
+            // tpm2-tss opens its sockets without close-on-exec: a test that
+            // talks to one swtpm while another test starts its own would hand
+            // the new swtpm that connection, which then holds the first
+            // swtpm's one-client control port for ever (a hang). The child
+            // keeps only its standard streams.
+            // SAFETY: close_range is async-signal-safe and touches no memory.
+            unsafe {
+                command.pre_exec(|| {
+                    libc::close_range(3, libc::c_uint::MAX, 0);
+                    Ok(())
+                });
+            }
+            let child = command
                 .arg("socket")
                 .arg("--tpm2")
                 .arg("--tpmstate")

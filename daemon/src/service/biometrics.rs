@@ -255,10 +255,7 @@ impl Service {
     async fn unlocked_for_change(&self, pin: Option<SecretString>) -> ServiceResult<()> {
         self.with_vault(move |v| {
             if !v.exists() {
-                return Err(ServiceError::new(
-                    ErrorCode::NoVault,
-                    "there is no vault yet; activate an account first",
-                ));
+                return Err(ServiceError::no_vault());
             }
             if v.is_unlocked() {
                 return Ok(());
@@ -433,10 +430,7 @@ impl Service {
         let already_unlocked = {
             let v = self.vault().lock().await;
             if !v.exists() {
-                return Err(ServiceError::new(
-                    ErrorCode::NoVault,
-                    "there is no vault yet; activate an account first",
-                ));
+                return Err(ServiceError::no_vault());
             }
             if !v.slots().contains(&SlotKind::Biometric) {
                 return Err(unavailable(
@@ -561,12 +555,7 @@ fn biometric_error(plugin: &str, e: PluginError) -> ServiceError {
 /// writing fails the keyring item is taken back. Runs on a blocking thread
 /// (inside `with_vault`).
 pub(crate) fn add_biometric_slot(v: &mut Vault) -> ServiceResult<()> {
-    let id = v.id().ok_or_else(|| {
-        ServiceError::new(
-            ErrorCode::NoVault,
-            "there is no vault yet; activate an account first",
-        )
-    })?;
+    let id = v.id().ok_or_else(ServiceError::no_vault)?;
     let key = new_slot_key();
     let keyring = KeyStore::new();
     block_on(keyring.store(&id, SlotKind::Biometric, &key))

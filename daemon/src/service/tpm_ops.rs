@@ -12,6 +12,7 @@ use super::vault_ops::pin_error;
 use crate::config::{ProtectionConfig, TpmConfigExt, VaultConfigExt};
 use crate::error::{ErrorCode, ServiceError, ServiceResult};
 use crate::vault::{SlotKind, Vault};
+use tessera_tpm::{Sealed, Tpm};
 
 /// What `tessera tpm status` shows.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -45,10 +46,11 @@ pub struct TpmStatus {
 
 impl Service {
     pub async fn tpm_status(&self) -> TpmStatus {
-        let protection = protection_name(self.config().vault.protection).to_owned();
-        self.with_vault(move |v| status_of(v, protection))
-            .await
-            .unwrap_or_default()
+        let protection = self.config().vault.protection.as_str().to_owned();
+        match self.with_vault(move |v| SlotView::of(v, protection)).await {
+            Ok(view) => view.asked().await,
+            Err(_) => TpmStatus::default(),
+        }
     }
 
     /// Seals the vault key to the TPM under `pin` (checked and counted as
@@ -64,21 +66,26 @@ impl Service {
         }
         let kdf = config.vault.kdf();
         let binding = config.tpm_binding();
-        let protection = protection_name(config.vault.protection).to_owned();
-        self.with_vault(move |v| {
-            no_vault(v)?;
-            if !v.has_pin() {
-                return Err(ServiceError::new(
-                    ErrorCode::Unsupported,
-                    "this vault has no PIN (it opens from the login keyring), so there is \
+        let protection = config.vault.protection.as_str().to_owned();
+        Ok(self
+            .with_vault(move |v| {
+                if !v.exists() {
+                    return Err(ServiceError::no_vault());
+                }
+                if !v.has_pin() {
+                    return Err(ServiceError::new(
+                        ErrorCode::Unsupported,
+                        "this vault has no PIN (it opens from the login keyring), so there is \
                      nothing to seal to the TPM",
-                ));
-            }
-            v.enroll_tpm(&pin, kdf, &binding, SystemTime::now())
-                .map_err(|e| pin_error(v, e))?;
-            Ok(status_of(v, protection))
-        })
-        .await?
+                    ));
+                }
+                v.enroll_tpm(&pin, kdf, &binding, SystemTime::now())
+                    .map_err(|e| pin_error(v, e))?;
+                Ok(SlotView::of(v, protection))
+            })
+            .await??
+            .asked()
+            .await)
     }
 
     /// Removes the TPM slot. A vault without a PIN slot gets one under the
@@ -92,107 +99,117 @@ impl Service {
                 format!(
                     "vault.protection = \"{}\" keeps the vault sealed to the TPM; an \
                      administrator changes that policy",
-                    protection_name(config.vault.protection)
+                    config.vault.protection.as_str()
                 ),
             ));
         }
         let kdf = config.vault.kdf();
-        let protection = protection_name(config.vault.protection).to_owned();
-        self.with_vault(move |v| {
-            no_vault(v)?;
-            if !v.slots().contains(&SlotKind::Tpm) {
-                return Err(ServiceError::new(
-                    ErrorCode::NotFound,
-                    "the vault has no TPM slot",
-                ));
-            }
-            let was_unlocked = v.is_unlocked();
-            if !was_unlocked {
-                v.unlock_with_pin(&pin, SystemTime::now())
-                    .map_err(|e| pin_error(v, e))?;
-            } else {
-                v.verify_pin(&pin, SystemTime::now())
-                    .map_err(|e| pin_error(v, e))?;
-            }
-            let result = (|| {
-                if !v.slots().contains(&SlotKind::Pin) {
-                    v.set_pin(&pin, kdf)?;
+        let protection = config.vault.protection.as_str().to_owned();
+        Ok(self
+            .with_vault(move |v| {
+                if !v.exists() {
+                    return Err(ServiceError::no_vault());
                 }
-                v.remove_slot(SlotKind::Tpm)
-            })();
-            if !was_unlocked {
-                v.lock();
+                if !v.slots().contains(&SlotKind::Tpm) {
+                    return Err(ServiceError::new(
+                        ErrorCode::NotFound,
+                        "the vault has no TPM slot",
+                    ));
+                }
+                let was_unlocked = v.is_unlocked();
+                if !was_unlocked {
+                    v.unlock_with_pin(&pin, SystemTime::now())
+                        .map_err(|e| pin_error(v, e))?;
+                } else {
+                    v.verify_pin(&pin, SystemTime::now())
+                        .map_err(|e| pin_error(v, e))?;
+                }
+                let result = (|| {
+                    if !v.slots().contains(&SlotKind::Pin) {
+                        v.set_pin(&pin, kdf)?;
+                    }
+                    v.remove_slot(SlotKind::Tpm)
+                })();
+                if !was_unlocked {
+                    v.lock();
+                }
+                result.map_err(ServiceError::from)?;
+                Ok(SlotView::of(v, protection))
+            })
+            .await??
+            .asked()
+            .await)
+    }
+}
+
+/// The vault's side of the status, taken under its lock; the TPM is asked
+/// after the lock is given back ([`SlotView::asked`]), so its round trips
+/// never hold up a code request.
+struct SlotView {
+    status: TpmStatus,
+    tpm: Option<Tpm>,
+    sealed: Option<Sealed>,
+}
+
+impl SlotView {
+    fn of(v: &Vault, protection: String) -> SlotView {
+        let sealed = v.tpm_sealed().cloned();
+        SlotView {
+            status: TpmStatus {
+                built: tessera_tpm::BUILT,
+                protection,
+                enrolled: v.slots().contains(&SlotKind::Tpm),
+                pin_slot: v.slots().contains(&SlotKind::Pin),
+                warning: v.tpm_warning().map(str::to_owned),
+                pcrs: sealed.as_ref().map_or_else(Vec::new, |s| {
+                    s.pcrs.numbers().iter().map(|&n| u32::from(n)).collect()
+                }),
+                ..TpmStatus::default()
+            },
+            tpm: v.tpm().cloned(),
+            sealed,
+        }
+    }
+
+    /// The TPM's answers (they block: a thread of their own).
+    async fn asked(self) -> TpmStatus {
+        let fallback = self.status.clone();
+        tokio::task::spawn_blocking(move || self.ask())
+            .await
+            .unwrap_or(fallback)
+    }
+
+    fn ask(self) -> TpmStatus {
+        let SlotView {
+            status: mut out,
+            tpm,
+            sealed,
+        } = self;
+        let Some(tpm) = tpm else {
+            out.unavailable_reason = Some("no TPM is configured".into());
+            return out;
+        };
+        out.tcti = tpm.tcti().to_owned();
+        match tpm.status() {
+            Ok(s) => {
+                out.present = true;
+                out.manufacturer = s.manufacturer;
+                out.failed_tries = s.failed_tries;
+                out.max_tries = s.max_tries;
+                out.recovery_seconds = s.recovery_seconds;
+                out.in_lockout = s.in_lockout;
+                out.owner_password = s.owner_password;
             }
-            result.map_err(ServiceError::from)?;
-            Ok(status_of(v, protection))
-        })
-        .await?
-    }
-}
-
-fn no_vault(v: &Vault) -> ServiceResult<()> {
-    if v.exists() {
-        Ok(())
-    } else {
-        Err(ServiceError::new(
-            ErrorCode::NoVault,
-            "there is no vault yet; activate an account first",
-        ))
-    }
-}
-
-fn protection_name(p: ProtectionConfig) -> &'static str {
-    match p {
-        ProtectionConfig::Pin => "pin",
-        ProtectionConfig::Keyring => "keyring",
-        ProtectionConfig::Tpm => "tpm",
-        ProtectionConfig::TpmPin => "tpm+pin",
-    }
-}
-
-/// Runs on the vault's blocking thread: the TPM calls block.
-fn status_of(v: &Vault, protection: String) -> TpmStatus {
-    let mut out = TpmStatus {
-        built: tessera_tpm::BUILT,
-        protection,
-        enrolled: v.slots().contains(&SlotKind::Tpm),
-        pin_slot: v.slots().contains(&SlotKind::Pin),
-        warning: v.tpm_warning().map(str::to_owned),
-        ..TpmStatus::default()
-    };
-    if let Some(sealed) = v.tpm_sealed() {
-        out.pcrs = sealed
-            .pcrs
-            .numbers()
-            .iter()
-            .map(|&n| u32::from(n))
-            .collect();
-    }
-    let Some(tpm) = v.tpm() else {
-        out.unavailable_reason = Some("no TPM is configured".into());
-        return out;
-    };
-    out.tcti = tpm.tcti().to_owned();
-    match tpm.status() {
-        Ok(s) => {
-            out.present = true;
-            out.manufacturer = s.manufacturer;
-            out.failed_tries = s.failed_tries;
-            out.max_tries = s.max_tries;
-            out.recovery_seconds = s.recovery_seconds;
-            out.in_lockout = s.in_lockout;
-            out.owner_password = s.owner_password;
+            Err(e) => out.unavailable_reason = Some(e.to_string()),
         }
-        Err(e) => out.unavailable_reason = Some(e.to_string()),
-    }
-    if out.present
-        && let Some(sealed) = v.tpm_sealed()
-        && !sealed.pcrs.is_empty()
-    {
-        match tpm.changed_pcrs(sealed) {
-            Ok(changed) => out.changed_pcrs = changed.into_iter().map(u32::from).collect(),
-            Err(e) => tracing::warn!(error = %e, "cannot read the bound PCRs"),
+        if out.present
+            && let Some(sealed) = sealed.filter(|s| !s.pcrs.is_empty())
+        {
+            match tpm.changed_pcrs(&sealed) {
+                Ok(changed) => out.changed_pcrs = changed.into_iter().map(u32::from).collect(),
+                Err(e) => tracing::warn!(error = %e, "cannot read the bound PCRs"),
+            }
         }
+        out
     }
-    out
 }

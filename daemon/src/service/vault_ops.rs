@@ -74,10 +74,7 @@ impl Service {
         let already_unlocked = self
             .with_vault(move |v| {
                 if !v.exists() {
-                    return Err(ServiceError::new(
-                        ErrorCode::NoVault,
-                        "there is no vault yet; activate an account first",
-                    ));
+                    return Err(ServiceError::no_vault());
                 }
                 let was_unlocked = v.is_unlocked();
                 // A keyring vault opens without a PIN; an empty PIN asks for
@@ -129,10 +126,7 @@ impl Service {
     pub async fn check_pin(&self, pin: SecretString) -> ServiceResult<VaultStatus> {
         self.with_vault(move |v| {
             if !v.exists() {
-                return Err(ServiceError::new(
-                    ErrorCode::NoVault,
-                    "there is no vault yet; activate an account first",
-                ));
+                return Err(ServiceError::no_vault());
             }
             v.verify_pin(&pin, SystemTime::now())
                 .map_err(|e| pin_error(v, e))

@@ -37,16 +37,65 @@ pub enum Command {
     Code(CodeArgs),
     Verify(VerifyArgs),
     Show(ShowArgs),
+    Revoke(RevokeArgs),
     SignRequest(SignRequestArgs),
     VerifySignature(VerifySignatureArgs),
+    Serve(ServeArgs),
+    Client(ClientArgs),
+    MasterKey(MasterKeyArgs),
+    RotateMasterKey(RotateArgs),
 }
 
-/// The issuer database.
+/// The issuer database: a SQLite file, or a PostgreSQL server.
 #[derive(Debug, Args)]
 pub struct DbArg {
     /// The issuer database (SQLite, created with mode 0600 by `new`).
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "database_url",
+        conflicts_with = "database_url"
+    )]
+    pub db: Option<PathBuf>,
+    /// A PostgreSQL database instead of a file, e.g.
+    /// postgres://issuer@db.example/tessera or
+    /// "host=/run/postgresql dbname=tessera".
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "TESSERA_ISSUER_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// The master key that seals the keys at rest (required with
+    /// PostgreSQL; see `master-key`). Also TESSERA_ISSUER_MASTER_KEY_FILE,
+    /// or the key itself in TESSERA_ISSUER_MASTER_KEY.
     #[arg(long, value_name = "FILE")]
-    pub db: PathBuf,
+    pub master_key_file: Option<PathBuf>,
+}
+
+impl DbArg {
+    pub fn location(&self) -> crate::error::Result<crate::store::Location> {
+        use crate::store::Location;
+        match (&self.db, &self.database_url) {
+            (Some(path), _) => Ok(Location::Sqlite(path.clone())),
+            (None, Some(url)) => Ok(Location::Postgres(url.clone())),
+            (None, None) => Err(crate::error::Error::input(
+                "give the database: --db FILE or --database-url URL",
+            )),
+        }
+    }
+
+    /// How to name this database again on a command line, for the hints.
+    pub fn shell_words(&self) -> String {
+        match (&self.db, &self.database_url) {
+            (Some(path), _) => format!(
+                "--db {}",
+                crate::commands::shell_word(&path.display().to_string())
+            ),
+            _ => "--database-url \"$TESSERA_ISSUER_DATABASE_URL\"".to_owned(),
+        }
+    }
 }
 
 /// Make an Ed25519 key that signs activation payloads.
@@ -259,7 +308,103 @@ pub struct VerifySignatureArgs {
     pub at: Option<u64>,
 }
 
-/// List activations and their state (created, bound, active).
+/// Revoke an activation: its keys are erased and no code verifies again.
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// The activation's serial number.
+    #[arg(long, value_name = "SN")]
+    pub serial: Serial,
+}
+
+/// Serve the issuer's HTTP JSON API (docs/issuer-api.yaml, docs/issuer.md).
+///
+/// Clients authenticate with a bearer token from `client add`. Several
+/// instances may serve one PostgreSQL database behind a load balancer.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// Address to listen on (host:port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8420")]
+    pub listen: std::net::SocketAddr,
+    /// Sign the activation payloads with this key (PEM from `keygen`).
+    #[arg(long, value_name = "KEY")]
+    pub sign_key: Option<PathBuf>,
+    /// Database connections in this instance's pool (PostgreSQL).
+    #[arg(long, value_name = "N", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(1..=512))]
+    pub connections: u32,
+    /// Consecutive failed codes after which a serial is locked (shared by
+    /// every instance through the database).
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_failures: u32,
+    /// How long a locked serial stays locked, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub lock_seconds: u32,
+    /// Requests per second a client may make (a burst of twice this);
+    /// 0 turns the limit off.
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    pub client_rate: u32,
+    /// Requests per minute for one serial (a burst of this); 0 turns the
+    /// limit off.
+    #[arg(long, value_name = "N", default_value_t = 60)]
+    pub serial_rate: u32,
+}
+
+/// Manage the API's clients and their bearer tokens.
+///
+/// Rotate a token by adding a client under a new name, moving the caller
+/// to it, then revoking the old one.
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    #[command(subcommand)]
+    pub command: ClientCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Add a client and print its bearer token (once).
+    Add {
+        /// The client's name (A-Z a-z 0-9 - _ .), written in the audit log.
+        name: String,
+    },
+    /// List the clients (never their tokens).
+    List,
+    /// Revoke a client's token.
+    Revoke { name: String },
+}
+
+/// Make a master key (32 random bytes, base64, mode 0600) for sealing the
+/// keys at rest.
+#[derive(Debug, Args)]
+pub struct MasterKeyArgs {
+    /// Where to write it (must not exist).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// Rotate the master key: the data keys are wrapped by the new one, in one
+/// transaction (the old one is given as usual: --master-key-file or the
+/// environment). A database that kept its keys unsealed is sealed.
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// The new master key (from `master-key`).
+    #[arg(long, value_name = "FILE")]
+    pub new_master_key_file: PathBuf,
+    /// Also make a new data key and seal every activation's keys again
+    /// under it.
+    #[arg(long)]
+    pub new_data_key: bool,
+}
+
+/// List activations and their state (created, bound, active, revoked).
 ///
 /// Never shows key material.
 #[derive(Debug, Args)]

@@ -1,51 +1,51 @@
-//! The commands. Each checks its input, runs in one database transaction
-//! and returns a [`Report`]; a command that fails leaves the database as it
-//! was (the only writes on success are the ones each command documents).
+//! The commands. Each checks its input, calls the one service
+//! ([`crate::service::Issuer`]) and returns a [`Report`]; a command that
+//! fails leaves the database as it was (the only writes on success are the
+//! ones each command documents).
 
 use std::fs;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use rand::RngCore;
 use rand::rngs::OsRng;
-use rand::seq::SliceRandom;
 use serde_json::json;
-use tessera_core::activation::{
-    ActivationCode, ActivationKey, DeviceCode, Serial, finalize_code, instance_key,
-};
-use tessera_core::otp::{self, OtpKind};
-use tessera_core::payload::{Form, MAX_PAYLOAD_BYTES, OtpField, TesseraPayload};
+use tessera_core::payload::Form;
 use tessera_core::signature::{IssuerSigningKey, SignatureError};
 use zeroize::Zeroizing;
 
 use crate::cli::{
-    BindArgs, CodeArgs, Command, FinalizeArgs, FormArg, KeygenArgs, NewArgs, ShowArgs, VerifyArgs,
+    BindArgs, ClientArgs, ClientCommand, CodeArgs, Command, DbArg, FinalizeArgs, FormArg,
+    KeygenArgs, MasterKeyArgs, NewArgs, RevokeArgs, RotateArgs, ShowArgs, VerifyArgs,
 };
-use crate::db::{Activation, NewActivation, State, Store};
 use crate::error::{Error, Result};
 use crate::files;
 use crate::image as qr;
 use crate::output::{self, Report, fields};
-
-/// Default `verify --window` for TOTP: one step either side.
-pub const DEFAULT_TOTP_WINDOW: u32 = 1;
-/// Default `verify --window` for HOTP: counters looked ahead.
-pub const DEFAULT_HOTP_WINDOW: u32 = 10;
-/// Length of the finalize code (PROTOCOL.md §5).
-const FINALIZE_DIGITS: usize = 8;
+use crate::service::{Actor, CreateRequest, CurrentCode, Issuer, Verified, parse_key_hex};
+use crate::store::{self, State, sealing::Kek};
 
 pub fn run(command: Command) -> Result<Report> {
     match command {
         Command::Keygen(args) => keygen(args),
+        Command::MasterKey(args) => master_key(args),
         Command::New(args) => new(args),
         Command::Bind(args) => bind(args),
         Command::Finalize(args) => finalize(args),
         Command::Code(args) => code(args),
         Command::Verify(args) => verify(args),
         Command::Show(args) => show(args),
+        Command::Revoke(args) => revoke(args),
+        Command::Client(args) => client(args),
+        Command::RotateMasterKey(args) => rotate(args),
         Command::SignRequest(args) => crate::signing::sign_request(args),
         Command::VerifySignature(args) => crate::signing::verify_signature(args),
+        Command::Serve(args) => crate::server::run(args),
     }
+}
+
+/// Opens the store an argument names (an existing one).
+pub(crate) fn open(db: &DbArg) -> Result<Issuer> {
+    let kek = Kek::from_file_or_env(db.master_key_file.as_deref())?;
+    Ok(Issuer::new(store::open(&db.location()?, kek, false)?.store))
 }
 
 fn keygen(args: KeygenArgs) -> Result<Report> {
@@ -63,99 +63,75 @@ fn keygen(args: KeygenArgs) -> Result<Report> {
     ))
 }
 
-/// What `new` puts in the image, for one serial.
-struct Prepared {
-    serial: Serial,
-    code: ActivationCode,
-    payload: String,
-    rendered: qr::Rendered,
+fn master_key(args: MasterKeyArgs) -> Result<Report> {
+    let kek = Kek::generate();
+    let mut text = Zeroizing::new(kek.to_text().to_string());
+    text.push('\n');
+    files::write_private(&args.out, text.as_bytes(), false)?;
+    let human = format!(
+        "Wrote a master key to {} (mode 0600; id {}). Keep it apart from the database and its \
+         backups: whoever has both has every key.\n",
+        args.out.display(),
+        kek.id()
+    );
+    Ok(Report::new(
+        human,
+        json!({ "key_file": args.out, "id": kek.id() }),
+    ))
 }
 
 fn new(args: NewArgs) -> Result<Report> {
     let (kind, fallback_path) = qr::target(&args.image, args.colour)?;
-    let key = match &args.key_hex {
-        Some(text) => parse_key_hex(text)?,
-        None => random_key(),
-    };
+    let key = args
+        .key_hex
+        .as_deref()
+        .map(|text| parse_key_hex(text, "--key-hex"))
+        .transpose()?;
     let signer = args.sign_key.as_deref().map(load_signing_key).transpose()?;
     let form = match args.form {
         FormArg::Tag => Form::Tag,
         FormArg::Uri => Form::Uri,
     };
-    let build = |serial: Serial| -> Result<Prepared> {
-        let code = ActivationCode::new(&serial, &key);
-        let mut payload = TesseraPayload::new(serial.clone(), code.clone());
-        payload.label = args.label.clone();
-        payload.issuer = args.issuer.clone();
-        payload.user_id = args.user_id.clone();
-        payload.challenge = args.challenge.clone();
-        payload.otp = args.otp.map(OtpField::from);
-        payload.validate().map_err(Error::input)?;
-        if let Some(signer) = &signer {
-            signer.sign(&mut payload);
-        }
-        let text = payload.write(form);
-        if text.len() > MAX_PAYLOAD_BYTES {
-            return Err(Error::input(format!(
-                "the payload is {} bytes; the limit is {MAX_PAYLOAD_BYTES}",
-                text.len()
-            )));
-        }
-        Ok(Prepared {
-            rendered: qr::render(&text, kind, args.colour)?,
-            payload: text,
-            serial,
-            code,
-        })
+    let request = CreateRequest {
+        serial: args.serial.clone(),
+        key,
+        label: args.label.clone(),
+        issuer: args.issuer.clone(),
+        user_id: args.user_id.clone(),
+        challenge: args.challenge.clone(),
+        otp: args.otp,
+        form: Some(form),
+        request_id: None,
     };
-    // Everything that depends only on the arguments is checked before the
-    // database is opened (or created).
-    let mut made = build(args.serial.clone().unwrap_or_else(random_serial))?;
-
-    let db = &args.db.db;
-    let (mut store, created) = Store::open_or_create(db)?;
-    let stored = (|| {
-        let tx = store.begin()?;
-        let mut tries = 0;
-        while tx.exists(&made.serial)? {
-            if args.serial.is_some() {
-                return Err(Error::input(format!(
-                    "{}: an activation with this serial already exists in {}",
-                    made.serial,
-                    db.display()
-                )));
-            }
-            tries += 1;
-            if tries == 16 {
-                return Err(Error::input("could not find a free random serial"));
-            }
-            made = build(random_serial())?;
-        }
-        tx.insert(&NewActivation {
-            serial: &made.serial,
-            activation_key: &key,
-            label: args.label.as_deref(),
-            issuer: args.issuer.as_deref(),
-            user_id: args.user_id.as_deref(),
-            challenge: args.challenge.as_ref(),
-            otp: args.otp.unwrap_or_default(),
-            created_at: now_secs(),
-        })?;
+    let location = args.db.location()?;
+    let kek = Kek::from_file_or_env(args.db.master_key_file.as_deref())?;
+    let opened = store::open(&location, kek, true)?;
+    let created_file = opened.created_file.clone();
+    let issuer = Issuer::new(opened.store).with_signer(signer);
+    let mut rendered = None;
+    let made = issuer.create(Actor::CLI, &request, |made| {
+        let image = qr::render(&made.payload, kind, args.colour)?;
         // The image holds the activation key: mode 0600 like the database.
-        qr::write(&args.image, fallback_path.as_deref(), &made.rendered)?;
-        tx.commit()
-            .inspect_err(|_| qr::remove(&args.image, fallback_path.as_deref()))
-    })();
-    if let Err(e) = stored {
-        drop(store);
-        if created {
-            let _ = fs::remove_file(db);
+        qr::write(&args.image, fallback_path.as_deref(), &image)?;
+        rendered = Some(image);
+        Ok(())
+    });
+    let made = match made {
+        Ok(made) => made,
+        Err(e) => {
+            if rendered.is_some() {
+                qr::remove(&args.image, fallback_path.as_deref());
+            }
+            drop(issuer);
+            if let Some(path) = created_file {
+                let _ = fs::remove_file(path);
+            }
+            return Err(e);
         }
-        return Err(e);
-    }
+    };
+    let rendered = rendered.expect("written before the commit");
 
-    let otp = args.otp.unwrap_or_default().to_string();
-    let signed_by = signer.as_ref().map(|k| k.public_key().to_string());
+    let otp = made.otp.to_string();
     let mut rows = vec![
         ("Serial", made.serial.to_string()),
         ("Activation code", made.code.grouped()),
@@ -171,8 +147,7 @@ fn new(args: NewArgs) -> Result<Report> {
             ),
         ),
     ];
-    let fallback_written = made
-        .rendered
+    let fallback_written = rendered
         .fallback
         .is_some()
         .then_some(fallback_path.as_ref())
@@ -188,16 +163,16 @@ fn new(args: NewArgs) -> Result<Report> {
             ),
         ));
     }
-    if let Some(key) = &signed_by {
+    if let Some(key) = &made.signed_by {
         rows.push(("Signed by", key.clone()));
     }
     let human = format!(
         "{}\n{}\n\nNext: the user scans the image (or types the serial and the activation code)\n\
          and reads you the device code the authenticator shows. Then run\n  \
-         tessera-issuer bind --db {} --serial {} --device-code DC\n",
+         tessera-issuer bind {} --serial {} --device-code DC\n",
         fields(&rows),
-        made.rendered.terminal.as_deref().unwrap_or(""),
-        shell_word(&db.display().to_string()),
+        rendered.terminal.as_deref().unwrap_or(""),
+        args.db.shell_words(),
         made.serial,
     );
     let json = json!({
@@ -211,7 +186,7 @@ fn new(args: NewArgs) -> Result<Report> {
         "image_format": kind.name(),
         "colour": args.colour,
         "plain_image": fallback_written,
-        "signed_by": signed_by,
+        "signed_by": made.signed_by,
         "state": State::Created.as_str(),
     });
     Ok(Report::new(human, json))
@@ -219,38 +194,20 @@ fn new(args: NewArgs) -> Result<Report> {
 
 fn bind(args: BindArgs) -> Result<Report> {
     let serial = &args.serial;
-    let device_code = DeviceCode::parse(&args.device_code).map_err(Error::input)?;
-    let mut store = Store::open(&args.db.db)?;
-    let tx = store.begin()?;
-    let a = tx.get(serial)?;
-    if a.state == State::Active {
-        return Err(Error::input(format!(
-            "{serial}: already active; a new device needs a new activation"
-        )));
-    }
-    let key = a
-        .activation_key
-        .as_ref()
-        .ok_or_else(|| Error::input(format!("{serial}: the activation key is missing")))?;
-    let nonce = device_code
-        .verify(key, serial)
-        .map_err(|e| Error::input(format!("{serial}: {e}")))?;
-    let ik = instance_key(key, serial, nonce, a.otp.algorithm());
-    tx.bind(serial, nonce, &ik, now_secs())?;
-    tx.commit()?;
-
-    let replaced = a.nonce.filter(|&old| old != nonce);
-    let mut human = format!(
-        "{serial}: bound to device instance {nonce} (device code {}).\n",
-        device_code.grouped()
-    );
-    if let Some(old) = replaced {
+    let bound = open(&args.db)?.bind(Actor::CLI, serial, &args.device_code)?;
+    let nonce = bound.device_instance;
+    let grouped = tessera_core::activation::DeviceCode::parse(&args.device_code)
+        .map(|c| c.grouped())
+        .unwrap_or_default();
+    let mut human =
+        format!("{serial}: bound to device instance {nonce} (device code {grouped}).\n");
+    if let Some(old) = bound.replaced {
         human.push_str(&format!("This replaces device instance {old}.\n"));
     }
     human.push_str(&format!(
         "Next: the user protects the authenticator and reads you the finalize code. Then run\n  \
-         tessera-issuer finalize --db {} --serial {serial} --code FIN\n",
-        shell_word(&args.db.db.display().to_string())
+         tessera-issuer finalize {} --serial {serial} --code FIN\n",
+        args.db.shell_words()
     ));
     Ok(Report::new(
         human,
@@ -258,37 +215,17 @@ fn bind(args: BindArgs) -> Result<Report> {
             "serial": serial.as_str(),
             "state": State::Bound.as_str(),
             "device_instance": nonce,
-            "replaced_device_instance": replaced,
+            "replaced_device_instance": bound.replaced,
         }),
     ))
 }
 
 fn finalize(args: FinalizeArgs) -> Result<Report> {
     let serial = &args.serial;
-    check_digits("finalize code", &args.code, FINALIZE_DIGITS)?;
-    let mut store = Store::open(&args.db.db)?;
-    let tx = store.begin()?;
-    let a = tx.get(serial)?;
-    match a.state {
-        State::Created => {
-            return Err(Error::input(format!(
-                "{serial}: not bound yet; run `bind` with the device code before `finalize`"
-            )));
-        }
-        State::Active => return Err(Error::input(format!("{serial}: already active"))),
-        State::Bound => {}
-    }
-    let ik = bound_key(&a)?;
-    if !finalize_code(ik, serial, a.challenge.as_ref()).matches(&args.code) {
-        return Err(Error::rejected(format!(
-            "{serial}: the finalize code does not match (the activation stays bound; check the code with the user)"
-        )));
-    }
-    tx.activate(serial, now_secs())?;
-    tx.commit()?;
+    open(&args.db)?.finalize(Actor::CLI, serial, &args.code)?;
     let human = format!(
-        "{serial}: active. Its codes now verify:\n  tessera-issuer verify --db {} --serial {serial} --code CODE\n",
-        shell_word(&args.db.db.display().to_string())
+        "{serial}: active. Its codes now verify:\n  tessera-issuer verify {} --serial {serial} --code CODE\n",
+        args.db.shell_words()
     );
     Ok(Report::new(
         human,
@@ -298,104 +235,47 @@ fn finalize(args: FinalizeArgs) -> Result<Report> {
 
 fn code(args: CodeArgs) -> Result<Report> {
     let serial = &args.serial;
-    let mut store = Store::open(&args.db.db)?;
-    let tx = store.begin_read()?;
-    let a = tx.get(serial)?;
-    drop(tx);
-    if a.state == State::Created {
-        return Err(not_bound(serial));
-    }
-    let ik = bound_key(&a)?;
+    let issuer = open(&args.db)?;
+    let a = issuer.show(serial)?;
     let params = a.otp;
-    let (human, json) = match params.kind() {
-        OtpKind::Totp { period } => {
-            let t = args.at.unwrap_or_else(now_unix);
-            let step = otp::totp_step(t, period);
-            let code = params.code(ik.expose(), t);
-            let left = u64::from(period) - t % u64::from(period);
-            (
-                format!("{code}  ({params}, step {step}, {left} s left)\n"),
-                json!({
-                    "serial": serial.as_str(), "code": code.as_str(), "otp": params.to_string(),
-                    "state": a.state.as_str(), "at": t, "step": step, "valid_for": left,
-                }),
-            )
-        }
-        OtpKind::Hotp { counter } => {
-            let code = params.code(ik.expose(), 0);
-            (
-                format!("{code}  ({params}, counter {counter})\n"),
-                json!({
-                    "serial": serial.as_str(), "code": code.as_str(), "otp": params.to_string(),
-                    "state": a.state.as_str(), "counter": counter,
-                }),
-            )
-        }
+    let (human, json) = match issuer.code(serial, args.at)? {
+        CurrentCode::Totp {
+            code,
+            at,
+            step,
+            valid_for,
+        } => (
+            format!("{code}  ({params}, step {step}, {valid_for} s left)\n"),
+            json!({
+                "serial": serial.as_str(), "code": code, "otp": params.to_string(),
+                "state": a.state.as_str(), "at": at, "step": step, "valid_for": valid_for,
+            }),
+        ),
+        CurrentCode::Hotp { code, counter } => (
+            format!("{code}  ({params}, counter {counter})\n"),
+            json!({
+                "serial": serial.as_str(), "code": code, "otp": params.to_string(),
+                "state": a.state.as_str(), "counter": counter,
+            }),
+        ),
     };
     Ok(Report::new(human, json))
 }
 
 fn verify(args: VerifyArgs) -> Result<Report> {
     let serial = &args.serial;
-    let mut store = Store::open(&args.db.db)?;
-    let tx = store.begin()?;
-    let a = tx.get(serial)?;
-    match a.state {
-        State::Created => return Err(not_bound(serial)),
-        State::Bound => {
-            return Err(Error::input(format!(
-                "{serial}: not finalized yet; run `finalize` with the finalize code first"
-            )));
-        }
-        State::Active => {}
-    }
-    let params = a.otp;
-    check_digits("code", &args.code, params.digits() as usize)?;
-    let ik = bound_key(&a)?.expose();
-    let (alg, digits) = (params.algorithm(), params.digits());
-    let matches = |counter: u64| otp::hotp(ik, alg, counter, digits).matches(&args.code);
-    let (human, json) = match params.kind() {
-        OtpKind::Totp { period } => {
-            let window = u64::from(args.window.unwrap_or(DEFAULT_TOTP_WINDOW));
-            let t = args.at.unwrap_or_else(now_unix);
-            let now = otp::totp_step(t, period);
-            // Every step in the window is computed, so the time taken does
-            // not tell which one matched.
-            let matched: Vec<u64> = (now.saturating_sub(window)..=now.saturating_add(window))
-                .filter(|&s| matches(s))
-                .collect();
-            let fresh = matched
-                .iter()
-                .copied()
-                .filter(|&s| a.last_accepted.is_none_or(|last| s > last))
-                .min_by_key(|&s| s.abs_diff(now));
-            let Some(step) = fresh else {
-                return Err(refusal(serial, !matched.is_empty()));
-            };
-            tx.accept_totp(serial, step)?;
-            tx.commit()?;
-            let drift = i128::from(step) - i128::from(now);
-            (
-                format!("{serial}: code accepted ({params}, step {step}, drift {drift:+}).\n"),
-                json!({
-                    "serial": serial.as_str(), "verified": true, "otp": params.to_string(),
-                    "step": step, "drift": drift,
-                }),
-            )
-        }
-        OtpKind::Hotp { counter: expected } => {
-            let window = u64::from(args.window.unwrap_or(DEFAULT_HOTP_WINDOW));
-            let ahead: Vec<u64> = (expected..=expected.saturating_add(window))
-                .filter(|&c| matches(c))
-                .collect();
-            let Some(&counter) = ahead.first() else {
-                // An earlier counter's code: used, or skipped by a resync.
-                let behind = (expected.saturating_sub(window.max(1))..expected).any(matches);
-                return Err(refusal(serial, behind));
-            };
-            tx.accept_hotp(serial, counter)?;
-            tx.commit()?;
-            let skipped = counter - expected;
+    let issuer = open(&args.db)?;
+    let verified = issuer.verify(Actor::CLI, serial, &args.code, args.window, args.at)?;
+    let params = issuer.show(serial)?.otp;
+    let (human, json) = match verified {
+        Verified::Totp { step, drift } => (
+            format!("{serial}: code accepted ({params}, step {step}, drift {drift:+}).\n"),
+            json!({
+                "serial": serial.as_str(), "verified": true, "otp": params.to_string(),
+                "step": step, "drift": drift,
+            }),
+        ),
+        Verified::Hotp { counter, skipped } => {
             let resync = if skipped > 0 {
                 format!("; resynchronised, {skipped} skipped")
             } else {
@@ -414,21 +294,18 @@ fn verify(args: VerifyArgs) -> Result<Report> {
 }
 
 fn show(args: ShowArgs) -> Result<Report> {
-    let db = &args.db.db;
-    let mut store = Store::open(db)?;
-    let tx = store.begin_read()?;
+    let issuer = open(&args.db)?;
     let list = match &args.serial {
-        Some(serial) => vec![tx.get(serial)?],
-        None => tx.list()?,
+        Some(serial) => vec![issuer.show(serial)?],
+        None => issuer.list(None, None)?,
     };
     let requests = match &args.serial {
-        Some(serial) => tx.sign_requests(serial)?,
+        Some(serial) => issuer.store().begin_read()?.sign_requests(serial)?,
         None => Vec::new(),
     };
-    drop(tx);
     let mut human = match (&args.serial, list.as_slice()) {
         (Some(_), [one]) => output::activation_detail(one),
-        (_, []) => format!("No activations in {}.\n", db.display()),
+        (_, []) => format!("No activations in {}.\n", issuer.store().describe()),
         _ => output::activation_table(&list),
     };
     human.push_str(&crate::signing::requests_table(&requests));
@@ -441,81 +318,85 @@ fn show(args: ShowArgs) -> Result<Report> {
     Ok(Report::new(human, json))
 }
 
-/// The refusal of a one-time code: replayed (or superseded), or wrong.
-fn refusal(serial: &Serial, already_used: bool) -> Error {
-    if already_used {
-        Error::rejected(format!("{serial}: code already used"))
-    } else {
-        Error::rejected(format!("{serial}: code does not match"))
-    }
-}
-
-pub(crate) fn not_bound(serial: &Serial) -> Error {
-    Error::input(format!(
-        "{serial}: not bound yet; there is no instance key before `bind` with the device code"
+fn revoke(args: RevokeArgs) -> Result<Report> {
+    let serial = &args.serial;
+    open(&args.db)?.revoke(Actor::CLI, serial)?;
+    Ok(Report::new(
+        format!("{serial}: revoked; its keys are erased and no code verifies again.\n"),
+        json!({ "serial": serial.as_str(), "state": State::Revoked.as_str() }),
     ))
 }
 
-/// The instance key of a bound or active activation.
-pub(crate) fn bound_key(a: &Activation) -> Result<&tessera_core::SecretBytes> {
-    a.instance_key
-        .as_ref()
-        .ok_or_else(|| Error::input(format!("{}: the instance key is missing", a.serial)))
-}
-
-/// A typed code must be `len` digits once spaces and hyphens are removed.
-pub(crate) fn check_digits(what: &str, typed: &str, len: usize) -> Result<()> {
-    let digits: Zeroizing<String> =
-        Zeroizing::new(typed.chars().filter(|c| !matches!(c, ' ' | '-')).collect());
-    if digits.len() == len && digits.bytes().all(|b| b.is_ascii_digit()) {
-        Ok(())
-    } else {
-        Err(Error::input(format!(
-            "{what}: must be {len} digits (spaces and hyphens are ignored)"
-        )))
+fn client(args: ClientArgs) -> Result<Report> {
+    let issuer = open(&args.db)?;
+    match args.command {
+        ClientCommand::Add { name } => {
+            let token = issuer.add_client(&name)?;
+            let human = format!(
+                "Client {name} added. Its bearer token (shown once; only its SHA-256 is kept):\n  {}\n",
+                &*token
+            );
+            Ok(Report::new(
+                human,
+                json!({ "client": name, "token": &*token }),
+            ))
+        }
+        ClientCommand::List => {
+            let clients = issuer.clients()?;
+            let mut human = String::new();
+            for c in &clients {
+                human.push_str(&format!(
+                    "{}  added {}{}\n",
+                    c.name,
+                    output::utc(c.created_at),
+                    c.revoked_at
+                        .map(|t| format!(", revoked {}", output::utc(t)))
+                        .unwrap_or_default()
+                ));
+            }
+            if clients.is_empty() {
+                human.push_str("No API clients.\n");
+            }
+            let list: Vec<_> = clients
+                .iter()
+                .map(|c| json!({ "name": c.name, "created_at": c.created_at, "revoked_at": c.revoked_at }))
+                .collect();
+            Ok(Report::new(human, json!({ "clients": list })))
+        }
+        ClientCommand::Revoke { name } => {
+            issuer.revoke_client(&name)?;
+            Ok(Report::new(
+                format!("Client {name} revoked: its token is refused from now on.\n"),
+                json!({ "client": name, "revoked": true }),
+            ))
+        }
     }
 }
 
-/// `--key-hex`: 32 hex digits.
-fn parse_key_hex(text: &str) -> Result<ActivationKey> {
-    let mut bytes = Zeroizing::new([0u8; ActivationKey::LEN]);
-    hex::decode_to_slice(text.trim(), &mut bytes[..])
-        .map_err(|_| Error::input("--key-hex: must be 32 hex digits (16 bytes)"))?;
-    Ok(ActivationKey::from_bytes(*bytes))
+fn rotate(args: RotateArgs) -> Result<Report> {
+    let issuer = open(&args.db)?;
+    let new = Kek::from_file(&args.new_master_key_file)?;
+    let rotated = store::rotate(issuer.store(), &new, args.new_data_key)?;
+    let human = format!(
+        "{} data key(s) now wrapped by master key {}; {} activation(s) sealed again.\n\
+         From now on give {} as the master key.\n",
+        rotated.data_keys,
+        new.id(),
+        rotated.resealed,
+        args.new_master_key_file.display()
+    );
+    Ok(Report::new(
+        human,
+        json!({ "master_key_id": new.id(), "data_keys": rotated.data_keys, "resealed": rotated.resealed }),
+    ))
 }
 
-fn random_key() -> ActivationKey {
-    let mut bytes = Zeroizing::new([0u8; ActivationKey::LEN]);
-    OsRng.fill_bytes(&mut bytes[..]);
-    ActivationKey::from_bytes(*bytes)
-}
-
-/// 10 characters drawn uniformly from `A-Z0-9` (`choose` samples without
-/// modulo bias).
-fn random_serial() -> Serial {
-    const ALPHABET: &[u8; 36] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    let text: String = (0..Serial::LEN)
-        .map(|_| char::from(*ALPHABET.choose(&mut OsRng).expect("not empty")))
-        .collect();
-    text.parse().expect("drawn from the serial alphabet")
-}
-
-fn load_signing_key(path: &Path) -> Result<IssuerSigningKey> {
+pub(crate) fn load_signing_key(path: &Path) -> Result<IssuerSigningKey> {
     let bytes = Zeroizing::new(fs::read(path).map_err(|e| Error::file(path, e))?);
     std::str::from_utf8(&bytes)
         .map_err(|_| SignatureError::SigningKeyFormat)
         .and_then(IssuerSigningKey::from_pem)
         .map_err(|e| Error::input(format!("{}: {e}", path.display())))
-}
-
-pub(crate) fn now_unix() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-pub(crate) fn now_secs() -> i64 {
-    i64::try_from(now_unix()).unwrap_or(i64::MAX)
 }
 
 /// `text` as one shell word, quoted only when it needs to be.
@@ -536,16 +417,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn random_serials_are_valid_and_differ() {
-        let a = random_serial();
-        let b = random_serial();
-        assert_eq!(a.as_str().len(), 10);
-        assert_ne!(a, b);
-    }
-
-    #[test]
     fn key_hex_is_32_hex_digits() {
-        let key = parse_key_hex("000102030405060708090a0b0c0d0e0f").unwrap();
+        let key = parse_key_hex("000102030405060708090a0b0c0d0e0f", "--key-hex").unwrap();
         assert_eq!(key.expose(), (0u8..16).collect::<Vec<_>>());
         for bad in [
             "",
@@ -553,20 +426,12 @@ mod tests {
             "000102030405060708090a0b0c0d0e0f00",
             "zz0102030405060708090a0b0c0d0e0f",
         ] {
-            let err = parse_key_hex(bad).err().unwrap();
+            let err = parse_key_hex(bad, "--key-hex").err().unwrap();
             assert_eq!(
                 err.to_string(),
                 "--key-hex: must be 32 hex digits (16 bytes)"
             );
         }
-    }
-
-    #[test]
-    fn typed_codes_are_checked_for_shape() {
-        check_digits("code", "3553-5829", 8).unwrap();
-        check_digits("code", "3553 5829", 8).unwrap();
-        assert!(check_digits("code", "3553582", 8).is_err());
-        assert!(check_digits("code", "3553582x", 8).is_err());
     }
 
     #[test]

@@ -1,16 +1,9 @@
 //! `tessera-issuer`: the issuer's side of Tessera activation (PROTOCOL.md).
 //!
 //! Exit status: 0 on success, 1 when a code does not verify, 2 on bad usage
-//! or bad input (see [`error`]).
+//! or bad input (see `tessera_issuer::error`).
 
-mod cli;
-mod commands;
-mod db;
-mod error;
-mod files;
-mod image;
-mod output;
-mod signing;
+use tessera_issuer::{cli, commands, output};
 
 use std::process::ExitCode;
 

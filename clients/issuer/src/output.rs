@@ -7,7 +7,7 @@ use std::io::{self, Write};
 
 use serde_json::{Value, json};
 
-use crate::db::Activation;
+use crate::store::Activation;
 
 /// What a command prints on success.
 pub struct Report {
@@ -69,6 +69,9 @@ pub fn activation_json(a: &Activation) -> Value {
         "created_at": a.created_at,
         "bound_at": a.bound_at,
         "activated_at": a.activated_at,
+        "revoked_at": a.revoked_at,
+        "failed_attempts": a.failed_attempts,
+        "locked_until": a.locked_until,
     })
 }
 
@@ -107,6 +110,15 @@ pub fn activation_detail(a: &Activation) -> String {
         ("Bound", time(a.bound_at)),
         ("Activated", time(a.activated_at)),
     ]);
+    if a.revoked_at.is_some() {
+        rows.push(("Revoked", time(a.revoked_at)));
+    }
+    if a.failed_attempts > 0 {
+        rows.push(("Failed codes", a.failed_attempts.to_string()));
+    }
+    if let Some(until) = a.locked_until {
+        rows.push(("Locked until", utc(until)));
+    }
     fields(&rows)
 }
 

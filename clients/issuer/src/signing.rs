@@ -10,11 +10,11 @@ use serde_json::json;
 use tessera_core::transaction::{Currency, Payment, Transaction, TransactionKeys};
 
 use crate::cli::{SignRequestArgs, VerifySignatureArgs};
-use crate::commands::{bound_key, check_digits, now_secs, now_unix, shell_word};
-use crate::db::{SignRecord, SignState, State, Store, Tx};
 use crate::error::{Error, Result};
 use crate::image as qr;
 use crate::output::{Report, fields};
+use crate::service::{bound_key, check_digits, now_secs, now_unix};
+use crate::store::{SignRecord, SignState, State, StoreTx};
 use tessera_core::activation::Serial;
 
 /// Wrong response codes after which a request is refused for good.
@@ -56,10 +56,9 @@ pub fn sign_request(args: SignRequestArgs) -> Result<Report> {
     let tx = Transaction::new(args.serial.clone(), nonce, expires_at, currency, payments)
         .map_err(Error::input)?;
 
-    let db = &args.db.db;
-    let mut store = Store::open(db)?;
-    let db_tx = store.begin()?;
-    let keys = active_keys(&db_tx, &args.serial)?;
+    let issuer = crate::commands::open(&args.db)?;
+    let mut db_tx = issuer.store().begin()?;
+    let keys = active_keys(&mut *db_tx, &args.serial)?;
     let mut seal_nonce = [0u8; 24];
     OsRng.fill_bytes(&mut seal_nonce);
     let text = keys.seal(&tx, seal_nonce).map_err(Error::input)?;
@@ -81,10 +80,10 @@ pub fn sign_request(args: SignRequestArgs) -> Result<Report> {
     let human = format!(
         "{}\n{}\nNext: the user scans the image with Tessera (`tessera sign --image …`),\n\
          checks what it shows and reads you the 8-digit response. Then run\n  \
-         tessera-issuer verify-signature --db {} --serial {} --code R\n",
+         tessera-issuer verify-signature {} --serial {} --code R\n",
         fields(&rows),
         rendered.terminal.as_deref().unwrap_or(""),
-        shell_word(&db.display().to_string()),
+        args.db.shell_words(),
         args.serial,
     );
     let json = json!({
@@ -105,10 +104,10 @@ pub fn sign_request(args: SignRequestArgs) -> Result<Report> {
 pub fn verify_signature(args: VerifySignatureArgs) -> Result<Report> {
     check_digits("response", &args.code, RESPONSE_DIGITS)?;
     let now = args.at.unwrap_or_else(now_unix);
-    let db = &args.db.db;
-    let mut store = Store::open(db)?;
-    let db_tx = store.begin()?;
-    let keys = active_keys(&db_tx, &args.serial)?;
+    let issuer = crate::commands::open(&args.db)?;
+    let place = issuer.store().describe().to_owned();
+    let mut db_tx = issuer.store().begin()?;
+    let keys = active_keys(&mut *db_tx, &args.serial)?;
     let records = db_tx.sign_requests(&args.serial)?;
     if records.is_empty() {
         return Err(Error::input(format!(
@@ -120,8 +119,7 @@ pub fn verify_signature(args: VerifySignatureArgs) -> Result<Report> {
     for record in &records {
         let tx = Transaction::decode(&record.tx).map_err(|e| {
             Error::input(format!(
-                "database {}: signing request {} is unreadable: {e}",
-                db.display(),
+                "database {place}: signing request {} is unreadable: {e}",
                 record.id
             ))
         })?;
@@ -233,10 +231,10 @@ pub fn requests_json(records: &[SignRecord]) -> serde_json::Value {
 
 /// The transaction keys of the active activation `serial`; only an active
 /// account signs.
-fn active_keys(db_tx: &Tx<'_>, serial: &Serial) -> Result<TransactionKeys> {
+fn active_keys(db_tx: &mut dyn StoreTx, serial: &Serial) -> Result<TransactionKeys> {
     let activation = db_tx.get(serial)?;
     if activation.state != State::Active {
-        return Err(Error::input(format!(
+        return Err(Error::conflict(format!(
             "{serial}: the activation is {}; only an active account signs (finalize it first)",
             activation.state.as_str()
         )));

@@ -128,6 +128,15 @@ impl Env {
         show["activations"][0]["state"].as_str().unwrap().to_owned()
     }
 
+    /// `show --json`'s object for `serial`.
+    fn activation(&self, serial: &str) -> Value {
+        let show = self
+            .cmd("show", &["--serial", serial, "--json"])
+            .ok()
+            .json();
+        show["activations"][0].clone()
+    }
+
     fn bytes(&self) -> Vec<u8> {
         fs::read(&self.db).unwrap()
     }
@@ -218,7 +227,7 @@ fn protocol_vector_session() {
     assert_eq!(ok["verified"], true);
     assert_eq!(ok["step"], 1);
     // The same code again is a replay, also half a minute later.
-    let before = env.bytes();
+    let before = env.activation(SN);
     env.cmd(
         "verify",
         &["--serial", SN, "--code", "39718867", "--at", "59"],
@@ -234,11 +243,10 @@ fn protocol_vector_session() {
         &["--serial", SN, "--code", "00000000", "--at", "59"],
     )
     .fails(1, "code does not match");
-    assert_eq!(
-        env.bytes(),
-        before,
-        "refused codes leave the database as it was"
-    );
+    // Refused codes change nothing but the failure count.
+    let after = env.activation(SN);
+    assert_eq!(after["last_accepted"], before["last_accepted"]);
+    assert_eq!(after["failed_attempts"], 3);
 
     // The next step's code is fresh.
     let ik = vector_ik(Algorithm::Sha1);
@@ -397,12 +405,16 @@ fn hotp_session_resynchronises_and_refuses_replays() {
     );
     let human = env.cmd("show", &["--serial", SN]).ok().stdout;
     assert!(human.contains("Next counter:    4"), "{human}");
-    let before = env.bytes();
     env.cmd("verify", &["--serial", SN, "--code", &at(3)])
         .fails(1, "code already used");
     env.cmd("verify", &["--serial", SN, "--code", &at(1)])
         .fails(1, "code already used");
-    assert_eq!(env.bytes(), before);
+    let after = env.activation(SN);
+    assert_eq!(
+        (&after["hotp_counter"], &after["failed_attempts"]),
+        (&4.into(), &2.into()),
+        "replays never move the counter back"
+    );
     env.cmd("verify", &["--serial", SN, "--code", &at(4)]).ok();
     // Expected 5 now; 16 is 11 ahead, beyond the default look-ahead of 10.
     env.cmd("verify", &["--serial", SN, "--code", &at(16)])
@@ -498,12 +510,16 @@ fn errors_have_their_exit_code_and_leave_the_database_unchanged() {
     let before = env.bytes();
     env.cmd("verify", &["--serial", SN, "--code", "123456"])
         .fails(2, "not finalized yet");
-    env.cmd("finalize", &["--serial", SN, "--code", "1234-5678"])
-        .fails(1, "finalize code does not match");
     env.cmd("finalize", &["--serial", SN, "--code", "1234"])
         .fails(2, "must be 8 digits");
     assert_eq!(env.bytes(), before);
-    assert_eq!(env.state(SN), "bound");
+    // A wrong finalize code is counted (the lock-out is shared by every
+    // instance through the database); the activation stays bound.
+    env.cmd("finalize", &["--serial", SN, "--code", "1234-5678"])
+        .fails(1, "finalize code does not match");
+    let show = env.cmd("show", &["--serial", SN, "--json"]).ok().json();
+    assert_eq!(show["activations"][0]["state"], "bound");
+    assert_eq!(show["activations"][0]["failed_attempts"], 1);
 
     // Active: no second bind or finalize; codes must have the right length.
     env.cmd("finalize", &["--serial", SN, "--code", FIN]).ok();
@@ -604,11 +620,11 @@ fn the_database_is_marked_and_versioned() {
     let version: i32 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!((id, version), (0x5453_5249, 2));
+    assert_eq!((id, version), (0x5453_5249, 3));
     drop(conn);
     rusqlite::Connection::open(&env.db)
         .unwrap()
-        .pragma_update(None, "user_version", 3)
+        .pragma_update(None, "user_version", 4)
         .unwrap();
     env.cmd("show", &[]).fails(2, "newer tessera-issuer");
 }
@@ -617,24 +633,37 @@ fn the_database_is_marked_and_versioned() {
 /// opened, its activations kept.
 #[test]
 fn a_version_1_database_is_migrated() {
+    // A version 1 file as version 1 made it: its schema (the first
+    // migration, unchanged since), one activation with its key as bytes.
     let env = Env::new();
-    env.new_vector(&[]).ok();
     let conn = rusqlite::Connection::open(&env.db).unwrap();
-    conn.execute_batch(
-        "DROP INDEX sign_requests_by_serial; DROP TABLE sign_requests; PRAGMA user_version = 1;",
+    conn.execute_batch(include_str!(
+        "../src/store/migrations/sqlite/001_activations.sql"
+    ))
+    .unwrap();
+    conn.execute(
+        "INSERT INTO activations (serial, activation_key, otp, state, created_at) \
+         VALUES (?1, ?2, 'totp:SHA1:6:30', 'created', 1)",
+        rusqlite::params![SN, hex::decode(AK_HEX).unwrap()],
     )
     .unwrap();
+    conn.execute_batch("PRAGMA application_id = 1414746697; PRAGMA user_version = 1;")
+        .unwrap();
     drop(conn);
     assert_eq!(env.state(SN), "created");
     let conn = rusqlite::Connection::open(&env.db).unwrap();
     let version: i32 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     let requests: i64 = conn
         .query_row("SELECT count(*) FROM sign_requests", [], |r| r.get(0))
         .unwrap();
     assert_eq!(requests, 0);
+    drop(conn);
+    // The migrated row's key still checks the protocol vector's device code.
+    env.cmd("bind", &["--serial", SN, "--device-code", DC]).ok();
+    env.cmd("finalize", &["--serial", SN, "--code", FIN]).ok();
 }
 
 #[test]

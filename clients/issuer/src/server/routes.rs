@@ -1,0 +1,441 @@
+//! The endpoints (docs/issuer-api.yaml is their contract, checked by
+//! `tests/api.rs`). Each parses its input, runs the service call on the
+//! blocking pool and answers JSON; every error is
+//! `{"error": {"code": …, "message": …}}` with the status of its kind
+//! (`error.rs`).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{MatchedPath, Path, RawQuery, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tessera_core::activation::{Challenge, Serial};
+use tessera_core::otp::OtpParams;
+use tessera_core::payload::Form;
+
+use super::App;
+use crate::error::{Error, Result};
+use crate::image::{self, ImageKind};
+use crate::output;
+use crate::service::{Actor, CreateRequest, Verified};
+
+/// Request bodies are small JSON objects.
+const MAX_BODY: usize = 16 * 1024;
+/// `GET /v1/activations`: the page size by default and at most.
+const PAGE: u32 = 100;
+const MAX_PAGE: u32 = 1000;
+
+pub(crate) fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/v1/activations", post(create).get(list))
+        .route("/v1/activations/{serial}", get(show))
+        .route("/v1/activations/{serial}/bind", post(bind))
+        .route("/v1/activations/{serial}/finalize", post(finalize))
+        .route("/v1/activations/{serial}/verify", post(verify))
+        .route("/v1/activations/{serial}/revoke", post(revoke))
+        .route("/v1/activations/{serial}/audit", get(audit))
+        .route("/healthz", get(health))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .route_layer(middleware::from_fn_with_state(app.clone(), observe))
+        .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .with_state(app)
+}
+
+/// A response: its status and JSON, or an error.
+type Answer = Result<(StatusCode, Value)>;
+
+struct Reply(Answer);
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        match self.0 {
+            Ok((status, body)) => (status, axum::Json(body)).into_response(),
+            Err(e) => error_response(&e),
+        }
+    }
+}
+
+fn error_response(e: &Error) -> Response {
+    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if status.is_server_error() {
+        tracing::warn!(code = e.code(), error = %e, "request failed");
+    }
+    let body = json!({ "error": { "code": e.code(), "message": e.to_string() } });
+    let mut response = (status, axum::Json(body)).into_response();
+    let headers = response.headers_mut();
+    match e {
+        Error::Unauthorized(_) => {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        Error::RateLimited(_) => {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        _ => {}
+    }
+    response
+}
+
+/// Counts and times every matched request; logs errors.
+async fn observe(
+    State(app): State<Arc<App>>,
+    matched: Option<MatchedPath>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let route = matched.map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let method = request.method().to_string();
+    let start = Instant::now();
+    let response = next.run(request).await;
+    let elapsed = start.elapsed();
+    let status = response.status().as_u16();
+    app.metrics
+        .request(&route, &method, status, elapsed.as_secs_f64());
+    if status >= 400 {
+        tracing::info!(%route, %method, status, micros = elapsed.as_micros() as u64, "request");
+    } else {
+        tracing::debug!(%route, %method, status, micros = elapsed.as_micros() as u64, "request");
+    }
+    response
+}
+
+async fn not_found() -> Response {
+    error_response(&Error::NotFound(
+        "no such endpoint (docs/issuer-api.yaml lists them)".into(),
+    ))
+}
+
+/// Runs `f` on the blocking pool with the authenticated client's name.
+async fn authed<F>(app: Arc<App>, headers: &HeaderMap, f: F) -> Reply
+where
+    F: FnOnce(&App, &str) -> Answer + Send + 'static,
+{
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let joined = tokio::task::spawn_blocking(move || {
+        let client = app.guard.authenticate(&app.issuer, auth.as_deref())?;
+        app.guard.check_client(&client)?;
+        f(&app, &client)
+    })
+    .await;
+    Reply(joined.unwrap_or_else(|e| {
+        Err(Error::StoreData(format!(
+            "the request's worker failed: {e}"
+        )))
+    }))
+}
+
+fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    if bytes.is_empty() {
+        return serde_json::from_slice(b"{}")
+            .map_err(|e| Error::input(format!("request body: a JSON object is needed ({e})")));
+    }
+    serde_json::from_slice(bytes).map_err(|e| Error::input(format!("request body: {e}")))
+}
+
+fn serial(text: &str) -> Result<Serial> {
+    text.parse()
+        .map_err(|e| Error::input(format!("serial {text:?} in the path: {e}")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    serial: Option<String>,
+    label: Option<String>,
+    issuer: Option<String>,
+    user_id: Option<String>,
+    challenge: Option<String>,
+    otp: Option<String>,
+    form: Option<String>,
+    image: Option<String>,
+    request_id: Option<String>,
+}
+
+async fn create(State(app): State<Arc<App>>, headers: HeaderMap, bytes: Bytes) -> Reply {
+    authed(app, &headers, move |app, client| {
+        let b: CreateBody = body(&bytes)?;
+        let field = |name: &str, e: &dyn std::fmt::Display| Error::input(format!("{name}: {e}"));
+        let req = CreateRequest {
+            serial: b
+                .serial
+                .as_deref()
+                .map(|s| s.parse::<Serial>().map_err(|e| field("serial", &e)))
+                .transpose()?,
+            key: None,
+            label: b.label,
+            issuer: b.issuer,
+            user_id: b.user_id,
+            challenge: b
+                .challenge
+                .as_deref()
+                .map(|s| s.parse::<Challenge>().map_err(|e| field("challenge", &e)))
+                .transpose()?,
+            otp: b
+                .otp
+                .as_deref()
+                .map(|s| s.parse::<OtpParams>().map_err(|e| field("otp", &e)))
+                .transpose()?,
+            form: match b.form.as_deref() {
+                None | Some("tag") => Some(Form::Tag),
+                Some("uri") => Some(Form::Uri),
+                Some(other) => {
+                    return Err(Error::input(format!("form: {other:?} is not tag or uri")));
+                }
+            },
+            request_id: b.request_id,
+        };
+        let kind = match b.image.as_deref() {
+            None => None,
+            Some("png") => Some((ImageKind::Png, false, "image/png")),
+            Some("svg") => Some((ImageKind::Svg, false, "image/svg+xml")),
+            Some("colour") => Some((ImageKind::Png, true, "image/png")),
+            Some(other) => {
+                return Err(Error::input(format!(
+                    "image: {other:?} is not png, svg or colour"
+                )));
+            }
+        };
+        let made = app.issuer.create(Actor(client), &req, |_| Ok(()))?;
+        let mut out = json!({
+            "serial": made.serial.as_str(),
+            "activation_code": made.code.expose(),
+            "activation_code_grouped": made.code.grouped(),
+            "payload": made.payload,
+            "form": match made.form { Form::Tag => "tag", Form::Uri => "uri" },
+            "otp": made.otp.to_string(),
+            "state": "created",
+            "signed_by": made.signed_by,
+            "repeated": made.repeated,
+        });
+        if let Some((kind, colour, media_type)) = kind {
+            let rendered = image::render(&made.payload, kind, colour)?;
+            out["image"] = json!({
+                "format": b.image,
+                "media_type": media_type,
+                "data_base64": STANDARD.encode(&rendered.image),
+                "plain_png_base64": rendered.fallback.as_ref().map(|f| STANDARD.encode(f)),
+            });
+        }
+        let status = if made.repeated {
+            StatusCode::OK
+        } else {
+            StatusCode::CREATED
+        };
+        Ok((status, out))
+    })
+    .await
+}
+
+async fn list(State(app): State<Arc<App>>, headers: HeaderMap, RawQuery(query): RawQuery) -> Reply {
+    authed(app, &headers, move |app, _| {
+        let mut after = None;
+        let mut limit = PAGE;
+        for pair in query
+            .as_deref()
+            .unwrap_or("")
+            .split('&')
+            .filter(|p| !p.is_empty())
+        {
+            match pair.split_once('=') {
+                Some(("after", value)) => after = Some(serial(value)?),
+                Some(("limit", value)) => {
+                    limit = value
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=MAX_PAGE).contains(n))
+                        .ok_or_else(|| {
+                            Error::input(format!("limit: {value:?} is not 1 to {MAX_PAGE}"))
+                        })?;
+                }
+                _ => {
+                    return Err(Error::input(format!(
+                        "query {pair:?}: the parameters are after=SERIAL and limit=N"
+                    )));
+                }
+            }
+        }
+        let page = app.issuer.list(after.as_ref(), Some(limit))?;
+        let next = (page.len() == limit as usize)
+            .then(|| page.last().map(|a| a.serial.as_str().to_owned()))
+            .flatten();
+        Ok((
+            StatusCode::OK,
+            json!({
+                "activations": page.iter().map(output::activation_json).collect::<Vec<_>>(),
+                "next": next,
+            }),
+        ))
+    })
+    .await
+}
+
+async fn show(State(app): State<Arc<App>>, headers: HeaderMap, Path(sn): Path<String>) -> Reply {
+    authed(app, &headers, move |app, _| {
+        let a = app.issuer.show(&serial(&sn)?)?;
+        Ok((StatusCode::OK, output::activation_json(&a)))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BindBody {
+    device_code: String,
+}
+
+async fn bind(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(sn): Path<String>,
+    bytes: Bytes,
+) -> Reply {
+    authed(app, &headers, move |app, client| {
+        let serial = serial(&sn)?;
+        app.guard.check_serial(serial.as_str())?;
+        let b: BindBody = body(&bytes)?;
+        let bound = app.issuer.bind(Actor(client), &serial, &b.device_code)?;
+        Ok((
+            StatusCode::OK,
+            json!({
+                "serial": serial.as_str(),
+                "state": "bound",
+                "device_instance": bound.device_instance,
+                "replaced_device_instance": bound.replaced,
+            }),
+        ))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeBody {
+    code: String,
+    window: Option<u32>,
+}
+
+async fn finalize(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(sn): Path<String>,
+    bytes: Bytes,
+) -> Reply {
+    authed(app, &headers, move |app, client| {
+        let serial = serial(&sn)?;
+        app.guard.check_serial(serial.as_str())?;
+        let b: CodeBody = body(&bytes)?;
+        if b.window.is_some() {
+            return Err(Error::input("window: finalize takes no window"));
+        }
+        app.issuer.finalize(Actor(client), &serial, &b.code)?;
+        Ok((
+            StatusCode::OK,
+            json!({ "serial": serial.as_str(), "state": "active" }),
+        ))
+    })
+    .await
+}
+
+async fn verify(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(sn): Path<String>,
+    bytes: Bytes,
+) -> Reply {
+    authed(app, &headers, move |app, client| {
+        let serial = serial(&sn)?;
+        app.guard.check_serial(serial.as_str())?;
+        let b: CodeBody = body(&bytes)?;
+        if b.window.is_some_and(|w| w > 100) {
+            return Err(Error::input("window: at most 100"));
+        }
+        let result = app
+            .issuer
+            .verify(Actor(client), &serial, &b.code, b.window, None);
+        app.metrics.verification(match &result {
+            Ok(_) => "accepted",
+            Err(e) => e.code(),
+        });
+        let out = match result? {
+            Verified::Totp { step, drift } => json!({
+                "serial": serial.as_str(), "verified": true, "step": step, "drift": drift as i64,
+            }),
+            Verified::Hotp { counter, skipped } => json!({
+                "serial": serial.as_str(), "verified": true, "counter": counter,
+                "skipped": skipped, "next_counter": counter.saturating_add(1),
+            }),
+        };
+        Ok((StatusCode::OK, out))
+    })
+    .await
+}
+
+async fn revoke(State(app): State<Arc<App>>, headers: HeaderMap, Path(sn): Path<String>) -> Reply {
+    authed(app, &headers, move |app, client| {
+        let serial = serial(&sn)?;
+        app.issuer.revoke(Actor(client), &serial)?;
+        Ok((
+            StatusCode::OK,
+            json!({ "serial": serial.as_str(), "state": "revoked" }),
+        ))
+    })
+    .await
+}
+
+async fn audit(State(app): State<Arc<App>>, headers: HeaderMap, Path(sn): Path<String>) -> Reply {
+    authed(app, &headers, move |app, _| {
+        let serial = serial(&sn)?;
+        // An unknown serial is a 404, not an empty log.
+        app.issuer.show(&serial)?;
+        let lines = app.issuer.audit_log(Some(&serial), 1000)?;
+        let lines: Vec<Value> = lines
+            .iter()
+            .map(|e| {
+                json!({ "at": e.at, "actor": e.actor, "action": e.action, "outcome": e.outcome })
+            })
+            .collect();
+        Ok((
+            StatusCode::OK,
+            json!({ "serial": serial.as_str(), "events": lines }),
+        ))
+    })
+    .await
+}
+
+async fn health() -> Reply {
+    Reply(Ok((StatusCode::OK, json!({ "status": "ok" }))))
+}
+
+async fn ready(State(app): State<Arc<App>>) -> Reply {
+    let joined = tokio::task::spawn_blocking(move || app.issuer.store().ping()).await;
+    Reply(match joined {
+        Ok(Ok(())) => Ok((StatusCode::OK, json!({ "status": "ready" }))),
+        Ok(Err(e)) => Err(e),
+        Err(e) => Err(Error::StoreData(format!("the readiness check failed: {e}"))),
+    })
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        app.metrics.render(),
+    )
+        .into_response()
+}

@@ -10,6 +10,8 @@
 //! - [`bins`]: the workspace's binaries next to the test executable
 //!   ([`bins::workspace_bin`]).
 //! - [`swtpm`]: a real software TPM on loopback TCP ([`swtpm::Swtpm`]).
+//! - [`postgres`]: a throwaway PostgreSQL cluster per test
+//!   ([`postgres::Cluster`]).
 //! - [`bench`]: percentiles and the benchmarks' sections of
 //!   `docs/benchmarks.md`.
 //!
@@ -22,4 +24,5 @@ pub mod bus;
 pub mod daemon;
 pub mod images;
 pub mod perturb;
+pub mod postgres;
 pub mod swtpm;

@@ -87,6 +87,7 @@ pub struct Created {
 }
 
 /// A binding.
+#[derive(Debug)]
 pub struct Bound {
     pub device_instance: u32,
     /// The device instance this binding replaced, if another one.
@@ -94,6 +95,7 @@ pub struct Bound {
 }
 
 /// An accepted one-time code.
+#[derive(Debug, PartialEq, Eq)]
 pub enum Verified {
     Totp { step: u64, drift: i128 },
     Hotp { counter: u64, skipped: u64 },
@@ -460,8 +462,11 @@ impl Issuer {
         }
     }
 
-    /// Counts a failed code (locking the serial at the limit), audits it,
-    /// commits, and returns the refusal to report.
+    /// Counts a wrong code (locking the serial at the limit), audits it,
+    /// commits, and returns the refusal to report. A replayed code is
+    /// audited but not counted: it is the right code seen twice (a double
+    /// submit, or someone who saw it), not a guess, and counting it would
+    /// let anyone who saw one code lock the user out.
     #[allow(clippy::too_many_arguments)]
     fn fail(
         &self,
@@ -474,17 +479,22 @@ impl Issuer {
         message: String,
         replayed: bool,
     ) -> Error {
-        let failures = a.failed_attempts.saturating_add(1);
-        let lock = (failures >= self.limits.max_failures).then(|| now + self.limits.lock_seconds);
-        let written = tx
-            .record_failure(&a.serial, failures, lock)
+        let mut lock = None;
+        let mut written = Ok(());
+        if !replayed {
+            let failures = a.failed_attempts.saturating_add(1);
+            lock = (failures >= self.limits.max_failures)
+                .then(|| (failures, now + self.limits.lock_seconds));
+            written = tx.record_failure(&a.serial, failures, lock.map(|(_, until)| until));
+        }
+        let written = written
             .and_then(|()| audit(&mut *tx, actor, Some(&a.serial), action, outcome))
             .and_then(|()| tx.commit());
         if let Err(e) = written {
             return e;
         }
         let message = match lock {
-            Some(until) => format!(
+            Some((failures, until)) => format!(
                 "{message}; {failures} failed codes: locked until {}",
                 crate::output::utc(until)
             ),

@@ -246,7 +246,7 @@ fn protocol_vector_session() {
     // Refused codes change nothing but the failure count.
     let after = env.activation(SN);
     assert_eq!(after["last_accepted"], before["last_accepted"]);
-    assert_eq!(after["failed_attempts"], 3);
+    assert_eq!(after["failed_attempts"], 1, "replays are not guesses");
 
     // The next step's code is fresh.
     let ik = vector_ik(Algorithm::Sha1);
@@ -412,7 +412,7 @@ fn hotp_session_resynchronises_and_refuses_replays() {
     let after = env.activation(SN);
     assert_eq!(
         (&after["hotp_counter"], &after["failed_attempts"]),
-        (&4.into(), &2.into()),
+        (&4.into(), &0.into()),
         "replays never move the counter back"
     );
     env.cmd("verify", &["--serial", SN, "--code", &at(4)]).ok();

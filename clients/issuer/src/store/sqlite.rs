@@ -354,7 +354,16 @@ impl StoreTx for SqliteTx<'_> {
                 ],
             )
             .map(drop)
-            .map_err(|e| self.err(e))
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    Error::conflict(format!(
+                        "{}: taken by a concurrent request (a serial or request id in use); retry",
+                        new.serial
+                    ))
+                } else {
+                    self.err(e)
+                }
+            })
     }
 
     fn bind(

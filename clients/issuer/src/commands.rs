@@ -328,7 +328,14 @@ fn revoke(args: RevokeArgs) -> Result<Report> {
 }
 
 fn client(args: ClientArgs) -> Result<Report> {
-    let issuer = open(&args.db)?;
+    // The first client of a SQLite service may come before its first
+    // activation: `client add` makes the file as `new` does.
+    let issuer = if matches!(args.command, ClientCommand::Add { .. }) {
+        let kek = Kek::from_file_or_env(args.db.master_key_file.as_deref())?;
+        Issuer::new(store::open(&args.db.location()?, kek, true)?.store)
+    } else {
+        open(&args.db)?
+    };
     match args.command {
         ClientCommand::Add { name } => {
             let token = issuer.add_client(&name)?;

@@ -75,7 +75,10 @@ pub fn run(args: ServeArgs) -> Result<Report> {
         .map_err(|e| Error::input(format!("cannot start the runtime: {e}")))?;
     let listen = args.listen;
     let place = app.issuer.store().describe().to_owned();
-    runtime.block_on(async move {
+    // The store is dropped outside the runtime: the synchronous PostgreSQL
+    // client runs its own, which may not start inside another.
+    let keep = app.clone();
+    let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| Error::input(format!("--listen {listen}: {e}")))?;
@@ -88,7 +91,10 @@ pub fn run(args: ServeArgs) -> Result<Report> {
             .with_graceful_shutdown(shutdown())
             .await
             .map_err(|e| Error::input(format!("serving on {local}: {e}")))
-    })?;
+    });
+    drop(runtime);
+    drop(keep);
+    served?;
     tracing::info!("stopped");
     Ok(Report::new(
         "Stopped.\n".into(),

@@ -26,12 +26,19 @@ pub struct Db {
 }
 
 impl Db {
+    /// A database; PostgreSQL with `fsync` off (a test's data need not
+    /// survive a power cut).
     pub fn new(postgres: bool) -> Db {
+        Self::new_with(postgres, &["-c", "fsync=off"])
+    }
+
+    /// A database; PostgreSQL started with these server options.
+    pub fn new_with(postgres: bool, pg_options: &[&str]) -> Db {
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("master.key");
         cli(&["master-key", "--out", key.to_str().unwrap()]);
         let (mut args, cluster) = if postgres {
-            let cluster = Cluster::start();
+            let cluster = Cluster::start_with(pg_options);
             let url = cluster.create_database("issuer");
             (vec!["--database-url".to_owned(), url], Some(cluster))
         } else {
@@ -119,6 +126,10 @@ impl Server {
             log,
             reader: Some(reader),
         }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Stops the server (SIGTERM) and returns everything it logged.

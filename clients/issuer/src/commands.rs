@@ -21,7 +21,7 @@ use crate::files;
 use crate::image as qr;
 use crate::output::{self, Report, fields};
 use crate::service::{Actor, CreateRequest, CurrentCode, Issuer, Verified, parse_key_hex};
-use crate::store::{self, State, sealing::Kek};
+use crate::store::{self, RequestKind, State, sealing::Kek};
 
 pub fn run(command: Command) -> Result<Report> {
     match command {
@@ -300,7 +300,12 @@ fn show(args: ShowArgs) -> Result<Report> {
         None => issuer.list(None, None)?,
     };
     let requests = match &args.serial {
-        Some(serial) => issuer.store().begin_read()?.sign_requests(serial)?,
+        Some(serial) => {
+            issuer
+                .store()
+                .begin_read()?
+                .sign_requests(serial, RequestKind::Transaction, None)?
+        }
         None => Vec::new(),
     };
     let mut human = match (&args.serial, list.as_slice()) {

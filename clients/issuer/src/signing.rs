@@ -1,80 +1,60 @@
-//! Transaction signing, the issuer's side (docs/protocol.md, "Transaction
-//! signing"): `sign-request` seals a payment for one active account's
-//! device and writes it as an image; `verify-signature` checks the response
-//! the device showed, once only, before the expiry, against exactly the
-//! transaction stored.
+//! Transaction signing in the CLI (docs/protocol.md, "Transaction
+//! signing"): `sign-request` has the service seal a payment for one active
+//! account's device and writes it as an image; `verify-signature` has the
+//! service check the response the device showed (`service/requests.rs`
+//! decides). Also the JSON both the CLI and the API answer with.
 
-use rand::RngCore;
-use rand::rngs::OsRng;
 use serde_json::json;
-use tessera_core::transaction::{Currency, Payment, Transaction, TransactionKeys};
+use tessera_core::transaction::{Currency, Payment, Transaction};
 
 use crate::cli::{SignRequestArgs, VerifySignatureArgs};
 use crate::error::{Error, Result};
 use crate::image as qr;
 use crate::output::{Report, fields};
-use crate::service::{bound_key, check_digits, now_secs, now_unix};
-use crate::store::{SignRecord, SignState, State, StoreTx};
-use tessera_core::activation::Serial;
-
-/// Wrong response codes after which a request is refused for good.
-pub const MAX_ATTEMPTS: u32 = 3;
-/// Digits of a response (the suite's `HOTP-SHA256-8`).
-const RESPONSE_DIGITS: usize = 8;
+use crate::service::Actor;
+use crate::store::SignRecord;
 
 pub fn sign_request(args: SignRequestArgs) -> Result<Report> {
     let (kind, fallback_path) = qr::target(&args.image, args.colour)?;
-    let currency = Currency::new(&args.currency).map_err(Error::input)?;
-    let count = args.amount.len();
-    if args.payee.len() != count
-        || args.iban.len() != count
-        || !(args.reference.is_empty() || args.reference.len() == count)
-    {
-        return Err(Error::input(format!(
-            "a batch gives --amount, --payee and --iban once per payment (and --reference \
-             once per payment or not at all): got {count} amounts, {} payees, {} accounts, \
-             {} references",
-            args.payee.len(),
-            args.iban.len(),
-            args.reference.len()
-        )));
-    }
-    let mut payments = Vec::with_capacity(count);
-    for i in 0..count {
-        payments.push(Payment {
-            amount: currency
-                .parse_amount(&args.amount[i])
-                .map_err(Error::input)?,
-            payee_name: args.payee[i].clone(),
-            payee_account: args.iban[i].clone(),
-            reference: args.reference.get(i).cloned().unwrap_or_default(),
-        });
-    }
-    let mut nonce = [0u8; 16];
-    OsRng.fill_bytes(&mut nonce);
-    let expires_at = now_unix() + args.expires_in;
-    let tx = Transaction::new(args.serial.clone(), nonce, expires_at, currency, payments)
-        .map_err(Error::input)?;
-
+    let (currency, payments) = order(
+        &args.currency,
+        &args.amount,
+        &args.payee,
+        &args.iban,
+        &args.reference,
+    )?;
     let issuer = crate::commands::open(&args.db)?;
-    let mut db_tx = issuer.store().begin()?;
-    let keys = active_keys(&mut *db_tx, &args.serial)?;
-    let mut seal_nonce = [0u8; 24];
-    OsRng.fill_bytes(&mut seal_nonce);
-    let text = keys.seal(&tx, seal_nonce).map_err(Error::input)?;
-    let rendered = qr::render(&text, kind, args.colour)?;
-    db_tx.insert_sign_request(&args.serial, &nonce, &tx.encode(), expires_at, now_secs())?;
-    qr::write(&args.image, fallback_path.as_deref(), &rendered)?;
-    db_tx
-        .commit()
-        .inspect_err(|_| qr::remove(&args.image, fallback_path.as_deref()))?;
-
-    let shown = shown_fields(&tx);
+    // The image is written before the request is committed; it is removed
+    // again when the commit fails (and only when this call wrote it).
+    let mut wrote = false;
+    let made = issuer.sign_request(
+        Actor::CLI,
+        &args.serial,
+        currency,
+        payments,
+        args.expires_in,
+        |text| {
+            let rendered = qr::render(text, kind, args.colour)?;
+            qr::write(&args.image, fallback_path.as_deref(), &rendered)?;
+            wrote = true;
+            Ok(rendered)
+        },
+    );
+    let (request, rendered) = made.inspect_err(|_| {
+        if wrote {
+            qr::remove(&args.image, fallback_path.as_deref());
+        }
+    })?;
+    let tx = &request.transaction;
+    let shown = shown_fields(tx);
     let mut rows: Vec<(&str, String)> = vec![("Serial", args.serial.to_string())];
     rows.extend(shown.iter().map(|(k, v)| (*k, v.clone())));
     rows.push((
         "Expires",
-        format!("{expires_at} (Unix time, in {} s)", args.expires_in),
+        format!(
+            "{} (Unix time, in {} s)",
+            request.expires_at, args.expires_in
+        ),
     ));
     rows.push(("Image", format!("{} (mode 0600)", args.image.display())));
     let human = format!(
@@ -86,106 +66,106 @@ pub fn sign_request(args: SignRequestArgs) -> Result<Report> {
         args.db.shell_words(),
         args.serial,
     );
-    let json = json!({
-        "serial": args.serial.as_str(),
-        "request": text,
-        "nonce": hex::encode(nonce),
-        "expires_at": expires_at,
-        "currency": tx.currency.code(),
-        "total": tx.currency.format_number(tx.total()),
-        "payments": payments_json(&tx),
-        "image": args.image,
-        "colour": args.colour,
-        "plain_image": rendered.fallback.is_some().then_some(fallback_path).flatten(),
-    });
+    let mut json = request_json(&request);
+    json["image"] = json!(args.image);
+    json["colour"] = json!(args.colour);
+    json["plain_image"] = json!(
+        rendered
+            .fallback
+            .is_some()
+            .then_some(fallback_path)
+            .flatten()
+    );
     Ok(Report::new(human, json))
 }
 
 pub fn verify_signature(args: VerifySignatureArgs) -> Result<Report> {
-    check_digits("response", &args.code, RESPONSE_DIGITS)?;
-    let now = args.at.unwrap_or_else(now_unix);
     let issuer = crate::commands::open(&args.db)?;
-    let place = issuer.store().describe().to_owned();
-    let mut db_tx = issuer.store().begin()?;
-    let keys = active_keys(&mut *db_tx, &args.serial)?;
-    let records = db_tx.sign_requests(&args.serial)?;
-    if records.is_empty() {
+    let answered = issuer.verify_signature(Actor::CLI, &args.serial, None, &args.code, args.at)?;
+    let tx = answered
+        .transaction
+        .as_ref()
+        .ok_or_else(|| Error::store_data("a signature without its transaction"))?;
+    let shown = shown_fields(tx);
+    let human = format!(
+        "Signed: the device's user approved exactly this.\n{}",
+        fields(
+            &shown
+                .iter()
+                .map(|(k, v)| (*k, v.clone()))
+                .collect::<Vec<_>>()
+        )
+    );
+    let json = signed_json(&args.serial, &answered.nonce, tx);
+    Ok(Report::new(human, json))
+}
+
+/// A payment order, checked: the currency and one payment per amount
+/// (`payees`, `accounts` and, when given, `references` alike).
+pub fn order(
+    currency: &str,
+    amounts: &[String],
+    payees: &[String],
+    accounts: &[String],
+    references: &[String],
+) -> Result<(Currency, Vec<Payment>)> {
+    let currency = Currency::new(currency).map_err(Error::input)?;
+    let count = amounts.len();
+    if payees.len() != count
+        || accounts.len() != count
+        || !(references.is_empty() || references.len() == count)
+    {
         return Err(Error::input(format!(
-            "{}: no signing request was made",
-            args.serial
+            "a batch gives --amount, --payee and --iban once per payment (and --reference \
+             once per payment or not at all): got {count} amounts, {} payees, {} accounts, \
+             {} references",
+            payees.len(),
+            accounts.len(),
+            references.len()
         )));
     }
-    let mut open = Vec::new();
-    for record in &records {
-        let tx = Transaction::decode(&record.tx).map_err(|e| {
-            Error::input(format!(
-                "database {place}: signing request {} is unreadable: {e}",
-                record.id
-            ))
-        })?;
-        if !keys.respond(&tx).matches(&args.code) {
-            if record.state == SignState::Pending && now < record.expires_at {
-                open.push(record.id);
-            }
-            continue;
-        }
-        match record.state {
-            SignState::Signed => {
-                return Err(Error::rejected(format!(
-                    "{}: this response was accepted before; a signature counts once",
-                    args.serial
-                )));
-            }
-            SignState::Refused => {
-                return Err(Error::rejected(format!(
-                    "{}: the request was refused after {MAX_ATTEMPTS} wrong responses; make a new one",
-                    args.serial
-                )));
-            }
-            SignState::Pending if now >= record.expires_at => {
-                return Err(Error::rejected(format!(
-                    "{}: the request expired at {} (Unix time); make a new one",
-                    args.serial, record.expires_at
-                )));
-            }
-            SignState::Pending => {
-                db_tx.mark_signed(record.id, now_secs())?;
-                db_tx.commit()?;
-                let shown = shown_fields(&tx);
-                let human = format!(
-                    "Signed: the device's user approved exactly this.\n{}",
-                    fields(
-                        &shown
-                            .iter()
-                            .map(|(k, v)| (*k, v.clone()))
-                            .collect::<Vec<_>>()
-                    )
-                );
-                let json = json!({
-                    "serial": args.serial.as_str(),
-                    "signed": true,
-                    "nonce": hex::encode(&record.nonce),
-                    "currency": tx.currency.code(),
-                    "total": tx.currency.format_number(tx.total()),
-                    "payments": payments_json(&tx),
-                });
-                return Ok(Report::new(human, json));
-            }
-        }
+    let mut payments = Vec::with_capacity(count);
+    for i in 0..count {
+        payments.push(Payment {
+            amount: currency.parse_amount(&amounts[i]).map_err(Error::input)?,
+            payee_name: payees[i].clone(),
+            payee_account: accounts[i].clone(),
+            reference: references.get(i).cloned().unwrap_or_default(),
+        });
     }
-    // A wrong code counts against every request it could have been for.
-    for id in &open {
-        db_tx.count_wrong_response(*id, MAX_ATTEMPTS)?;
-    }
-    db_tx.commit()?;
-    Err(Error::rejected(if open.is_empty() {
-        format!(
-            "{}: the response does not match, and no request is waiting (expired, signed or refused)",
-            args.serial
-        )
-    } else {
-        format!("{}: the response does not match", args.serial)
-    }))
+    Ok((currency, payments))
+}
+
+/// A new signing request as JSON (the CLI's `--json` and the API's answer).
+pub fn request_json(request: &crate::service::SignRequest) -> serde_json::Value {
+    let tx = &request.transaction;
+    json!({
+        "serial": tx.serial.as_str(),
+        "id": hex::encode(request.nonce),
+        "request": request.text,
+        "nonce": hex::encode(request.nonce),
+        "expires_at": request.expires_at,
+        "currency": tx.currency.code(),
+        "total": tx.currency.format_number(tx.total()),
+        "payments": payments_json(tx),
+    })
+}
+
+/// An accepted signature as JSON.
+pub fn signed_json(
+    serial: &tessera_core::activation::Serial,
+    nonce: &[u8],
+    tx: &Transaction,
+) -> serde_json::Value {
+    json!({
+        "serial": serial.as_str(),
+        "signed": true,
+        "id": hex::encode(nonce),
+        "nonce": hex::encode(nonce),
+        "currency": tx.currency.code(),
+        "total": tx.currency.format_number(tx.total()),
+        "payments": payments_json(tx),
+    })
 }
 
 /// `show --serial`'s lines for the signing requests, newest first (none:
@@ -227,22 +207,6 @@ pub fn requests_json(records: &[SignRecord]) -> serde_json::Value {
             })
         })
         .collect()
-}
-
-/// The transaction keys of the active activation `serial`; only an active
-/// account signs.
-fn active_keys(db_tx: &mut dyn StoreTx, serial: &Serial) -> Result<TransactionKeys> {
-    let activation = db_tx.get(serial)?;
-    if activation.state != State::Active {
-        return Err(Error::conflict(format!(
-            "{serial}: the activation is {}; only an active account signs (finalize it first)",
-            activation.state.as_str()
-        )));
-    }
-    Ok(TransactionKeys::derive(
-        serial,
-        bound_key(&activation)?.expose(),
-    ))
 }
 
 /// What the device shows, in the order it shows it.

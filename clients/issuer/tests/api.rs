@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use common::{Answer, Db, Server, activate, agent, cli, request, totp_now};
 use serde_json::{Value, json};
+use tessera_core::otp::{OcraInput, OcraSuite};
 use tessera_core::payload::{self, Payload};
+use tessera_core::transaction::{SignRequest, TransactionKeys};
 
 /// Calls the API and checks the answer against the OpenAPI document.
 fn call(
@@ -147,6 +149,223 @@ fn a_session_over_http_on_sqlite() {
 #[test]
 fn a_session_over_http_on_postgres() {
     full_session(true);
+}
+
+/// OCRA challenges (random, and an approval's message) and transaction
+/// signing, over HTTP on PostgreSQL; the device's side computed as the
+/// authenticator does, the request read back from the PNG it scans.
+#[test]
+fn challenges_and_signing_requests_over_http() {
+    let db = Db::new(true);
+    let token = db.token("bank-web");
+    let server = db.serve(&[]);
+    let (d, _) = activate(&server, &token, json!({ "label": "alice@bank" }));
+    let sn = d.serial.to_string();
+    let suite = OcraSuite::default();
+    let respond = |question: &str| {
+        suite
+            .respond(&d.ik, &OcraInput::new(question))
+            .unwrap()
+            .to_string()
+    };
+
+    let asked = post(
+        &server,
+        &token,
+        &format!("/v1/activations/{sn}/challenges"),
+        json!({}),
+    );
+    assert_eq!(asked.status, 201, "{:?}", asked.body);
+    assert_eq!(asked.body["suite"], "OCRA-1:HOTP-SHA256-8:QN08");
+    let id = asked.body["id"].as_str().unwrap().to_owned();
+    let question = asked.body["question"].as_str().unwrap();
+    let right = respond(question);
+    let verify = format!("/v1/activations/{sn}/challenges/{id}/verify");
+    let wrong = post(&server, &token, &verify, json!({ "response": "00000000" }));
+    if right != "00000000" {
+        assert_eq!((wrong.status, wrong.error_code()), (422, "code_rejected"));
+    }
+    let ok = post(&server, &token, &verify, json!({ "response": right }));
+    assert_eq!(
+        (ok.status, &ok.body["verified"]),
+        (200, &json!(true)),
+        "{:?}",
+        ok.body
+    );
+    let again = post(&server, &token, &verify, json!({ "response": right }));
+    assert_eq!((again.status, again.error_code()), (422, "code_replayed"));
+
+    // An approval: the question comes from the message, as the daemon
+    // derives it when the user approves the notification.
+    let message = "Pay 125.00 EUR to ACME GmbH?";
+    let approval = post(
+        &server,
+        &token,
+        &format!("/v1/activations/{sn}/challenges"),
+        json!({ "message": message, "expires_in": 60 }),
+    );
+    assert_eq!(approval.status, 201, "{:?}", approval.body);
+    assert_eq!(
+        approval.body["question"],
+        json!(suite.message_question(message))
+    );
+    let id = approval.body["id"].as_str().unwrap();
+    let ok = post(
+        &server,
+        &token,
+        &format!("/v1/activations/{sn}/challenges/{id}/verify"),
+        json!({ "response": respond(&suite.message_question(message)) }),
+    );
+    assert_eq!(ok.status, 200, "{:?}", ok.body);
+
+    // A payment, drawn as a PNG.
+    let made = post(
+        &server,
+        &token,
+        &format!("/v1/activations/{sn}/signing-requests"),
+        json!({
+            "currency": "EUR",
+            "payments": [{ "amount": "125.00", "payee": "ACME GmbH",
+                           "account": "DE89 3704 0044 0532 0130 00", "reference": "Invoice 42" }],
+            "image": "png",
+        }),
+    );
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    assert_eq!(
+        (made.body["total"].as_str(), made.body["currency"].as_str()),
+        (Some("125.00"), Some("EUR"))
+    );
+    let png = base64_decode(made.body["image"]["data_base64"].as_str().unwrap());
+    let scanned = rxing_read(&image::load_from_memory(&png).unwrap().to_luma8());
+    assert_eq!(scanned, made.body["request"].as_str().unwrap());
+    let keys = TransactionKeys::derive(&d.serial, &d.ik);
+    let shown = keys.open(&SignRequest::parse(&scanned).unwrap()).unwrap();
+    assert_eq!(shown.payments[0].payee_name, "ACME GmbH");
+    let id = made.body["id"].as_str().unwrap();
+    let verify = format!("/v1/activations/{sn}/signing-requests/{id}/verify");
+    // The response for another amount is refused.
+    let mut tampered = shown.clone();
+    tampered.payments[0].amount *= 10;
+    let refused = post(
+        &server,
+        &token,
+        &verify,
+        json!({ "response": keys.respond(&tampered).to_string() }),
+    );
+    assert_eq!(
+        (refused.status, refused.error_code()),
+        (422, "code_rejected")
+    );
+    let response = keys.respond(&shown).to_string();
+    let signed = post(&server, &token, &verify, json!({ "response": response }));
+    assert_eq!(signed.status, 200, "{:?}", signed.body);
+    assert_eq!(signed.body["signed"], true);
+    assert_eq!(signed.body["payments"][0]["payee"], "ACME GmbH");
+    let again = post(&server, &token, &verify, json!({ "response": response }));
+    assert_eq!((again.status, again.error_code()), (422, "code_replayed"));
+
+    // Bad requests name the field; the server keeps serving.
+    let bad = [
+        (
+            format!("/v1/activations/{sn}/challenges"),
+            json!({ "expires_in": 5 }),
+            "expires_in",
+        ),
+        (
+            format!("/v1/activations/{sn}/challenges"),
+            json!({ "message": "" }),
+            "message",
+        ),
+        (
+            format!("/v1/activations/{sn}/challenges"),
+            json!({ "mesage": "x" }),
+            "mesage",
+        ),
+        (
+            format!("/v1/activations/{sn}/challenges/xyz/verify"),
+            json!({ "response": "12345678" }),
+            "id",
+        ),
+        (verify.clone(), json!({ "response": "1234" }), "response"),
+        (
+            format!("/v1/activations/{sn}/signing-requests"),
+            json!({ "payments": [] }),
+            "payment",
+        ),
+        (
+            format!("/v1/activations/{sn}/signing-requests"),
+            json!({ "payments": [{ "amount": "1.001", "payee": "A", "account": "DE89370400440532013000" }] }),
+            "1.001",
+        ),
+        (
+            format!("/v1/activations/{sn}/signing-requests"),
+            json!({ "currency": "EURO", "payments": [{ "amount": "1", "payee": "A", "account": "X1" }] }),
+            "EURO",
+        ),
+    ];
+    for (path, body, named) in bad {
+        let a = post(&server, &token, &path, body.clone());
+        assert_eq!(
+            (a.status, a.error_code()),
+            (400, "bad_request"),
+            "{body}: {:?}",
+            a.body
+        );
+        let message = a.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(named), "{body}: {message}");
+    }
+    let unknown = post(
+        &server,
+        &token,
+        &format!("/v1/activations/{sn}/challenges/{}/verify", "0".repeat(32)),
+        json!({ "response": "12345678" }),
+    );
+    assert_eq!((unknown.status, unknown.error_code()), (404, "not_found"));
+    // Only an active account is asked.
+    let created = post(&server, &token, "/v1/activations", json!({}));
+    let fresh = created.body["serial"].as_str().unwrap();
+    let early = post(
+        &server,
+        &token,
+        &format!("/v1/activations/{fresh}/challenges"),
+        json!({}),
+    );
+    assert_eq!((early.status, early.error_code()), (409, "wrong_state"));
+
+    let audit = call(
+        &server,
+        Some(&token),
+        "GET",
+        &format!("/v1/activations/{sn}/audit"),
+        None,
+    );
+    let actions: Vec<String> = audit.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|e| {
+            format!(
+                "{}:{}",
+                e["action"].as_str().unwrap(),
+                e["outcome"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for expected in [
+        "challenge:ok",
+        "verify_response:ok",
+        "verify_response:replayed",
+        "sign_request:ok",
+        "verify_signature:wrong_code",
+        "verify_signature:ok",
+        "verify_signature:replayed",
+    ] {
+        assert!(
+            actions.iter().any(|a| a == expected),
+            "{expected} missing in {actions:?}"
+        );
+    }
 }
 
 #[test]

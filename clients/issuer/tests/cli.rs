@@ -620,11 +620,11 @@ fn the_database_is_marked_and_versioned() {
     let version: i32 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!((id, version), (0x5453_5249, 3));
+    assert_eq!((id, version), (0x5453_5249, 4));
     drop(conn);
     rusqlite::Connection::open(&env.db)
         .unwrap()
-        .pragma_update(None, "user_version", 4)
+        .pragma_update(None, "user_version", 5)
         .unwrap();
     env.cmd("show", &[]).fails(2, "newer tessera-issuer");
 }
@@ -655,7 +655,7 @@ fn a_version_1_database_is_migrated() {
     let version: i32 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     let requests: i64 = conn
         .query_row("SELECT count(*) FROM sign_requests", [], |r| r.get(0))
         .unwrap();

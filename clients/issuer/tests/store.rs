@@ -8,7 +8,8 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 
 use tessera_core::activation::{ActivationKey, DeviceCode, Serial, finalize_code, instance_key};
-use tessera_core::otp;
+use tessera_core::otp::{self, OcraInput, OcraSuite};
+use tessera_core::transaction::{Currency, Payment, SignRequest, TransactionKeys};
 use tessera_issuer::error::Error;
 use tessera_issuer::service::{Actor, CreateRequest, Issuer, Limits, Verified};
 use tessera_issuer::store::{self, Location, State, sealing::Kek};
@@ -110,6 +111,8 @@ both!(
     revoked_activations_verify_nothing,
     api_clients_authenticate_until_revoked,
     a_list_pages_through_every_activation,
+    a_challenge_is_answered_once_before_it_expires,
+    a_signature_counts_once_for_exactly_the_transaction_shown,
 );
 
 fn key() -> ActivationKey {
@@ -514,4 +517,261 @@ fn a_list_pages_through_every_activation(db: &Db) {
         issuer.list(Some(&unknown), Some(3)),
         Err(Error::NotFound(_))
     ));
+}
+
+/// The device's response to a question: OCRA under its instance key.
+fn ocra(ik: &[u8], question: &str) -> String {
+    OcraSuite::default()
+        .respond(ik, &OcraInput::new(question))
+        .unwrap()
+        .to_string()
+}
+
+/// A response that is not `right`.
+fn other_than(right: &str) -> String {
+    let last = (right.as_bytes()[right.len() - 1] - b'0' + 1) % 10;
+    format!("{}{last}", &right[..right.len() - 1])
+}
+
+fn a_challenge_is_answered_once_before_it_expires(db: &Db) {
+    let issuer = db.instance();
+    let ik = activate(&issuer, "TSR0000010", None);
+    let serial: Serial = "TSR0000010".parse().unwrap();
+    let asked = issuer.challenge(Actor("test"), &serial, None, 300).unwrap();
+    assert_eq!(asked.question.len(), 8);
+    assert!(asked.question.bytes().all(|b| b.is_ascii_digit()));
+    let right = ocra(&ik, &asked.question);
+    let wrong = issuer
+        .verify_response(
+            Actor("test"),
+            &serial,
+            &asked.nonce,
+            &other_than(&right),
+            None,
+        )
+        .unwrap_err();
+    assert!(matches!(wrong, Error::Rejected(_)), "{wrong}");
+    assert_eq!(issuer.show(&serial).unwrap().failed_attempts, 1);
+
+    // Eight instances answer it at once: one is accepted, seven are replays.
+    let instances: Vec<Issuer> = (0..8).map(|_| db.instance()).collect();
+    let barrier = Arc::new(Barrier::new(instances.len()));
+    let results: Vec<Result<(), Error>> = thread::scope(|s| {
+        let handles: Vec<_> = instances
+            .iter()
+            .map(|i| {
+                let (barrier, serial, right) = (barrier.clone(), serial.clone(), right.clone());
+                let nonce = asked.nonce;
+                s.spawn(move || {
+                    barrier.wait();
+                    i.verify_response(Actor("race"), &serial, &nonce, &right, None)
+                        .map(drop)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    for r in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(matches!(r, Error::Replayed(_)), "{r}");
+    }
+    // The accepted response cleared the failure count.
+    assert_eq!(issuer.show(&serial).unwrap().failed_attempts, 0);
+
+    // A message's question is the one the daemon's approval answers.
+    let message = "Log in to Bank from Firefox on Linux?";
+    let approval = issuer
+        .challenge(Actor("test"), &serial, Some(message), 60)
+        .unwrap();
+    assert_eq!(
+        approval.question,
+        OcraSuite::default().message_question(message)
+    );
+    let late = approval.expires_at;
+    let expired = issuer
+        .verify_response(
+            Actor("test"),
+            &serial,
+            &approval.nonce,
+            &ocra(&ik, &approval.question),
+            Some(late),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&expired, Error::Rejected(m) if m.contains("expired")),
+        "{expired}"
+    );
+    issuer
+        .verify_response(
+            Actor("test"),
+            &serial,
+            &approval.nonce,
+            &ocra(&ik, &approval.question),
+            Some(late - 1),
+        )
+        .unwrap();
+
+    // Three wrong responses refuse a challenge for good; the right one
+    // after them is refused, not counted.
+    let third = issuer.challenge(Actor("test"), &serial, None, 300).unwrap();
+    let right = ocra(&ik, &third.question);
+    for _ in 0..3 {
+        issuer
+            .verify_response(
+                Actor("test"),
+                &serial,
+                &third.nonce,
+                &other_than(&right),
+                None,
+            )
+            .unwrap_err();
+    }
+    let refused = issuer
+        .verify_response(Actor("test"), &serial, &third.nonce, &right, None)
+        .unwrap_err();
+    assert!(
+        matches!(&refused, Error::Rejected(m) if m.contains("refused")),
+        "{refused}"
+    );
+    // Bad input names what was wrong; an unknown id is not found.
+    let unknown = issuer
+        .verify_response(
+            Actor("test"),
+            &serial,
+            &[7; 16],
+            &ocra(&ik, "12345678"),
+            None,
+        )
+        .unwrap_err();
+    assert!(matches!(unknown, Error::NotFound(_)), "{unknown}");
+    for (message, expires) in [(Some(" "), 300), (None, 5), (None, 100_000)] {
+        let e = issuer
+            .challenge(Actor("test"), &serial, message, expires)
+            .unwrap_err();
+        assert!(matches!(e, Error::Input(_)), "{e}");
+    }
+    // Wrong responses count toward the serial's limit like wrong codes:
+    // two more lock it, for one-time codes too.
+    let fourth = issuer.challenge(Actor("test"), &serial, None, 300).unwrap();
+    let right = ocra(&ik, &fourth.question);
+    for _ in 0..2 {
+        issuer
+            .verify_response(
+                Actor("test"),
+                &serial,
+                &fourth.nonce,
+                &other_than(&right),
+                None,
+            )
+            .unwrap_err();
+    }
+    let locked = issuer
+        .verify(Actor("test"), &serial, &totp(&ik, now()), None, None)
+        .unwrap_err();
+    assert!(matches!(locked, Error::Locked(_)), "{locked}");
+}
+
+fn a_signature_counts_once_for_exactly_the_transaction_shown(db: &Db) {
+    let issuer = db.instance();
+    let ik = activate(&issuer, "TSR0000011", None);
+    let serial: Serial = "TSR0000011".parse().unwrap();
+    let eur = Currency::new("EUR").unwrap();
+    let payment = Payment {
+        amount: eur.parse_amount("125.00").unwrap(),
+        payee_name: "ACME GmbH".into(),
+        payee_account: "DE89370400440532013000".into(),
+        reference: "Invoice 42".into(),
+    };
+    let (made, rendered) = issuer
+        .sign_request(
+            Actor("test"),
+            &serial,
+            eur,
+            vec![payment],
+            300,
+            |text| Ok(text.len()),
+        )
+        .unwrap();
+    assert_eq!(rendered, made.text.len());
+    // The device opens what it scanned and shows that.
+    let keys = TransactionKeys::derive(&serial, &ik);
+    let shown = keys.open(&SignRequest::parse(&made.text).unwrap()).unwrap();
+    assert_eq!(shown.payments[0].payee_name, "ACME GmbH");
+    assert_eq!(eur.format(shown.total()), eur.format(12_500));
+
+    // A response for another amount (what a tampered page would have
+    // shown) does not verify.
+    let mut tampered = shown.clone();
+    tampered.payments[0].amount = eur.parse_amount("925.00").unwrap();
+    let e = issuer
+        .verify_signature(
+            Actor("test"),
+            &serial,
+            Some(&made.nonce),
+            keys.respond(&tampered).as_str(),
+            None,
+        )
+        .unwrap_err();
+    assert!(matches!(e, Error::Rejected(_)), "{e}");
+    let response = keys.respond(&shown).to_string();
+    let signed = issuer
+        .verify_signature(Actor("test"), &serial, Some(&made.nonce), &response, None)
+        .unwrap();
+    assert_eq!(signed.nonce, made.nonce.to_vec());
+    assert_eq!(
+        signed.transaction.unwrap().payments[0].payee_name,
+        "ACME GmbH"
+    );
+    // Once only, also when no id is given (the CLI's way).
+    let again = issuer
+        .verify_signature(Actor("test"), &serial, None, &response, None)
+        .unwrap_err();
+    assert!(matches!(again, Error::Replayed(_)), "{again}");
+
+    // A render that fails stores nothing.
+    let before = issuer.audit_log(Some(&serial), 100).unwrap().len();
+    let failed = issuer.sign_request(
+        Actor("test"),
+        &serial,
+        eur,
+        vec![Payment {
+            amount: 100,
+            payee_name: "B".into(),
+            payee_account: "DE89370400440532013000".into(),
+            reference: String::new(),
+        }],
+        300,
+        |_| -> Result<(), Error> { Err(Error::input("the image could not be drawn")) },
+    );
+    assert!(failed.is_err());
+    assert_eq!(issuer.audit_log(Some(&serial), 100).unwrap().len(), before);
+    // Only an active account signs.
+    issuer.revoke(Actor("test"), &serial).unwrap();
+    let e = issuer
+        .sign_request(
+            Actor("test"),
+            &serial,
+            eur,
+            vec![Payment {
+                amount: 100,
+                payee_name: "B".into(),
+                payee_account: "DE89370400440532013000".into(),
+                reference: String::new(),
+            }],
+            300,
+            |_| Ok(()),
+        )
+        .unwrap_err();
+    assert!(matches!(e, Error::Conflict(_)), "{e}");
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }

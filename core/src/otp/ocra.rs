@@ -319,6 +319,29 @@ impl OcraSuite {
         self.time_step().map(|step| unix_time / step)
     }
 
+    /// The question an approval of `message` is answered for
+    /// (docs/protocol.md, "Approvals"): SHA-256 of the message with leading
+    /// and trailing white space trimmed, written the way the suite's
+    /// questions are. The daemon asks it; the issuer checks the response
+    /// against it.
+    pub fn message_question(&self, message: &str) -> String {
+        let hash = Sha256::digest(message.trim().as_bytes());
+        let len = self.question_len;
+        match self.question_format {
+            QuestionFormat::Numeric => {
+                let digits = len.min(19);
+                let value = u64::from_be_bytes(hash[..8].try_into().expect("8 bytes"));
+                let modulus = 10u64.pow(digits as u32);
+                format!("{:0digits$}", value % modulus)
+            }
+            QuestionFormat::Hex | QuestionFormat::Alphanumeric => {
+                let mut hex = data_encoding::HEXLOWER.encode(&hash);
+                hex.truncate(len.min(64));
+                hex
+            }
+        }
+    }
+
     /// The response to `input` under `key`.
     ///
     /// ```
@@ -620,6 +643,31 @@ mod tests {
 
     fn suite(text: &str) -> OcraSuite {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn message_questions_follow_the_suite() {
+        // SHA-256("abc") = ba7816bf8f01cfea…; be64 = 0xba7816bf8f01cfea.
+        let qn08 = suite("OCRA-1:HOTP-SHA256-8:QN08");
+        let value = 0xba78_16bf_8f01_cfea_u64;
+        assert_eq!(
+            qn08.message_question("abc"),
+            format!("{:08}", value % 100_000_000)
+        );
+        // White space around the message does not change the question.
+        assert_eq!(qn08.message_question(" abc\n"), qn08.message_question("abc"));
+        assert_ne!(qn08.message_question("abd"), qn08.message_question("abc"));
+        assert_eq!(
+            suite("OCRA-1:HOTP-SHA1-6:QH10").message_question("abc"),
+            "ba7816bf8f"
+        );
+        assert_eq!(
+            suite("OCRA-1:HOTP-SHA1-6:QA08").message_question("abc"),
+            "ba7816bf"
+        );
+        // The suite accepts its own question.
+        let q = qn08.message_question("abc");
+        assert!(qn08.respond(b"key", &OcraInput::new(q.as_str())).is_ok());
     }
 
     fn respond(text: &str, key: &[u8], input: OcraInput) -> String {

@@ -12,8 +12,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-use tessera_core::otp::{OcraSuite, QuestionFormat};
+use tessera_core::otp::OcraSuite;
 
 use super::Service;
 use super::accounts::find;
@@ -137,7 +136,7 @@ impl Service {
                  session bus (DBUS_SESSION_BUS_ADDRESS)",
             )
         })?;
-        let question = question(&suite, message);
+        let question = suite.message_question(message);
         let summary = match &account.issuer {
             Some(issuer) => format!("Approve for {} ({issuer})?", account.label),
             None => format!("Approve for {}?", account.label),
@@ -194,48 +193,5 @@ impl Service {
                 ),
             )),
         }
-    }
-}
-
-/// The OCRA question for `message` in the form `suite` expects.
-pub fn question(suite: &OcraSuite, message: &str) -> String {
-    let hash = Sha256::digest(message.as_bytes());
-    let len = suite.question_len();
-    match suite.question_format() {
-        QuestionFormat::Numeric => {
-            let digits = len.min(19);
-            let value = u64::from_be_bytes(hash[..8].try_into().expect("8 bytes"));
-            let modulus = 10u64.pow(digits as u32);
-            format!("{:0digits$}", value % modulus)
-        }
-        QuestionFormat::Hex | QuestionFormat::Alphanumeric => {
-            let mut hex = hex::encode(hash);
-            hex.truncate(len.min(64));
-            hex
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn questions_follow_the_suite() {
-        // SHA-256("abc") = ba7816bf8f01cfea…; be64 = 0xba7816bf8f01cfea.
-        let qn08: OcraSuite = "OCRA-1:HOTP-SHA256-8:QN08".parse().unwrap();
-        let value = 0xba78_16bf_8f01_cfea_u64;
-        assert_eq!(
-            question(&qn08, "abc"),
-            format!("{:08}", value % 100_000_000)
-        );
-        let qh10: OcraSuite = "OCRA-1:HOTP-SHA1-6:QH10".parse().unwrap();
-        assert_eq!(question(&qh10, "abc"), "ba7816bf8f");
-        let qa08: OcraSuite = "OCRA-1:HOTP-SHA1-6:QA08".parse().unwrap();
-        assert_eq!(question(&qa08, "abc"), "ba7816bf");
-        // The question is accepted by the suite.
-        let q = question(&qn08, "abc");
-        let input = tessera_core::otp::OcraInput::new(q.as_str());
-        assert!(qn08.respond(b"key", &input).is_ok());
     }
 }

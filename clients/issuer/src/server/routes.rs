@@ -27,7 +27,8 @@ use super::App;
 use crate::error::{Error, Result};
 use crate::image::{self, ImageKind};
 use crate::output;
-use crate::service::{Actor, CreateRequest, Verified};
+use crate::service::{Actor, CreateRequest, DEFAULT_EXPIRY, Verified};
+use crate::signing;
 
 /// Request bodies are small JSON objects.
 const MAX_BODY: usize = 16 * 1024;
@@ -42,6 +43,19 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/v1/activations/{serial}/bind", post(bind))
         .route("/v1/activations/{serial}/finalize", post(finalize))
         .route("/v1/activations/{serial}/verify", post(verify))
+        .route("/v1/activations/{serial}/challenges", post(challenge))
+        .route(
+            "/v1/activations/{serial}/challenges/{id}/verify",
+            post(verify_response),
+        )
+        .route(
+            "/v1/activations/{serial}/signing-requests",
+            post(sign_request),
+        )
+        .route(
+            "/v1/activations/{serial}/signing-requests/{id}/verify",
+            post(verify_signature),
+        )
         .route("/v1/activations/{serial}/revoke", post(revoke))
         .route("/v1/activations/{serial}/audit", get(audit))
         .route("/healthz", get(health))
@@ -151,6 +165,21 @@ fn serial(text: &str) -> Result<Serial> {
         .map_err(|e| Error::input(format!("serial {text:?} in the path: {e}")))
 }
 
+/// A write to one activation: authenticated, the serial in the path parsed
+/// and within its rate limit, the body parsed as `B`.
+async fn on_serial<B, F>(app: Arc<App>, headers: HeaderMap, sn: String, bytes: Bytes, f: F) -> Reply
+where
+    B: DeserializeOwned,
+    F: FnOnce(&App, &str, Serial, B) -> Answer + Send + 'static,
+{
+    authed(app, &headers, move |app, client| {
+        let serial = serial(&sn)?;
+        app.guard.check_serial(serial.as_str())?;
+        f(app, client, serial, body(&bytes)?)
+    })
+    .await
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
@@ -198,17 +227,7 @@ async fn create(State(app): State<Arc<App>>, headers: HeaderMap, bytes: Bytes) -
             },
             request_id: b.request_id,
         };
-        let kind = match b.image.as_deref() {
-            None => None,
-            Some("png") => Some((ImageKind::Png, false, "image/png")),
-            Some("svg") => Some((ImageKind::Svg, false, "image/svg+xml")),
-            Some("colour") => Some((ImageKind::Png, true, "image/png")),
-            Some(other) => {
-                return Err(Error::input(format!(
-                    "image: {other:?} is not png, svg or colour"
-                )));
-            }
-        };
+        let picture = Picture::parse(b.image.as_deref())?;
         let made = app.issuer.create(Actor(client), &req, |_| Ok(()))?;
         let mut out = json!({
             "serial": made.serial.as_str(),
@@ -221,14 +240,8 @@ async fn create(State(app): State<Arc<App>>, headers: HeaderMap, bytes: Bytes) -
             "signed_by": made.signed_by,
             "repeated": made.repeated,
         });
-        if let Some((kind, colour, media_type)) = kind {
-            let rendered = image::render(&made.payload, kind, colour)?;
-            out["image"] = json!({
-                "format": b.image,
-                "media_type": media_type,
-                "data_base64": STANDARD.encode(&rendered.image),
-                "plain_png_base64": rendered.fallback.as_ref().map(|f| STANDARD.encode(f)),
-            });
+        if let Some(picture) = picture {
+            out["image"] = picture.render(&made.payload)?;
         }
         let status = if made.repeated {
             StatusCode::OK
@@ -238,6 +251,45 @@ async fn create(State(app): State<Arc<App>>, headers: HeaderMap, bytes: Bytes) -
         Ok((status, out))
     })
     .await
+}
+
+/// The image an answer carries inline (`"image": "png" | "svg" | "colour"`).
+#[derive(Clone, Copy)]
+struct Picture {
+    kind: ImageKind,
+    colour: bool,
+    name: &'static str,
+}
+
+impl Picture {
+    fn parse(name: Option<&str>) -> Result<Option<Picture>> {
+        let (kind, colour, name) = match name {
+            None => return Ok(None),
+            Some("png") => (ImageKind::Png, false, "png"),
+            Some("svg") => (ImageKind::Svg, false, "svg"),
+            Some("colour") => (ImageKind::Png, true, "colour"),
+            Some(other) => {
+                return Err(Error::input(format!(
+                    "image: {other:?} is not png, svg or colour"
+                )));
+            }
+        };
+        Ok(Some(Picture { kind, colour, name }))
+    }
+
+    fn render(self, text: &str) -> Result<Value> {
+        let rendered = image::render(text, self.kind, self.colour)?;
+        let media_type = match self.kind {
+            ImageKind::Svg => "image/svg+xml",
+            _ => "image/png",
+        };
+        Ok(json!({
+            "format": self.name,
+            "media_type": media_type,
+            "data_base64": STANDARD.encode(&rendered.image),
+            "plain_png_base64": rendered.fallback.as_ref().map(|f| STANDARD.encode(f)),
+        }))
+    }
 }
 
 async fn list(State(app): State<Arc<App>>, headers: HeaderMap, RawQuery(query): RawQuery) -> Reply {
@@ -303,21 +355,24 @@ async fn bind(
     Path(sn): Path<String>,
     bytes: Bytes,
 ) -> Reply {
-    authed(app, &headers, move |app, client| {
-        let serial = serial(&sn)?;
-        app.guard.check_serial(serial.as_str())?;
-        let b: BindBody = body(&bytes)?;
-        let bound = app.issuer.bind(Actor(client), &serial, &b.device_code)?;
-        Ok((
-            StatusCode::OK,
-            json!({
-                "serial": serial.as_str(),
-                "state": "bound",
-                "device_instance": bound.device_instance,
-                "replaced_device_instance": bound.replaced,
-            }),
-        ))
-    })
+    on_serial(
+        app,
+        headers,
+        sn,
+        bytes,
+        |app, client, serial, b: BindBody| {
+            let bound = app.issuer.bind(Actor(client), &serial, &b.device_code)?;
+            Ok((
+                StatusCode::OK,
+                json!({
+                    "serial": serial.as_str(),
+                    "state": "bound",
+                    "device_instance": bound.device_instance,
+                    "replaced_device_instance": bound.replaced,
+                }),
+            ))
+        },
+    )
     .await
 }
 
@@ -334,19 +389,22 @@ async fn finalize(
     Path(sn): Path<String>,
     bytes: Bytes,
 ) -> Reply {
-    authed(app, &headers, move |app, client| {
-        let serial = serial(&sn)?;
-        app.guard.check_serial(serial.as_str())?;
-        let b: CodeBody = body(&bytes)?;
-        if b.window.is_some() {
-            return Err(Error::input("window: finalize takes no window"));
-        }
-        app.issuer.finalize(Actor(client), &serial, &b.code)?;
-        Ok((
-            StatusCode::OK,
-            json!({ "serial": serial.as_str(), "state": "active" }),
-        ))
-    })
+    on_serial(
+        app,
+        headers,
+        sn,
+        bytes,
+        |app, client, serial, b: CodeBody| {
+            if b.window.is_some() {
+                return Err(Error::input("window: finalize takes no window"));
+            }
+            app.issuer.finalize(Actor(client), &serial, &b.code)?;
+            Ok((
+                StatusCode::OK,
+                json!({ "serial": serial.as_str(), "state": "active" }),
+            ))
+        },
+    )
     .await
 }
 
@@ -356,10 +414,7 @@ async fn verify(
     Path(sn): Path<String>,
     bytes: Bytes,
 ) -> Reply {
-    authed(app, &headers, move |app, client| {
-        let serial = serial(&sn)?;
-        app.guard.check_serial(serial.as_str())?;
-        let b: CodeBody = body(&bytes)?;
+    on_serial(app, headers, sn, bytes, |app, client, serial, b: CodeBody| {
         if b.window.is_some_and(|w| w > 100) {
             return Err(Error::input("window: at most 100"));
         }
@@ -382,6 +437,197 @@ async fn verify(
         Ok((StatusCode::OK, out))
     })
     .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChallengeBody {
+    message: Option<String>,
+    expires_in: Option<u64>,
+}
+
+async fn challenge(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(sn): Path<String>,
+    bytes: Bytes,
+) -> Reply {
+    on_serial(
+        app,
+        headers,
+        sn,
+        bytes,
+        |app, client, serial, b: ChallengeBody| {
+            let made = app.issuer.challenge(
+                Actor(client),
+                &serial,
+                b.message.as_deref(),
+                b.expires_in.unwrap_or(DEFAULT_EXPIRY),
+            )?;
+            Ok((
+                StatusCode::CREATED,
+                json!({
+                    "serial": serial.as_str(),
+                    "id": hex::encode(made.nonce),
+                    "suite": made.suite.to_string(),
+                    "question": made.question,
+                    "expires_at": made.expires_at,
+                }),
+            ))
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResponseBody {
+    response: String,
+}
+
+async fn verify_response(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path((sn, id)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Reply {
+    on_serial(
+        app,
+        headers,
+        sn,
+        bytes,
+        move |app, client, serial, b: ResponseBody| {
+            let nonce = request_id(&id)?;
+            let result =
+                app.issuer
+                    .verify_response(Actor(client), &serial, &nonce, &b.response, None);
+            app.metrics.verification(match &result {
+                Ok(_) => "accepted",
+                Err(e) => e.code(),
+            });
+            result?;
+            Ok((
+                StatusCode::OK,
+                json!({ "serial": serial.as_str(), "id": id, "verified": true }),
+            ))
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PaymentBody {
+    amount: String,
+    payee: String,
+    account: String,
+    reference: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignBody {
+    currency: Option<String>,
+    payments: Vec<PaymentBody>,
+    expires_in: Option<u64>,
+    image: Option<String>,
+}
+
+async fn sign_request(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(sn): Path<String>,
+    bytes: Bytes,
+) -> Reply {
+    on_serial(
+        app,
+        headers,
+        sn,
+        bytes,
+        |app, client, serial, b: SignBody| {
+            let picture = Picture::parse(b.image.as_deref())?;
+            let (amounts, payees, accounts, references): (Vec<_>, Vec<_>, Vec<_>, Vec<_>) = b
+                .payments
+                .into_iter()
+                .fold(Default::default(), |(mut a, mut p, mut c, mut r), pay| {
+                    a.push(pay.amount);
+                    p.push(pay.payee);
+                    c.push(pay.account);
+                    r.push(pay.reference.unwrap_or_default());
+                    (a, p, c, r)
+                });
+            let (currency, payments) = signing::order(
+                b.currency.as_deref().unwrap_or("EUR"),
+                &amounts,
+                &payees,
+                &accounts,
+                &references,
+            )?;
+            let (made, image) = app.issuer.sign_request(
+                Actor(client),
+                &serial,
+                currency,
+                payments,
+                b.expires_in.unwrap_or(DEFAULT_EXPIRY),
+                |text| picture.map(|p| p.render(text)).transpose(),
+            )?;
+            let mut out = signing::request_json(&made);
+            if let Some(image) = image {
+                out["image"] = image;
+            }
+            Ok((StatusCode::CREATED, out))
+        },
+    )
+    .await
+}
+
+async fn verify_signature(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path((sn, id)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Reply {
+    on_serial(
+        app,
+        headers,
+        sn,
+        bytes,
+        move |app, client, serial, b: ResponseBody| {
+            let nonce = request_id(&id)?;
+            let result = app.issuer.verify_signature(
+                Actor(client),
+                &serial,
+                Some(&nonce),
+                &b.response,
+                None,
+            );
+            app.metrics.verification(match &result {
+                Ok(_) => "accepted",
+                Err(e) => e.code(),
+            });
+            let answered = result?;
+            let tx = answered
+                .transaction
+                .as_ref()
+                .ok_or_else(|| Error::store_data("a signature without its transaction"))?;
+            Ok((
+                StatusCode::OK,
+                signing::signed_json(&serial, &answered.nonce, tx),
+            ))
+        },
+    )
+    .await
+}
+
+/// A request's id in the path: 32 hexadecimal digits.
+fn request_id(text: &str) -> Result<[u8; 16]> {
+    let mut nonce = [0u8; 16];
+    hex::decode_to_slice(text, &mut nonce).map_err(|_| {
+        Error::input(format!(
+            "id {text:?} in the path: 32 hexadecimal digits are needed"
+        ))
+    })?;
+    Ok(nonce)
 }
 
 async fn revoke(State(app): State<Arc<App>>, headers: HeaderMap, Path(sn): Path<String>) -> Reply {

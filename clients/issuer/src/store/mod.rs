@@ -85,17 +85,50 @@ impl SignState {
     }
 }
 
-/// A signing request as stored.
+/// What a request asks the device for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestKind {
+    /// A signature of a transaction (docs/protocol.md, "Transaction
+    /// signing"); `tx` is the canonical transaction.
+    Transaction,
+    /// An OCRA response to a question (docs/protocol.md §6); `tx` is the
+    /// question's ASCII. "signed" means answered.
+    Challenge,
+}
+
+impl RequestKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Transaction => "transaction",
+            Self::Challenge => "challenge",
+        }
+    }
+}
+
+/// A request the device answers once (a signing request or a challenge),
+/// as stored.
 #[derive(Clone, Debug)]
 pub struct SignRecord {
     pub id: i64,
+    pub kind: RequestKind,
+    /// Random, 16 bytes; its hex is the request's id in the API.
     pub nonce: Vec<u8>,
-    /// The canonical transaction.
+    /// What the response is computed over (see `RequestKind`).
     pub tx: Vec<u8>,
     pub expires_at: u64,
     pub created_at: i64,
     pub state: SignState,
     pub attempts: u32,
+}
+
+/// A request to store (`StoreTx::insert_sign_request`).
+#[derive(Clone, Copy, Debug)]
+pub struct NewRequest<'a> {
+    pub kind: RequestKind,
+    pub nonce: &'a [u8; 16],
+    pub tx: &'a [u8],
+    pub expires_at: u64,
+    pub created_at: i64,
 }
 
 /// One activation.
@@ -224,18 +257,17 @@ pub trait StoreTx {
     /// Revoked: both keys erased, nothing verifies again.
     fn revoke(&mut self, serial: &Serial, at: i64) -> Result<()>;
 
-    /// Stores a new signing request (pending); returns its id.
-    fn insert_sign_request(
+    /// Stores a new request (pending); returns its id.
+    fn insert_sign_request(&mut self, serial: &Serial, new: NewRequest<'_>) -> Result<i64>;
+    /// The requests of `serial` of one kind, newest first; only the one
+    /// with `nonce` when given.
+    fn sign_requests(
         &mut self,
         serial: &Serial,
-        nonce: &[u8; 16],
-        tx: &[u8],
-        expires_at: u64,
-        created_at: i64,
-    ) -> Result<i64>;
-    /// The signing requests of `serial`, newest first.
-    fn sign_requests(&mut self, serial: &Serial) -> Result<Vec<SignRecord>>;
-    /// A signing request's response was accepted.
+        kind: RequestKind,
+        nonce: Option<&[u8; 16]>,
+    ) -> Result<Vec<SignRecord>>;
+    /// A request's response was accepted.
     fn mark_signed(&mut self, id: i64, at: i64) -> Result<()>;
     /// A wrong response was typed for the request; refused from
     /// `max_attempts` on.

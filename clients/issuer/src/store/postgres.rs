@@ -22,13 +22,16 @@ use tessera_core::activation::{Challenge, Serial};
 
 use super::sealing::{Column, Kek, Keys, Mode};
 use super::{
-    Activation, ApiClient, AuditEvent, COLUMNS, NewActivation, RawRow, SealedRow, SignRecord,
-    Store, StoreTx, initial_hotp_counter, to_sql_int,
+    Activation, ApiClient, AuditEvent, COLUMNS, NewActivation, NewRequest, RawRow, RequestKind,
+    SealedRow, SignRecord, Store, StoreTx, initial_hotp_counter, to_sql_int,
 };
 use crate::error::{Error, Result};
 
 /// The migrations, in order: `MIGRATIONS[i]` is version `i + 1`.
-const MIGRATIONS: [&str; 1] = [include_str!("migrations/postgres/001_schema.sql")];
+const MIGRATIONS: [&str; 2] = [
+    include_str!("migrations/postgres/001_schema.sql"),
+    include_str!("migrations/postgres/002_challenges.sql"),
+];
 
 /// The advisory lock the migrations run under ("TSRI").
 const MIGRATION_LOCK: i64 = 0x5453_5249;
@@ -481,39 +484,44 @@ impl StoreTx for PgTx<'_> {
         )
     }
 
-    fn insert_sign_request(
-        &mut self,
-        serial: &Serial,
-        nonce: &[u8; 16],
-        tx: &[u8],
-        expires_at: u64,
-        created_at: i64,
-    ) -> Result<i64> {
+    fn insert_sign_request(&mut self, serial: &Serial, new: NewRequest<'_>) -> Result<i64> {
         let rows = self.query(
-            "INSERT INTO sign_requests (serial, nonce, tx, expires_at, created_at, state) \
-             VALUES ($1, $2, $3, $4, $5, 'pending') RETURNING id",
+            "INSERT INTO sign_requests (serial, kind, nonce, tx, expires_at, created_at, state) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending') RETURNING id",
             &[
                 &serial.as_str(),
-                &nonce.as_slice(),
-                &tx,
-                &to_sql_int(expires_at),
-                &created_at,
+                &new.kind.as_str(),
+                &new.nonce.as_slice(),
+                &new.tx,
+                &to_sql_int(new.expires_at),
+                &new.created_at,
             ],
         )?;
         Ok(rows[0].get(0))
     }
 
-    fn sign_requests(&mut self, serial: &Serial) -> Result<Vec<SignRecord>> {
+    fn sign_requests(
+        &mut self,
+        serial: &Serial,
+        kind: RequestKind,
+        nonce: Option<&[u8; 16]>,
+    ) -> Result<Vec<SignRecord>> {
         let rows = self.query(
             "SELECT id, nonce, tx, expires_at, created_at, state, attempts \
-             FROM sign_requests WHERE serial = $1 ORDER BY created_at DESC, id DESC",
-            &[&serial.as_str()],
+             FROM sign_requests WHERE serial = $1 AND kind = $2 \
+             AND ($3::BYTEA IS NULL OR nonce = $3) ORDER BY created_at DESC, id DESC",
+            &[
+                &serial.as_str(),
+                &kind.as_str(),
+                &nonce.map(|n| n.as_slice()),
+            ],
         )?;
         rows.iter()
             .map(|row| {
                 super::sqlite::sign_record(
                     self.place,
                     row.get(0),
+                    kind,
                     row.get(1),
                     row.get(2),
                     row.get(3),

@@ -19,8 +19,8 @@ use tessera_core::activation::{Challenge, Serial};
 
 use super::sealing::{Column, Kek, Keys, Mode};
 use super::{
-    ApiClient, AuditEvent, COLUMNS, NewActivation, RawRow, SealedRow, SignRecord, SignState, Store,
-    StoreTx, initial_hotp_counter, to_sql_int,
+    ApiClient, AuditEvent, COLUMNS, NewActivation, NewRequest, RawRow, RequestKind, SealedRow,
+    SignRecord, SignState, Store, StoreTx, initial_hotp_counter, to_sql_int,
 };
 use crate::error::{Error, Result};
 use crate::files;
@@ -30,10 +30,11 @@ pub const APPLICATION_ID: i32 = 0x5453_5249;
 
 /// The migrations: `MIGRATIONS[i]` takes the schema from version `i` to
 /// `i + 1`. `PRAGMA user_version` is the number applied.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     include_str!("migrations/sqlite/001_activations.sql"),
     include_str!("migrations/sqlite/002_sign_requests.sql"),
     include_str!("migrations/sqlite/003_service.sql"),
+    include_str!("migrations/sqlite/004_challenges.sql"),
 ];
 
 /// `PRAGMA user_version` this program writes and reads.
@@ -439,50 +440,53 @@ impl StoreTx for SqliteTx<'_> {
         )
     }
 
-    fn insert_sign_request(
-        &mut self,
-        serial: &Serial,
-        nonce: &[u8; 16],
-        tx: &[u8],
-        expires_at: u64,
-        created_at: i64,
-    ) -> Result<i64> {
+    fn insert_sign_request(&mut self, serial: &Serial, new: NewRequest<'_>) -> Result<i64> {
         self.conn
             .execute(
-                "INSERT INTO sign_requests (serial, nonce, tx, expires_at, created_at, state) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending')",
+                "INSERT INTO sign_requests (serial, kind, nonce, tx, expires_at, created_at, state) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
                 params![
                     serial.as_str(),
-                    nonce.as_slice(),
-                    tx,
-                    to_sql_int(expires_at),
-                    created_at
+                    new.kind.as_str(),
+                    new.nonce.as_slice(),
+                    new.tx,
+                    to_sql_int(new.expires_at),
+                    new.created_at
                 ],
             )
             .map_err(|e| self.err(e))?;
         Ok(self.conn.last_insert_rowid())
     }
 
-    fn sign_requests(&mut self, serial: &Serial) -> Result<Vec<SignRecord>> {
+    fn sign_requests(
+        &mut self,
+        serial: &Serial,
+        kind: RequestKind,
+        nonce: Option<&[u8; 16]>,
+    ) -> Result<Vec<SignRecord>> {
         let mut stmt = self
             .conn
             .prepare_cached(
                 "SELECT id, nonce, tx, expires_at, created_at, state, attempts \
-                 FROM sign_requests WHERE serial = ?1 ORDER BY created_at DESC, id DESC",
+                 FROM sign_requests WHERE serial = ?1 AND kind = ?2 AND (?3 IS NULL OR nonce = ?3) \
+                 ORDER BY created_at DESC, id DESC",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([serial.as_str()], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, Vec<u8>>(1)?,
-                    row.get::<_, Vec<u8>>(2)?,
-                    row.get::<_, i64>(3)?,
-                    row.get::<_, i64>(4)?,
-                    row.get::<_, String>(5)?,
-                    row.get::<_, i64>(6)?,
-                ))
-            })
+            .query_map(
+                params![serial.as_str(), kind.as_str(), nonce.map(|n| n.as_slice())],
+                |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, Vec<u8>>(1)?,
+                        row.get::<_, Vec<u8>>(2)?,
+                        row.get::<_, i64>(3)?,
+                        row.get::<_, i64>(4)?,
+                        row.get::<_, String>(5)?,
+                        row.get::<_, i64>(6)?,
+                    ))
+                },
+            )
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(|e| db_error(self.path, e))?;
         drop(stmt);
@@ -490,7 +494,7 @@ impl StoreTx for SqliteTx<'_> {
         rows.into_iter()
             .map(|(id, nonce, tx, expires_at, created_at, state, attempts)| {
                 sign_record(
-                    &place, id, nonce, tx, expires_at, created_at, &state, attempts,
+                    &place, id, kind, nonce, tx, expires_at, created_at, &state, attempts,
                 )
             })
             .collect()
@@ -700,6 +704,7 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
 pub(crate) fn sign_record(
     place: &str,
     id: i64,
+    kind: RequestKind,
     nonce: Vec<u8>,
     tx: Vec<u8>,
     expires_at: i64,
@@ -714,6 +719,7 @@ pub(crate) fn sign_record(
     })?;
     Ok(SignRecord {
         id,
+        kind,
         nonce,
         tx,
         expires_at: u64::try_from(expires_at).unwrap_or(0),

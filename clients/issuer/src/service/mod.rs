@@ -21,6 +21,12 @@ use tessera_core::payload::{Form, MAX_PAYLOAD_BYTES, OtpField, TesseraPayload};
 use tessera_core::signature::IssuerSigningKey;
 use zeroize::Zeroizing;
 
+mod requests;
+
+pub use requests::{
+    Answered, DEFAULT_EXPIRY, IssuedChallenge, MAX_ATTEMPTS, MAX_EXPIRY, MIN_EXPIRY, SignRequest,
+};
+
 use crate::error::{Error, Result};
 use crate::store::{Activation, ApiClient, AuditEvent, NewActivation, State, Store, StoreTx};
 

@@ -1,7 +1,7 @@
-//! Transaction signing end to end with the real binaries: `tessera-issuer`
-//! makes an activation (a colour code) and a signing request; `tessera`
-//! activates from the image and signs through the real daemon; the issuer
-//! verifies the response once. Refusals: a replayed image, a request for
+//! Transaction signing and challenges end to end with the real binaries:
+//! `tessera-issuer` makes an activation (a colour code) and a signing
+//! request or a challenge; `tessera` activates from the image and signs or
+//! responds through the real daemon; the issuer verifies the response once. Refusals: a replayed image, a request for
 //! another device, an expired request, a wrong PIN, no confirmation.
 
 mod common;
@@ -195,6 +195,46 @@ fn a_payment_is_shown_signed_and_verified_once() {
     let out = sign(&d, &image);
     assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
     assert!(stdout(&out).contains("signed before"), "{}", stdout(&out));
+}
+
+#[test]
+fn a_challenge_is_answered_by_the_daemon_and_verified_once() {
+    let d = Daemon::start_with(FAST_CONFIG);
+    let (issuer, _) = activated(&d);
+    let asked = issuer.ok("challenge", &["--serial", SERIAL]);
+    let question = asked["question"].as_str().unwrap();
+    let id = asked["id"].as_str().unwrap();
+    assert_eq!(asked["suite"], "OCRA-1:HOTP-SHA256-8:QN08");
+    // The user types the question into Tessera, found by the issuer's name.
+    let out = d.run(&["respond", "example bank", question, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let answered: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let response = answered["response"].as_str().unwrap();
+    let args = ["--serial", SERIAL, "--id", id, "--code", response];
+    let verified = issuer.ok("verify-response", &args);
+    assert_eq!(verified["verified"], true);
+    let again = issuer.run("verify-response", &args);
+    assert_eq!(again.status.code(), Some(1), "{}", said(&again));
+    assert!(said(&again).contains("counts once"), "{}", said(&again));
+    // Another question's response does not answer this one.
+    let other = issuer.ok("challenge", &["--serial", SERIAL]);
+    let out = d.run(&["respond", "example bank", "12345678", "--json"]);
+    let stale: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let wrong = issuer.run(
+        "verify-response",
+        &[
+            "--serial",
+            SERIAL,
+            "--id",
+            other["id"].as_str().unwrap(),
+            "--code",
+            stale["response"].as_str().unwrap(),
+        ],
+    );
+    if other["question"] != "12345678" {
+        assert_eq!(wrong.status.code(), Some(1), "{}", said(&wrong));
+        assert!(said(&wrong).contains("does not match"), "{}", said(&wrong));
+    }
 }
 
 #[test]

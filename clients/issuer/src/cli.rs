@@ -40,6 +40,8 @@ pub enum Command {
     Revoke(RevokeArgs),
     SignRequest(SignRequestArgs),
     VerifySignature(VerifySignatureArgs),
+    Challenge(ChallengeArgs),
+    VerifyResponse(VerifyResponseArgs),
     Serve(ServeArgs),
     Client(ClientArgs),
     MasterKey(MasterKeyArgs),
@@ -306,6 +308,44 @@ pub struct VerifySignatureArgs {
     /// Unix time in seconds [default: now].
     #[arg(long, value_name = "T")]
     pub at: Option<u64>,
+}
+
+/// Ask an active account an OCRA challenge.
+///
+/// Prints the question (and its id) the user answers with Tessera
+/// (`tessera respond ACCOUNT QUESTION`). With --message, the question is
+/// the one the daemon's approval of that message answers.
+#[derive(Debug, Args)]
+pub struct ChallengeArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// The activation's serial number (it must be active).
+    #[arg(long, value_name = "SN")]
+    pub serial: Serial,
+    /// A message to approve instead of a random question.
+    #[arg(long, value_name = "TEXT")]
+    pub message: Option<String>,
+    /// How long it may be answered, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::service::DEFAULT_EXPIRY,
+          value_parser = clap::value_parser!(u64).range(30..=86_400))]
+    pub expires_in: u64,
+}
+
+/// Check the response to a challenge: accepted once, before its expiry.
+/// Exit 1 when it does not verify.
+#[derive(Debug, Args)]
+pub struct VerifyResponseArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// The activation's serial number.
+    #[arg(long, value_name = "SN")]
+    pub serial: Serial,
+    /// The challenge's id, as `challenge` printed it.
+    #[arg(long, value_name = "ID")]
+    pub id: String,
+    /// The 8-digit response the user typed.
+    #[arg(long, value_name = "CODE")]
+    pub code: String,
 }
 
 /// Revoke an activation: its keys are erased and no code verifies again.

@@ -38,6 +38,8 @@ pub fn run(command: Command) -> Result<Report> {
         Command::RotateMasterKey(args) => rotate(args),
         Command::SignRequest(args) => crate::signing::sign_request(args),
         Command::VerifySignature(args) => crate::signing::verify_signature(args),
+        Command::Challenge(args) => crate::signing::challenge(args),
+        Command::VerifyResponse(args) => crate::signing::verify_response(args),
         Command::Serve(args) => crate::server::run(args),
     }
 }

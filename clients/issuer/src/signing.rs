@@ -7,7 +7,7 @@
 use serde_json::json;
 use tessera_core::transaction::{Currency, Payment, Transaction};
 
-use crate::cli::{SignRequestArgs, VerifySignatureArgs};
+use crate::cli::{ChallengeArgs, SignRequestArgs, VerifyResponseArgs, VerifySignatureArgs};
 use crate::error::{Error, Result};
 use crate::image as qr;
 use crate::output::{Report, fields};
@@ -98,6 +98,66 @@ pub fn verify_signature(args: VerifySignatureArgs) -> Result<Report> {
     );
     let json = signed_json(&args.serial, &answered.nonce, tx);
     Ok(Report::new(human, json))
+}
+
+pub fn challenge(args: ChallengeArgs) -> Result<Report> {
+    let issuer = crate::commands::open(&args.db)?;
+    let asked = issuer.challenge(
+        Actor::CLI,
+        &args.serial,
+        args.message.as_deref(),
+        args.expires_in,
+    )?;
+    let id = hex::encode(asked.nonce);
+    let human = format!(
+        "{}\nNext: the user answers it with Tessera (`tessera respond ACCOUNT {}`{}) and reads\n\
+         you the 8-digit response. Then run\n  \
+         tessera-issuer verify-response {} --serial {} --id {id} --code R\n",
+        fields(&[
+            ("Serial", args.serial.to_string()),
+            ("Question", asked.question.clone()),
+            ("Suite", asked.suite.to_string()),
+            ("Id", id.clone()),
+            ("Expires", format!("{} (Unix time)", asked.expires_at)),
+        ]),
+        asked.question,
+        if args.message.is_some() {
+            ", or by approving the message"
+        } else {
+            ""
+        },
+        args.db.shell_words(),
+        args.serial,
+    );
+    let json = json!({
+        "serial": args.serial.as_str(),
+        "id": id,
+        "suite": asked.suite.to_string(),
+        "question": asked.question,
+        "expires_at": asked.expires_at,
+    });
+    Ok(Report::new(human, json))
+}
+
+pub fn verify_response(args: VerifyResponseArgs) -> Result<Report> {
+    let nonce = request_id(&args.id)?;
+    let issuer = crate::commands::open(&args.db)?;
+    issuer.verify_response(Actor::CLI, &args.serial, &nonce, &args.code, None)?;
+    Ok(Report::new(
+        format!("Verified: {} answered the challenge.\n", args.serial),
+        json!({ "serial": args.serial.as_str(), "id": args.id, "verified": true }),
+    ))
+}
+
+/// A request's id as the API and the CLI take it: 32 hexadecimal digits.
+pub fn request_id(text: &str) -> Result<[u8; 16]> {
+    let mut nonce = [0u8; 16];
+    hex::decode_to_slice(text, &mut nonce).map_err(|_| {
+        Error::input(format!(
+            "id {text:?}: 32 hexadecimal digits are needed (as it was given out)"
+        ))
+    })?;
+    Ok(nonce)
 }
 
 /// A payment order, checked: the currency and one payment per amount

@@ -687,14 +687,9 @@ fn a_signature_counts_once_for_exactly_the_transaction_shown(db: &Db) {
         reference: "Invoice 42".into(),
     };
     let (made, rendered) = issuer
-        .sign_request(
-            Actor("test"),
-            &serial,
-            eur,
-            vec![payment],
-            300,
-            |text| Ok(text.len()),
-        )
+        .sign_request(Actor("test"), &serial, eur, vec![payment], 300, |text| {
+            Ok(text.len())
+        })
         .unwrap();
     assert_eq!(rendered, made.text.len());
     // The device opens what it scanned and shows that.

@@ -655,7 +655,10 @@ mod tests {
             format!("{:08}", value % 100_000_000)
         );
         // White space around the message does not change the question.
-        assert_eq!(qn08.message_question(" abc\n"), qn08.message_question("abc"));
+        assert_eq!(
+            qn08.message_question(" abc\n"),
+            qn08.message_question("abc")
+        );
         assert_ne!(qn08.message_question("abd"), qn08.message_question("abc"));
         assert_eq!(
             suite("OCRA-1:HOTP-SHA1-6:QH10").message_question("abc"),

@@ -497,7 +497,7 @@ async fn verify_response(
         sn,
         bytes,
         move |app, client, serial, b: ResponseBody| {
-            let nonce = request_id(&id)?;
+            let nonce = signing::request_id(&id)?;
             let result =
                 app.issuer
                     .verify_response(Actor(client), &serial, &nonce, &b.response, None);
@@ -593,7 +593,7 @@ async fn verify_signature(
         sn,
         bytes,
         move |app, client, serial, b: ResponseBody| {
-            let nonce = request_id(&id)?;
+            let nonce = signing::request_id(&id)?;
             let result = app.issuer.verify_signature(
                 Actor(client),
                 &serial,
@@ -617,17 +617,6 @@ async fn verify_signature(
         },
     )
     .await
-}
-
-/// A request's id in the path: 32 hexadecimal digits.
-fn request_id(text: &str) -> Result<[u8; 16]> {
-    let mut nonce = [0u8; 16];
-    hex::decode_to_slice(text, &mut nonce).map_err(|_| {
-        Error::input(format!(
-            "id {text:?} in the path: 32 hexadecimal digits are needed"
-        ))
-    })?;
-    Ok(nonce)
 }
 
 async fn revoke(State(app): State<Arc<App>>, headers: HeaderMap, Path(sn): Path<String>) -> Reply {

@@ -11,7 +11,8 @@
 //! accepted one (token, rate limits, the row locked, every code of the
 //! window computed, an audit line written, a commit) but for one
 //! UPDATE, and repeatable without minting a fresh code each time. The
-//! figures go into docs/benchmarks.md between the `issuer-load` markers.
+//! The servers log at their default level (info), as shipped. The figures
+//! go into docs/benchmarks.md between the `issuer-load` markers.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -35,18 +36,24 @@ fn env_num(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// One row: what a load did.
 struct Run {
     label: String,
+    clients: usize,
     count: usize,
     seconds: f64,
     p50: Duration,
     p99: Duration,
     statuses_ok: bool,
+    /// CPU cores used, on average: the service instances, PostgreSQL's
+    /// processes, and this process (the load's clients).
     service_cpu: f64,
+    postgres_cpu: f64,
+    client_cpu: f64,
 }
 
 /// CPU seconds (user + system) of a process so far, from /proc.
-fn cpu_seconds(pid: u32) -> f64 {
+fn cpu_seconds(pid: &str) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = stat.rsplit(')').next().unwrap_or("");
     let fields: Vec<&str> = after.split_whitespace().collect();
@@ -57,21 +64,44 @@ fn cpu_seconds(pid: u32) -> f64 {
     ticks / 100.0
 }
 
-/// Runs `clients` threads for `seconds`, each sending `make(i)` requests to
-/// `servers[i % n]`; returns the latencies and whether every status was
-/// the expected one.
+/// CPU seconds of every PostgreSQL process (the bench's cluster is the only
+/// one running).
+fn postgres_cpu_seconds() -> f64 {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "postgres")
+        })
+        .map(|pid| cpu_seconds(&pid))
+        .sum()
+}
+
+/// Runs `clients` threads for `seconds`, each sending `path_and_body(c,
+/// i)` requests to `servers[c % n]`, and checks every status is `expect`.
 fn load(
+    label: &str,
     servers: &[Server],
     token: &str,
     clients: usize,
     seconds: u64,
     expect: u16,
     path_and_body: impl Fn(usize, usize) -> (String, String) + Sync,
-) -> (Vec<Duration>, f64, bool, f64) {
+) -> Run {
     let stop = Arc::new(AtomicBool::new(false));
     let barrier = Arc::new(Barrier::new(clients + 1));
-    let cpu_before: f64 = servers.iter().map(|s| cpu_seconds(s.pid())).sum();
-    let (lat, ok, elapsed) = std::thread::scope(|s| {
+    let service_cpu = || -> f64 {
+        servers
+            .iter()
+            .map(|s| cpu_seconds(&s.pid().to_string()))
+            .sum()
+    };
+    let before = (service_cpu(), postgres_cpu_seconds(), cpu_seconds("self"));
+    let (mut lat, statuses_ok, elapsed) = std::thread::scope(|s| {
         let handles: Vec<_> = (0..clients)
             .map(|c| {
                 let (stop, barrier) = (stop.clone(), barrier.clone());
@@ -113,15 +143,28 @@ fn load(
         }
         (all, ok, start.elapsed().as_secs_f64())
     });
-    let cpu_after: f64 = servers.iter().map(|s| cpu_seconds(s.pid())).sum();
-    (lat, elapsed, ok, (cpu_after - cpu_before) / elapsed)
+    let per_second = |after: f64, before: f64| (after - before) / elapsed;
+    let after = (service_cpu(), postgres_cpu_seconds(), cpu_seconds("self"));
+    lat.sort();
+    Run {
+        label: label.to_owned(),
+        clients,
+        count: lat.len(),
+        seconds: elapsed,
+        p50: percentile(&lat, 50.0),
+        p99: percentile(&lat, 99.0),
+        statuses_ok,
+        service_cpu: per_second(after.0, before.0),
+        postgres_cpu: per_second(after.1, before.1),
+        client_cpu: per_second(after.2, before.2),
+    }
 }
 
 fn verify_run(db: &Db, instances: usize, clients: usize, seconds: u64, label: &str) -> Run {
-    let token = db.token(&format!("load{instances}{}", label.len()));
+    let token = db.token(&format!("load{instances}{clients}{}", label.len()));
     let servers: Vec<Server> = (0..instances)
         .map(|_| {
-            db.serve(&[
+            db.serve_quietly(&[
                 "--connections",
                 "16",
                 "--client-rate",
@@ -148,37 +191,17 @@ fn verify_run(db: &Db, instances: usize, clients: usize, seconds: u64, label: &s
             json!({ "code": code }).to_string(),
         ));
     }
-    let (mut lat, elapsed, ok, cpu) = load(&servers, &token, clients, seconds, 422, |c, i| {
+    load(label, &servers, &token, clients, seconds, 422, |c, i| {
         targets[(c * 7919 + i) % SERIALS].clone()
-    });
-    lat.sort();
-    Run {
-        label: label.to_owned(),
-        count: lat.len(),
-        seconds: elapsed,
-        p50: percentile(&lat, 50.0),
-        p99: percentile(&lat, 99.0),
-        statuses_ok: ok,
-        service_cpu: cpu,
-    }
+    })
 }
 
 fn create_run(db: &Db, clients: usize, seconds: u64, label: &str) -> Run {
     let token = db.token("loadcreate");
-    let servers = vec![db.serve(&["--client-rate", "0", "--serial-rate", "0"])];
-    let (mut lat, elapsed, ok, cpu) = load(&servers, &token, clients, seconds, 201, |_, _| {
+    let servers = vec![db.serve_quietly(&["--client-rate", "0", "--serial-rate", "0"])];
+    load(label, &servers, &token, clients, seconds, 201, |_, _| {
         ("/v1/activations".to_owned(), "{}".to_owned())
-    });
-    lat.sort();
-    Run {
-        label: label.to_owned(),
-        count: lat.len(),
-        seconds: elapsed,
-        p50: percentile(&lat, 50.0),
-        p99: percentile(&lat, 99.0),
-        statuses_ok: ok,
-        service_cpu: cpu,
-    }
+    })
 }
 
 fn main() {
@@ -195,6 +218,10 @@ fn main() {
         eprintln!("load: {label}");
         runs.push(verify_run(&pg, n, clients, seconds, &label));
     }
+    // Below saturation: the latency a lightly loaded instance gives.
+    let light = (clients / 4).max(1);
+    eprintln!("load: PostgreSQL, 1 instance, {light} clients");
+    runs.push(verify_run(&pg, 1, light, seconds, "PostgreSQL, 1 instance"));
     let sqlite = Db::new(false);
     eprintln!("load: SQLite");
     runs.push(verify_run(
@@ -212,16 +239,20 @@ fn main() {
 
     let table = |runs: &[Run], what: &str| {
         let mut t = format!(
-            "| {what} | per second | p50 | p99 | service CPU (cores) | all answered as expected |\n| --- | --- | --- | --- | --- | --- |\n"
+            "| {what} | clients | per second | p50 | p99 | CPU: service | CPU: PostgreSQL | CPU: load clients | all answered as expected |\n\
+             | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
         );
         for r in runs {
             t.push_str(&format!(
-                "| {} | {:.0} | {:.2} ms | {:.2} ms | {:.2} | {} |\n",
+                "| {} | {} | {:.0} | {:.2} ms | {:.2} ms | {:.2} | {:.2} | {:.2} | {} |\n",
                 r.label,
+                r.clients,
                 r.count as f64 / r.seconds,
                 r.p50.as_secs_f64() * 1e3,
                 r.p99.as_secs_f64() * 1e3,
                 r.service_cpu,
+                r.postgres_cpu,
+                r.client_cpu,
                 if r.statuses_ok { "yes" } else { "no" }
             ));
         }
@@ -233,9 +264,10 @@ fn main() {
          PostgreSQL, {SERIALS} active serials, release build. Verifications are of codes \
          already accepted (answered 422 `code_replayed`): the row locked, the window's codes \
          computed, an audit line written and committed. PostgreSQL 15 with its defaults \
-         (fsync, synchronous_commit on), one throwaway cluster. \"Service CPU\" is the \
-         instances' user+system CPU time over the run's wall time (2 cores in all: the rest \
-         is the clients and PostgreSQL).\n\n{}\nActivations (`POST /v1/activations`, no image):\n\n{}\n\
+         (fsync, synchronous_commit on), one throwaway cluster. The CPU columns are cores \
+         in use on average (user+system time over the run's wall time) by the service \
+         instances, PostgreSQL's processes and the load's own client threads; the machine \
+         has {cores} in all.\n\n{}\nActivations (`POST /v1/activations`, no image):\n\n{}\n\
          Machine: {cpu}, load average before: {load}; {rustc}.\n",
         table(&runs, "verifications"),
         table(&creates, "activations"),
@@ -243,6 +275,7 @@ fn main() {
         cpu = cpu_model(),
         load = load_average(),
         rustc = rustc_version(),
+        cores = std::thread::available_parallelism().map_or(0, |n| n.get()),
     );
     print!("{report}");
     let doc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/benchmarks.md");

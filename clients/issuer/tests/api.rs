@@ -70,6 +70,17 @@ fn full_session(postgres: bool) {
     );
     assert_eq!((again.status, again.error_code()), (422, "code_replayed"));
 
+    if let Some(cluster) = &db.cluster {
+        // The server closes every pooled connection (a restart, an idle
+        // timeout): the next requests are answered on fresh ones.
+        let killed = cluster.psql(
+            "issuer",
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = 'issuer' AND pid <> pg_backend_pid()",
+        );
+        assert_ne!(killed, "0");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let shown = call(
         &server,
         Some(&token),
@@ -77,6 +88,7 @@ fn full_session(postgres: bool) {
         &format!("/v1/activations/{sn}"),
         None,
     );
+    assert_eq!(shown.status, 200, "{:?}", shown.body);
     assert_eq!(shown.body["state"], "active");
     assert_eq!(shown.body["label"], "alice@bank");
     let text = shown.body.to_string();

@@ -101,6 +101,7 @@ impl PgStore {
         let pool = r2d2::Pool::builder()
             .max_size(connections.max(1))
             .min_idle(Some(1))
+            .test_on_check_out(false)
             .connection_timeout(std::time::Duration::from_secs(10))
             .build(Manager { config })
             .map_err(|e| Error::store(&place, e))?;
@@ -125,7 +126,7 @@ impl PgStore {
     fn migrate(&self) -> Result<()> {
         let mut conn = self.pool.get().map_err(|e| Error::store(&self.place, e))?;
         let place = self.place.clone();
-        let err = |e: postgres::Error| Error::store(&place, e);
+        let err = |e: postgres::Error| pg_error(&place, e);
         let mut tx = conn.client.transaction().map_err(err)?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .map_err(err)?;
@@ -152,7 +153,10 @@ impl PgStore {
         for (done, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let to = done as i32 + 1;
             tx.batch_execute(sql).map_err(|e| {
-                Error::store(&place, format!("migration to schema {to} failed: {e}"))
+                Error::store(
+                    &place,
+                    format!("migration to schema {to} failed: {}", pg_message(&e)),
+                )
             })?;
             tx.execute(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
@@ -164,10 +168,22 @@ impl PgStore {
     }
 
     fn tx(&self, begin: &str, write: bool) -> Result<PgTx<'_>> {
-        let mut conn = self.pool.get().map_err(|e| Error::store(&self.place, e))?;
-        conn.client
-            .batch_execute(begin)
-            .map_err(|e| Error::store(&self.place, e))?;
+        // Connections are not tested when taken from the pool (that is a
+        // round trip per request). One the server closed while it sat idle
+        // fails its BEGIN, is dropped (`has_broken`), and the BEGIN goes to
+        // the next: nothing had happened on it yet. After a server restart
+        // every idle one is closed, so up to the pool's size are tried.
+        let mut tries = self.pool.max_size();
+        let conn = loop {
+            let mut conn = self.pool.get().map_err(|e| Error::store(&self.place, e))?;
+            match conn.client.batch_execute(begin) {
+                Ok(()) => break conn,
+                Err(e) if !conn.client.is_closed() || tries == 0 => {
+                    return Err(pg_error(&self.place, e));
+                }
+                Err(_) => tries -= 1,
+            }
+        };
         Ok(PgTx {
             conn,
             place: &self.place,
@@ -175,6 +191,22 @@ impl PgStore {
             write,
             done: false,
         })
+    }
+}
+
+/// A client error with what the server or the connection said: the
+/// server's code and message (which name a constraint, never a value; its
+/// detail, which may quote values, is left out), or the cause under the
+/// client's "db error" / "error communicating with the server".
+fn pg_error(place: &str, e: postgres::Error) -> Error {
+    Error::store(place, pg_message(&e))
+}
+
+fn pg_message(e: &postgres::Error) -> String {
+    match (e.as_db_error(), std::error::Error::source(e)) {
+        (Some(db), _) => format!("{} {}: {}", db.severity(), db.code().code(), db.message()),
+        (None, Some(cause)) => format!("{e}: {cause}"),
+        (None, None) => e.to_string(),
     }
 }
 
@@ -213,7 +245,7 @@ impl Store for PgStore {
         conn.client
             .simple_query("SELECT 1")
             .map(drop)
-            .map_err(|e| Error::store(&self.place, e))
+            .map_err(|e| pg_error(&self.place, e))
     }
 
     fn describe(&self) -> &str {
@@ -246,14 +278,7 @@ impl Drop for PgTx<'_> {
 
 impl PgTx<'_> {
     fn err(&self, e: postgres::Error) -> Error {
-        if let Some(db) = e.as_db_error() {
-            // The server's message names the constraint, never a value.
-            return Error::store(
-                self.place,
-                format!("{}: {}", db.code().code(), db.message()),
-            );
-        }
-        Error::store(self.place, e)
+        pg_error(self.place, e)
     }
 
     fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
@@ -270,6 +295,26 @@ impl PgTx<'_> {
             .statement(sql)
             .and_then(|statement| conn.client.execute(&statement, params));
         result.map_err(|e| self.err(e))
+    }
+
+    /// An INSERT whose unique constraint may be taken: then `taken()`.
+    fn insert_unique(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        taken: impl FnOnce() -> Error,
+    ) -> Result<()> {
+        let conn = &mut *self.conn;
+        let result = conn
+            .statement(sql)
+            .and_then(|statement| conn.client.execute(&statement, params));
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) => {
+                Err(taken())
+            }
+            Err(e) => Err(self.err(e)),
+        }
     }
 
     fn update(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)], what: &str) -> Result<()> {
@@ -377,7 +422,7 @@ impl StoreTx for PgTx<'_> {
             new.serial.as_str(),
             new.activation_key.expose(),
         );
-        let result = self.exec(
+        self.insert_unique(
             "INSERT INTO activations (serial, activation_key, label, issuer, user_id, \
              challenge, otp, state, hotp_counter, client, request_id, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, 'created', $8, $9, $10, $11)",
@@ -394,17 +439,13 @@ impl StoreTx for PgTx<'_> {
                 &new.request.map(|r| r.1),
                 &new.created_at,
             ],
-        );
-        match result {
-            Ok(_) => Ok(()),
-            Err(Error::Store { message, .. }) if message.starts_with("23505") => {
-                Err(Error::conflict(format!(
+            || {
+                Error::conflict(format!(
                     "{}: taken by a concurrent request (a serial or request id in use); retry",
                     new.serial
-                )))
-            }
-            Err(e) => Err(e),
-        }
+                ))
+            },
+        )
     }
 
     fn bind(
@@ -587,18 +628,15 @@ impl StoreTx for PgTx<'_> {
     }
 
     fn add_client(&mut self, name: &str, token_hash: &[u8; 32], at: i64) -> Result<()> {
-        let result = self.exec(
+        self.insert_unique(
             "INSERT INTO api_clients (name, token_hash, created_at) VALUES ($1, $2, $3)",
             &[&name, &token_hash.as_slice(), &at],
-        );
-        match result {
-            Err(Error::Store { message, .. }) if message.starts_with("23505") => {
-                Err(Error::conflict(format!(
+            || {
+                Error::conflict(format!(
                     "{name}: a client with this name exists (revoke it, or pick another name)"
-                )))
-            }
-            other => other.map(drop),
-        }
+                ))
+            },
+        )
     }
 
     fn client_by_token(&mut self, token_hash: &[u8; 32]) -> Result<Option<String>> {

@@ -22,7 +22,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_tessera-issuer");
 pub struct Db {
     pub args: Vec<String>,
     pub dir: tempfile::TempDir,
-    _cluster: Option<Cluster>,
+    pub cluster: Option<Cluster>,
 }
 
 impl Db {
@@ -46,11 +46,7 @@ impl Db {
             (vec!["--db".to_owned(), db.display().to_string()], None)
         };
         args.extend(["--master-key-file".to_owned(), key.display().to_string()]);
-        Db {
-            args,
-            dir,
-            _cluster: cluster,
-        }
+        Db { args, dir, cluster }
     }
 
     pub fn master_key(&self) -> String {
@@ -65,8 +61,17 @@ impl Db {
         cli(&args)["token"].as_str().unwrap().to_owned()
     }
 
+    /// A server logging everything (`RUST_LOG=trace`: the no-secret test
+    /// reads it all).
     pub fn serve(&self, extra: &[&str]) -> Server {
-        Server::start(&self.args, extra)
+        Server::start(&self.args, extra, "trace")
+    }
+
+    /// A server logging at its shipped default (info), as the load
+    /// benchmark measures it.
+    #[allow(dead_code)]
+    pub fn serve_quietly(&self, extra: &[&str]) -> Server {
+        Server::start(&self.args, extra, "info")
     }
 }
 
@@ -90,13 +95,13 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn start(db: &[String], extra: &[&str]) -> Server {
+    pub fn start(db: &[String], extra: &[&str], log_level: &str) -> Server {
         let mut child = Command::new(BIN)
             .arg("serve")
             .args(db)
             .args(["--listen", "127.0.0.1:0"])
             .args(extra)
-            .env("RUST_LOG", "trace")
+            .env("RUST_LOG", log_level)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -204,6 +204,57 @@ fn create_run(db: &Db, clients: usize, seconds: u64, label: &str) -> Run {
     })
 }
 
+/// PostgreSQL alone: a verification's transaction (the row locked, an
+/// audit line, a commit) run by pgbench with as many clients, on the same
+/// cluster. Returns transactions per second and the mean latency (ms), or
+/// `None` when pgbench is not installed.
+fn pgbench(db: &Db, clients: usize, seconds: u64) -> Option<(f64, f64)> {
+    let cluster = db.cluster.as_ref()?;
+    let bin = tessera_testkit::postgres::bindir()?.join("pgbench");
+    if !bin.exists() {
+        return None;
+    }
+    cluster.psql(
+        "issuer",
+        "INSERT INTO activations (serial, otp, state, nonce, instance_key, created_at) \
+         SELECT 'PGB' || lpad(i::text, 7, '0'), 'totp:SHA1:6:30', 'active', 1, '\\x00', 1 \
+         FROM generate_series(1, 256) i",
+    );
+    let script = db.dir.path().join("verify.sql");
+    std::fs::write(
+        &script,
+        "\\set n random(1, 256)\n\
+         BEGIN;\n\
+         SELECT serial, activation_key, label, issuer, user_id, challenge, otp, state, nonce, \
+         instance_key, hotp_counter, last_accepted, failed_attempts, locked_until, \
+         created_at, bound_at, activated_at, revoked_at FROM activations \
+         WHERE serial = 'PGB' || lpad(:n::text, 7, '0') FOR UPDATE;\n\
+         INSERT INTO audit_log (at, actor, serial, action, outcome) \
+         VALUES (1, 'load', 'PGB' || lpad(:n::text, 7, '0'), 'verify', 'replayed');\n\
+         COMMIT;\n",
+    )
+    .ok()?;
+    let out = std::process::Command::new(bin)
+        .arg("-h")
+        .arg(cluster.socket_dir())
+        .args(["-U", "tessera", "-n", "-M", "prepared", "-j", "2"])
+        .args(["-c", &clients.to_string(), "-T", &seconds.to_string(), "-f"])
+        .arg(&script)
+        .arg("issuer")
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let number = |prefix: &str| -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix))?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    };
+    Some((number("tps = ")?, number("latency average = ")?))
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         println!("load: bench");
@@ -222,6 +273,8 @@ fn main() {
     let light = (clients / 4).max(1);
     eprintln!("load: PostgreSQL, 1 instance, {light} clients");
     runs.push(verify_run(&pg, 1, light, seconds, "PostgreSQL, 1 instance"));
+    eprintln!("load: pgbench");
+    let alone = pgbench(&pg, clients, seconds);
     let sqlite = Db::new(false);
     eprintln!("load: SQLite");
     runs.push(verify_run(
@@ -258,6 +311,24 @@ fn main() {
         }
         t
     };
+    // Where a verification's CPU goes (the first row: 1 instance).
+    let first = &runs[0];
+    let rate = first.count as f64 / first.seconds;
+    let micros = |cores: f64| cores / rate * 1e6;
+    let total = first.service_cpu + first.postgres_cpu + first.client_cpu;
+    let budget = format!(
+        "CPU per verification ({}, {} clients): service {:.0} µs, PostgreSQL {:.0} µs, \
+         load clients {:.0} µs; {:.2} of the {cores} cores busy. 5,000 verifications a second \
+         at that cost would need {:.1} cores.",
+        first.label,
+        first.clients,
+        micros(first.service_cpu),
+        micros(first.postgres_cpu),
+        micros(first.client_cpu),
+        total,
+        total / rate * 5000.0,
+        cores = std::thread::available_parallelism().map_or(0, |n| n.get()),
+    );
     let report = format!(
         "`cargo bench -p tessera-issuer --bench load` ({today}): {clients} client threads \
          (ureq, keep-alive) for {seconds} s per row on the same machine as the servers and \
@@ -267,7 +338,7 @@ fn main() {
          (fsync, synchronous_commit on), one throwaway cluster. The CPU columns are cores \
          in use on average (user+system time over the run's wall time) by the service \
          instances, PostgreSQL's processes and the load's own client threads; the machine \
-         has {cores} in all.\n\n{}\nActivations (`POST /v1/activations`, no image):\n\n{}\n\
+         has {cores} in all.\n\n{}\n{budget}\n\n{alone}\n\nActivations (`POST /v1/activations`, no image):\n\n{}\n\
          Machine: {cpu}, load average before: {load}; {rustc}.\n",
         table(&runs, "verifications"),
         table(&creates, "activations"),
@@ -276,6 +347,14 @@ fn main() {
         load = load_average(),
         rustc = rustc_version(),
         cores = std::thread::available_parallelism().map_or(0, |n| n.get()),
+        alone = match alone {
+            Some((tps, ms)) => format!(
+                "PostgreSQL alone, for scale: the same transaction (BEGIN, the row read FOR \
+                 UPDATE, an audit INSERT, COMMIT) from pgbench with {clients} clients on the \
+                 same cluster ran {tps:.0}/s, {ms:.2} ms on average."
+            ),
+            None => "(pgbench is not installed: no figure for PostgreSQL alone.)".to_owned(),
+        },
     );
     print!("{report}");
     let doc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/benchmarks.md");

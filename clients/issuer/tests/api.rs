@@ -141,11 +141,19 @@ fn full_session(postgres: bool) {
     let metrics = call(&server, None, "GET", "/metrics", None);
     let text = metrics.body.as_str().unwrap();
     assert!(
-        text.contains("tessera_issuer_verifications_total{outcome=\"accepted\"} 1"),
+        text.contains("tessera_issuer_verifications_total{kind=\"code\",outcome=\"accepted\"} 1"),
         "{text}"
     );
-    assert!(text.contains("tessera_issuer_verifications_total{outcome=\"code_replayed\"} 1"));
-    assert!(text.contains("tessera_issuer_verifications_total{outcome=\"wrong_state\"} 1"));
+    assert!(
+        text.contains(
+            "tessera_issuer_verifications_total{kind=\"code\",outcome=\"code_replayed\"} 1"
+        )
+    );
+    assert!(
+        text.contains(
+            "tessera_issuer_verifications_total{kind=\"code\",outcome=\"wrong_state\"} 1"
+        )
+    );
     assert!(text.contains(
         "tessera_issuer_requests_total{route=\"/v1/activations/{serial}/verify\",method=\"POST\",status=\"200\"} 1"
     ), "{text}");
@@ -364,6 +372,16 @@ fn challenges_and_signing_requests_over_http() {
             )
         })
         .collect();
+    let metrics = call(&server, None, "GET", "/metrics", None);
+    let text = metrics.body.as_str().unwrap();
+    for line in [
+        "tessera_issuer_verifications_total{kind=\"challenge\",outcome=\"accepted\"} 2",
+        "tessera_issuer_verifications_total{kind=\"challenge\",outcome=\"code_replayed\"} 1",
+        "tessera_issuer_verifications_total{kind=\"signature\",outcome=\"accepted\"} 1",
+        "tessera_issuer_verifications_total{kind=\"signature\",outcome=\"code_rejected\"} 1",
+    ] {
+        assert!(text.contains(line), "{line} missing in {text}");
+    }
     for expected in [
         "challenge:ok",
         "verify_response:ok",
@@ -385,6 +403,23 @@ fn bad_requests_get_typed_errors_and_the_server_keeps_serving() {
     let db = Db::new(false);
     let token = db.token("bank-web");
     let server = db.serve(&[]);
+    // A body over 16 KiB, to create and to a serial's endpoint.
+    let big = json!({ "label": "x".repeat(20_000) }).to_string();
+    for path in ["/v1/activations", "/v1/activations/TSR0000001/verify"] {
+        let a = call(&server, Some(&token), "POST", path, Some(&big));
+        assert_eq!(
+            (a.status, a.error_code()),
+            (400, "bad_request"),
+            "{path}: {:?}",
+            a.body
+        );
+        assert!(
+            a.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("16 KiB")
+        );
+    }
     let none = call(&server, None, "POST", "/v1/activations", Some("{}"));
     assert_eq!((none.status, none.error_code()), (401, "unauthorized"));
     assert_eq!(none.header("www-authenticate"), Some("Bearer"));
@@ -660,6 +695,44 @@ fn no_secret_reaches_the_logs() {
         "/v1/activations",
         json!({ "request_id": "r-1" }),
     );
+    // A challenge's response and a signature's.
+    let asked = post(
+        &server,
+        &token,
+        &format!("/v1/activations/{sn}/challenges"),
+        json!({}),
+    );
+    let question = asked.body["question"].as_str().unwrap();
+    let response = OcraSuite::default()
+        .respond(&d.ik, &OcraInput::new(question))
+        .unwrap()
+        .to_string();
+    let id = asked.body["id"].as_str().unwrap();
+    let ok = post(
+        &server,
+        &token,
+        &format!("/v1/activations/{sn}/challenges/{id}/verify"),
+        json!({ "response": response }),
+    );
+    assert_eq!(ok.status, 200, "{:?}", ok.body);
+    let made = post(
+        &server,
+        &token,
+        &format!("/v1/activations/{sn}/signing-requests"),
+        json!({ "payments": [{ "amount": "9.99", "payee": "A", "account": "DE89370400440532013000" }] }),
+    );
+    let keys = TransactionKeys::derive(&d.serial, &d.ik);
+    let request = made.body["request"].as_str().unwrap().to_owned();
+    let tx = keys.open(&SignRequest::parse(&request).unwrap()).unwrap();
+    let signature = keys.respond(&tx).to_string();
+    let id = made.body["id"].as_str().unwrap();
+    let ok = post(
+        &server,
+        &token,
+        &format!("/v1/activations/{sn}/signing-requests/{id}/verify"),
+        json!({ "response": signature }),
+    );
+    assert_eq!(ok.status, 200, "{:?}", ok.body);
     let log = server.stop();
     assert!(log.contains("\"serving\""), "the log was captured");
     assert!(
@@ -682,6 +755,11 @@ fn no_secret_reaches_the_logs() {
         ("device code", d.device_code.clone()),
         ("finalize code", d.finalize_code.clone()),
         ("one-time code", format!("\"{code}\"")),
+        // Quoted, as a JSON log would write them: a bare 8-digit run could
+        // turn up in a timestamp's nanoseconds.
+        ("challenge response", format!("\"{response}\"")),
+        ("signature", format!("\"{signature}\"")),
+        ("signing request", request),
     ];
     for (what, secret) in &secrets {
         assert!(

@@ -733,12 +733,7 @@ fn a_signature_counts_once_for_exactly_the_transaction_shown(db: &Db) {
         Actor("test"),
         &serial,
         eur,
-        vec![Payment {
-            amount: 100,
-            payee_name: "B".into(),
-            payee_account: "DE89370400440532013000".into(),
-            reference: String::new(),
-        }],
+        vec![small_payment()],
         300,
         |_| -> Result<(), Error> { Err(Error::input("the image could not be drawn")) },
     );
@@ -751,17 +746,22 @@ fn a_signature_counts_once_for_exactly_the_transaction_shown(db: &Db) {
             Actor("test"),
             &serial,
             eur,
-            vec![Payment {
-                amount: 100,
-                payee_name: "B".into(),
-                payee_account: "DE89370400440532013000".into(),
-                reference: String::new(),
-            }],
+            vec![small_payment()],
             300,
             |_| Ok(()),
         )
         .unwrap_err();
     assert!(matches!(e, Error::Conflict(_)), "{e}");
+}
+
+/// 1.00 to B.
+fn small_payment() -> Payment {
+    Payment {
+        amount: 100,
+        payee_name: "B".into(),
+        payee_account: "DE89370400440532013000".into(),
+        reference: String::new(),
+    }
 }
 
 fn now() -> u64 {

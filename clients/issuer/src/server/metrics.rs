@@ -2,8 +2,9 @@
 //!
 //! - `tessera_issuer_requests_total{route, method, status}`
 //! - `tessera_issuer_request_duration_seconds{route}` (histogram)
-//! - `tessera_issuer_verifications_total{outcome}`: accepted,
-//!   code_rejected, code_replayed, locked, and the other error codes.
+//! - `tessera_issuer_verifications_total{kind, outcome}`: kind `code`,
+//!   `challenge` or `signature`; outcome accepted, code_rejected,
+//!   code_replayed, locked, and the other error codes.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
@@ -11,6 +12,8 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use crate::error::Result;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -26,6 +29,7 @@ struct RouteLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
+    kind: &'static str,
     outcome: String,
 }
 
@@ -55,7 +59,7 @@ impl Default for Metrics {
         );
         registry.register(
             "verifications",
-            "One-time code verifications by outcome",
+            "Verifications of codes, challenge responses and signatures by outcome",
             verifications.clone(),
         );
         Self {
@@ -83,12 +87,20 @@ impl Metrics {
             .observe(seconds);
     }
 
-    pub fn verification(&self, outcome: &str) {
+    /// Counts a verification of `kind` (code, challenge, signature) by
+    /// its outcome, and hands the result on.
+    pub fn verification<T>(&self, kind: &'static str, result: Result<T>) -> Result<T> {
+        let outcome = match &result {
+            Ok(_) => "accepted",
+            Err(e) => e.code(),
+        };
         self.verifications
             .get_or_create(&OutcomeLabels {
+                kind,
                 outcome: outcome.to_owned(),
             })
             .inc();
+        result
     }
 
     pub fn render(&self) -> String {

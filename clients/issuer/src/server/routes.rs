@@ -9,7 +9,8 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{MatchedPath, Path, RawQuery, Request, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -156,6 +157,15 @@ where
     }))
 }
 
+/// A body that could not be read (larger than `MAX_BODY`, or cut off).
+fn body_rejected(e: BytesRejection) -> Reply {
+    Reply(Err(Error::input(format!(
+        "request body: {} (at most {} KiB)",
+        e.body_text(),
+        MAX_BODY / 1024
+    ))))
+}
+
 fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     if bytes.is_empty() {
         return serde_json::from_slice(b"{}")
@@ -169,19 +179,67 @@ fn serial(text: &str) -> Result<Serial> {
         .map_err(|e| Error::input(format!("serial {text:?} in the path: {e}")))
 }
 
-/// A write to one activation: authenticated, the serial in the path parsed
-/// and within its rate limit, the body parsed as `B`.
-async fn on_serial<B, F>(app: Arc<App>, headers: HeaderMap, sn: String, bytes: Bytes, f: F) -> Reply
-where
-    B: DeserializeOwned,
-    F: FnOnce(&App, &str, Serial, B) -> Answer + Send + 'static,
-{
-    authed(app, &headers, move |app, client| {
-        let serial = serial(&sn)?;
-        app.guard.check_serial(serial.as_str())?;
-        f(app, client, serial, body(&bytes)?)
-    })
-    .await
+/// A write to one activation, as a handler takes it: the serial (and a
+/// request's id) from the path, the headers and the body. Rejections of the
+/// path or the body are typed JSON errors like any other.
+struct OnSerial {
+    app: Arc<App>,
+    headers: HeaderMap,
+    serial: String,
+    id: Option<String>,
+    bytes: Bytes,
+}
+
+impl FromRequest<Arc<App>> for OnSerial {
+    type Rejection = Reply;
+
+    async fn from_request(request: Request, app: &Arc<App>) -> std::result::Result<Self, Reply> {
+        let (mut parts, body) = request.into_parts();
+        let Path(mut params) =
+            Path::<std::collections::HashMap<String, String>>::from_request_parts(&mut parts, app)
+                .await
+                .map_err(|e| Reply(Err(Error::input(format!("the path: {e}")))))?;
+        let headers = parts.headers.clone();
+        let bytes = Bytes::from_request(Request::from_parts(parts, body), app)
+            .await
+            .map_err(body_rejected)?;
+        Ok(OnSerial {
+            app: app.clone(),
+            headers,
+            serial: params.remove("serial").unwrap_or_default(),
+            id: params.remove("id"),
+            bytes,
+        })
+    }
+}
+
+impl OnSerial {
+    /// Runs `f` authenticated, with the serial parsed and within its rate
+    /// limit and the body parsed as `B`.
+    async fn run<B, F>(self, f: F) -> Reply
+    where
+        B: DeserializeOwned,
+        F: FnOnce(&App, &str, Serial, B) -> Answer + Send + 'static,
+    {
+        let OnSerial {
+            app,
+            headers,
+            serial: sn,
+            bytes,
+            ..
+        } = self;
+        authed(app, &headers, move |app, client| {
+            let serial = serial(&sn)?;
+            app.guard.check_serial(serial.as_str())?;
+            f(app, client, serial, body(&bytes)?)
+        })
+        .await
+    }
+
+    /// The request's id in the path (`…/{id}/verify`).
+    fn request_id(&self) -> String {
+        self.id.clone().unwrap_or_default()
+    }
 }
 
 #[derive(Deserialize)]
@@ -198,7 +256,15 @@ struct CreateBody {
     request_id: Option<String>,
 }
 
-async fn create(State(app): State<Arc<App>>, headers: HeaderMap, bytes: Bytes) -> Reply {
+async fn create(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    bytes: std::result::Result<Bytes, BytesRejection>,
+) -> Reply {
+    let bytes = match bytes {
+        Ok(bytes) => bytes,
+        Err(e) => return body_rejected(e),
+    };
     authed(app, &headers, move |app, client| {
         let b: CreateBody = body(&bytes)?;
         let field = |name: &str, e: &dyn std::fmt::Display| Error::input(format!("{name}: {e}"));
@@ -353,30 +419,19 @@ struct BindBody {
     device_code: String,
 }
 
-async fn bind(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Path(sn): Path<String>,
-    bytes: Bytes,
-) -> Reply {
-    on_serial(
-        app,
-        headers,
-        sn,
-        bytes,
-        |app, client, serial, b: BindBody| {
-            let bound = app.issuer.bind(Actor(client), &serial, &b.device_code)?;
-            Ok((
-                StatusCode::OK,
-                json!({
-                    "serial": serial.as_str(),
-                    "state": "bound",
-                    "device_instance": bound.device_instance,
-                    "replaced_device_instance": bound.replaced,
-                }),
-            ))
-        },
-    )
+async fn bind(call: OnSerial) -> Reply {
+    call.run(|app, client, serial, b: BindBody| {
+        let bound = app.issuer.bind(Actor(client), &serial, &b.device_code)?;
+        Ok((
+            StatusCode::OK,
+            json!({
+                "serial": serial.as_str(),
+                "state": "bound",
+                "device_instance": bound.device_instance,
+                "replaced_device_instance": bound.replaced,
+            }),
+        ))
+    })
     .await
 }
 
@@ -387,49 +442,29 @@ struct CodeBody {
     window: Option<u32>,
 }
 
-async fn finalize(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Path(sn): Path<String>,
-    bytes: Bytes,
-) -> Reply {
-    on_serial(
-        app,
-        headers,
-        sn,
-        bytes,
-        |app, client, serial, b: CodeBody| {
-            if b.window.is_some() {
-                return Err(Error::input("window: finalize takes no window"));
-            }
-            app.issuer.finalize(Actor(client), &serial, &b.code)?;
-            Ok((
-                StatusCode::OK,
-                json!({ "serial": serial.as_str(), "state": "active" }),
-            ))
-        },
-    )
+async fn finalize(call: OnSerial) -> Reply {
+    call.run(|app, client, serial, b: CodeBody| {
+        if b.window.is_some() {
+            return Err(Error::input("window: finalize takes no window"));
+        }
+        app.issuer.finalize(Actor(client), &serial, &b.code)?;
+        Ok((
+            StatusCode::OK,
+            json!({ "serial": serial.as_str(), "state": "active" }),
+        ))
+    })
     .await
 }
 
-async fn verify(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Path(sn): Path<String>,
-    bytes: Bytes,
-) -> Reply {
-    on_serial(app, headers, sn, bytes, |app, client, serial, b: CodeBody| {
+async fn verify(call: OnSerial) -> Reply {
+    call.run(|app, client, serial, b: CodeBody| {
         if b.window.is_some_and(|w| w > 100) {
             return Err(Error::input("window: at most 100"));
         }
-        let result = app
+        let verified = app
             .issuer
             .verify(Actor(client), &serial, &b.code, b.window, None);
-        app.metrics.verification(match &result {
-            Ok(_) => "accepted",
-            Err(e) => e.code(),
-        });
-        let out = match result? {
+        let out = match app.metrics.verification("code", verified)? {
             Verified::Totp { step, drift } => json!({
                 "serial": serial.as_str(), "verified": true, "step": step, "drift": drift as i64,
             }),
@@ -450,36 +485,25 @@ struct ChallengeBody {
     expires_in: Option<u64>,
 }
 
-async fn challenge(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Path(sn): Path<String>,
-    bytes: Bytes,
-) -> Reply {
-    on_serial(
-        app,
-        headers,
-        sn,
-        bytes,
-        |app, client, serial, b: ChallengeBody| {
-            let made = app.issuer.challenge(
-                Actor(client),
-                &serial,
-                b.message.as_deref(),
-                b.expires_in.unwrap_or(DEFAULT_EXPIRY),
-            )?;
-            Ok((
-                StatusCode::CREATED,
-                json!({
-                    "serial": serial.as_str(),
-                    "id": hex::encode(made.nonce),
-                    "suite": made.suite.to_string(),
-                    "question": made.question,
-                    "expires_at": made.expires_at,
-                }),
-            ))
-        },
-    )
+async fn challenge(call: OnSerial) -> Reply {
+    call.run(|app, client, serial, b: ChallengeBody| {
+        let made = app.issuer.challenge(
+            Actor(client),
+            &serial,
+            b.message.as_deref(),
+            b.expires_in.unwrap_or(DEFAULT_EXPIRY),
+        )?;
+        Ok((
+            StatusCode::CREATED,
+            json!({
+                "serial": serial.as_str(),
+                "id": hex::encode(made.nonce),
+                "suite": made.suite.to_string(),
+                "question": made.question,
+                "expires_at": made.expires_at,
+            }),
+        ))
+    })
     .await
 }
 
@@ -489,33 +513,19 @@ struct ResponseBody {
     response: String,
 }
 
-async fn verify_response(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Path((sn, id)): Path<(String, String)>,
-    bytes: Bytes,
-) -> Reply {
-    on_serial(
-        app,
-        headers,
-        sn,
-        bytes,
-        move |app, client, serial, b: ResponseBody| {
-            let nonce = signing::request_id(&id)?;
-            let result =
-                app.issuer
-                    .verify_response(Actor(client), &serial, &nonce, &b.response, None);
-            app.metrics.verification(match &result {
-                Ok(_) => "accepted",
-                Err(e) => e.code(),
-            });
-            result?;
-            Ok((
-                StatusCode::OK,
-                json!({ "serial": serial.as_str(), "id": id, "verified": true }),
-            ))
-        },
-    )
+async fn verify_response(call: OnSerial) -> Reply {
+    let id = call.request_id();
+    call.run(move |app, client, serial, b: ResponseBody| {
+        let nonce = signing::request_id(&id)?;
+        let answered =
+            app.issuer
+                .verify_response(Actor(client), &serial, &nonce, &b.response, None);
+        app.metrics.verification("challenge", answered)?;
+        Ok((
+            StatusCode::OK,
+            json!({ "serial": serial.as_str(), "id": id, "verified": true }),
+        ))
+    })
     .await
 }
 
@@ -537,89 +547,60 @@ struct SignBody {
     image: Option<String>,
 }
 
-async fn sign_request(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Path(sn): Path<String>,
-    bytes: Bytes,
-) -> Reply {
-    on_serial(
-        app,
-        headers,
-        sn,
-        bytes,
-        |app, client, serial, b: SignBody| {
-            let picture = Picture::parse(b.image.as_deref())?;
-            let (amounts, payees, accounts, references): (Vec<_>, Vec<_>, Vec<_>, Vec<_>) = b
-                .payments
-                .into_iter()
-                .fold(Default::default(), |(mut a, mut p, mut c, mut r), pay| {
-                    a.push(pay.amount);
-                    p.push(pay.payee);
-                    c.push(pay.account);
-                    r.push(pay.reference.unwrap_or_default());
-                    (a, p, c, r)
-                });
-            let (currency, payments) = signing::order(
-                b.currency.as_deref().unwrap_or("EUR"),
-                &amounts,
-                &payees,
-                &accounts,
-                &references,
-            )?;
-            let (made, image) = app.issuer.sign_request(
-                Actor(client),
-                &serial,
-                currency,
-                payments,
-                b.expires_in.unwrap_or(DEFAULT_EXPIRY),
-                |text| picture.map(|p| p.render(text)).transpose(),
-            )?;
-            let mut out = signing::request_json(&made);
-            if let Some(image) = image {
-                out["image"] = image;
-            }
-            Ok((StatusCode::CREATED, out))
-        },
-    )
+async fn sign_request(call: OnSerial) -> Reply {
+    call.run(|app, client, serial, b: SignBody| {
+        let picture = Picture::parse(b.image.as_deref())?;
+        let (amounts, payees, accounts, references): (Vec<_>, Vec<_>, Vec<_>, Vec<_>) = b
+            .payments
+            .into_iter()
+            .fold(Default::default(), |(mut a, mut p, mut c, mut r), pay| {
+                a.push(pay.amount);
+                p.push(pay.payee);
+                c.push(pay.account);
+                r.push(pay.reference.unwrap_or_default());
+                (a, p, c, r)
+            });
+        let (currency, payments) = signing::order(
+            b.currency.as_deref().unwrap_or("EUR"),
+            &amounts,
+            &payees,
+            &accounts,
+            &references,
+        )?;
+        let (made, image) = app.issuer.sign_request(
+            Actor(client),
+            &serial,
+            currency,
+            payments,
+            b.expires_in.unwrap_or(DEFAULT_EXPIRY),
+            |text| picture.map(|p| p.render(text)).transpose(),
+        )?;
+        let mut out = signing::request_json(&made);
+        if let Some(image) = image {
+            out["image"] = image;
+        }
+        Ok((StatusCode::CREATED, out))
+    })
     .await
 }
 
-async fn verify_signature(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Path((sn, id)): Path<(String, String)>,
-    bytes: Bytes,
-) -> Reply {
-    on_serial(
-        app,
-        headers,
-        sn,
-        bytes,
-        move |app, client, serial, b: ResponseBody| {
-            let nonce = signing::request_id(&id)?;
-            let result = app.issuer.verify_signature(
-                Actor(client),
-                &serial,
-                Some(&nonce),
-                &b.response,
-                None,
-            );
-            app.metrics.verification(match &result {
-                Ok(_) => "accepted",
-                Err(e) => e.code(),
-            });
-            let answered = result?;
-            let tx = answered
-                .transaction
-                .as_ref()
-                .ok_or_else(|| Error::store_data("a signature without its transaction"))?;
-            Ok((
-                StatusCode::OK,
-                signing::signed_json(&serial, &answered.nonce, tx),
-            ))
-        },
-    )
+async fn verify_signature(call: OnSerial) -> Reply {
+    let id = call.request_id();
+    call.run(move |app, client, serial, b: ResponseBody| {
+        let nonce = signing::request_id(&id)?;
+        let answered =
+            app.issuer
+                .verify_signature(Actor(client), &serial, Some(&nonce), &b.response, None);
+        let answered = app.metrics.verification("signature", answered)?;
+        let tx = answered
+            .transaction
+            .as_ref()
+            .ok_or_else(|| Error::store_data("a signature without its transaction"))?;
+        Ok((
+            StatusCode::OK,
+            signing::signed_json(&serial, &answered.nonce, tx),
+        ))
+    })
     .await
 }
 

@@ -277,8 +277,8 @@ pub struct SignRequestArgs {
     #[arg(long, value_name = "TEXT")]
     pub reference: Vec<String>,
     /// How long the request may be signed, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 300,
-          value_parser = clap::value_parser!(u64).range(30..=86_400))]
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::service::DEFAULT_EXPIRY,
+          value_parser = clap::value_parser!(u64).range(crate::service::MIN_EXPIRY..=crate::service::MAX_EXPIRY))]
     pub expires_in: u64,
     /// The image to write (.png or .svg; mode 0600).
     #[arg(long, value_name = "OUT")]
@@ -327,7 +327,7 @@ pub struct ChallengeArgs {
     pub message: Option<String>,
     /// How long it may be answered, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = crate::service::DEFAULT_EXPIRY,
-          value_parser = clap::value_parser!(u64).range(30..=86_400))]
+          value_parser = clap::value_parser!(u64).range(crate::service::MIN_EXPIRY..=crate::service::MAX_EXPIRY))]
     pub expires_in: u64,
 }
 

@@ -12,9 +12,8 @@ use std::time::Duration;
 
 use common::{Answer, Db, Server, activate, agent, cli, request, totp_now};
 use serde_json::{Value, json};
-use tessera_core::otp::{OcraInput, OcraSuite};
+use tessera_core::otp::OcraSuite;
 use tessera_core::payload::{self, Payload};
-use tessera_core::transaction::{SignRequest, TransactionKeys};
 
 /// Calls the API and checks the answer against the OpenAPI document.
 fn call(
@@ -182,12 +181,7 @@ fn challenges_and_signing_requests_over_http() {
     let (d, _) = activate(&server, &token, json!({ "label": "alice@bank" }));
     let sn = d.serial.to_string();
     let suite = OcraSuite::default();
-    let respond = |question: &str| {
-        suite
-            .respond(&d.ik, &OcraInput::new(question))
-            .unwrap()
-            .to_string()
-    };
+    let respond = |question: &str| d.respond(question);
 
     let asked = post(
         &server,
@@ -258,8 +252,7 @@ fn challenges_and_signing_requests_over_http() {
     let png = base64_decode(made.body["image"]["data_base64"].as_str().unwrap());
     let scanned = rxing_read(&image::load_from_memory(&png).unwrap().to_luma8());
     assert_eq!(scanned, made.body["request"].as_str().unwrap());
-    let keys = TransactionKeys::derive(&d.serial, &d.ik);
-    let shown = keys.open(&SignRequest::parse(&scanned).unwrap()).unwrap();
+    let (shown, keys) = d.open(&scanned);
     assert_eq!(shown.payments[0].payee_name, "ACME GmbH");
     let id = made.body["id"].as_str().unwrap();
     let verify = format!("/v1/activations/{sn}/signing-requests/{id}/verify");
@@ -703,10 +696,7 @@ fn no_secret_reaches_the_logs() {
         json!({}),
     );
     let question = asked.body["question"].as_str().unwrap();
-    let response = OcraSuite::default()
-        .respond(&d.ik, &OcraInput::new(question))
-        .unwrap()
-        .to_string();
+    let response = d.respond(question);
     let id = asked.body["id"].as_str().unwrap();
     let ok = post(
         &server,
@@ -721,9 +711,8 @@ fn no_secret_reaches_the_logs() {
         &format!("/v1/activations/{sn}/signing-requests"),
         json!({ "payments": [{ "amount": "9.99", "payee": "A", "account": "DE89370400440532013000" }] }),
     );
-    let keys = TransactionKeys::derive(&d.serial, &d.ik);
     let request = made.body["request"].as_str().unwrap().to_owned();
-    let tx = keys.open(&SignRequest::parse(&request).unwrap()).unwrap();
+    let (tx, keys) = d.open(&request);
     let signature = keys.respond(&tx).to_string();
     let id = made.body["id"].as_str().unwrap();
     let ok = post(

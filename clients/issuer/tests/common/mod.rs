@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tessera_core::activation::{DeviceCode, Serial, finalize_code, instance_key};
-use tessera_core::otp;
+use tessera_core::otp::{self, OcraInput, OcraSuite};
 use tessera_core::payload::{self, Payload};
+use tessera_core::transaction::{SignRequest, Transaction, TransactionKeys};
 use tessera_testkit::postgres::Cluster;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tessera-issuer");
@@ -69,7 +70,6 @@ impl Db {
 
     /// A server logging at its shipped default (info), as the load
     /// benchmark measures it.
-    #[allow(dead_code)]
     pub fn serve_quietly(&self, extra: &[&str]) -> Server {
         Server::start(&self.args, extra, "info")
     }
@@ -251,6 +251,24 @@ pub struct Device {
     pub device_code: String,
     pub finalize_code: String,
     pub ik: Vec<u8>,
+}
+
+impl Device {
+    /// The OCRA response the authenticator gives to `question`.
+    pub fn respond(&self, question: &str) -> String {
+        OcraSuite::default()
+            .respond(&self.ik, &OcraInput::new(question))
+            .unwrap()
+            .to_string()
+    }
+
+    /// A signing request as the authenticator opens it: what it shows, and
+    /// the keys its response is made with.
+    pub fn open(&self, request: &str) -> (Transaction, TransactionKeys) {
+        let keys = TransactionKeys::derive(&self.serial, &self.ik);
+        let shown = keys.open(&SignRequest::parse(request).unwrap()).unwrap();
+        (shown, keys)
+    }
 }
 
 pub fn device(payload_text: &str, nonce: u32) -> Device {

@@ -5,18 +5,18 @@
 //! decides). Also the JSON both the CLI and the API answer with.
 
 use serde_json::json;
-use tessera_core::transaction::{Currency, Payment, Transaction};
+use tessera_core::transaction::Transaction;
 
 use crate::cli::{ChallengeArgs, SignRequestArgs, VerifyResponseArgs, VerifySignatureArgs};
 use crate::error::{Error, Result};
 use crate::image as qr;
 use crate::output::{Report, fields};
-use crate::service::Actor;
+use crate::service::{Actor, parse_request_id, payment_order};
 use crate::store::SignRecord;
 
 pub fn sign_request(args: SignRequestArgs) -> Result<Report> {
     let (kind, fallback_path) = qr::target(&args.image, args.colour)?;
-    let (currency, payments) = order(
+    let (currency, payments) = payment_order(
         &args.currency,
         &args.amount,
         &args.payee,
@@ -140,60 +140,13 @@ pub fn challenge(args: ChallengeArgs) -> Result<Report> {
 }
 
 pub fn verify_response(args: VerifyResponseArgs) -> Result<Report> {
-    let nonce = request_id(&args.id)?;
+    let nonce = parse_request_id(&args.id)?;
     let issuer = crate::commands::open(&args.db)?;
     issuer.verify_response(Actor::CLI, &args.serial, &nonce, &args.code, None)?;
     Ok(Report::new(
         format!("Verified: {} answered the challenge.\n", args.serial),
         json!({ "serial": args.serial.as_str(), "id": args.id, "verified": true }),
     ))
-}
-
-/// A request's id as the API and the CLI take it: 32 hexadecimal digits.
-pub fn request_id(text: &str) -> Result<[u8; 16]> {
-    let mut nonce = [0u8; 16];
-    hex::decode_to_slice(text, &mut nonce).map_err(|_| {
-        Error::input(format!(
-            "id {text:?}: 32 hexadecimal digits are needed (as it was given out)"
-        ))
-    })?;
-    Ok(nonce)
-}
-
-/// A payment order, checked: the currency and one payment per amount
-/// (`payees`, `accounts` and, when given, `references` alike).
-pub fn order(
-    currency: &str,
-    amounts: &[String],
-    payees: &[String],
-    accounts: &[String],
-    references: &[String],
-) -> Result<(Currency, Vec<Payment>)> {
-    let currency = Currency::new(currency).map_err(Error::input)?;
-    let count = amounts.len();
-    if payees.len() != count
-        || accounts.len() != count
-        || !(references.is_empty() || references.len() == count)
-    {
-        return Err(Error::input(format!(
-            "a batch gives --amount, --payee and --iban once per payment (and --reference \
-             once per payment or not at all): got {count} amounts, {} payees, {} accounts, \
-             {} references",
-            payees.len(),
-            accounts.len(),
-            references.len()
-        )));
-    }
-    let mut payments = Vec::with_capacity(count);
-    for i in 0..count {
-        payments.push(Payment {
-            amount: currency.parse_amount(&amounts[i]).map_err(Error::input)?,
-            payee_name: payees[i].clone(),
-            payee_account: accounts[i].clone(),
-            reference: references.get(i).cloned().unwrap_or_default(),
-        });
-    }
-    Ok((currency, payments))
 }
 
 /// A new signing request as JSON (the CLI's `--json` and the API's answer).

@@ -28,7 +28,9 @@ use super::App;
 use crate::error::{Error, Result};
 use crate::image::{self, ImageKind};
 use crate::output;
-use crate::service::{Actor, CreateRequest, DEFAULT_EXPIRY, Verified};
+use crate::service::{
+    Actor, CreateRequest, DEFAULT_EXPIRY, Verified, parse_request_id, payment_order,
+};
 use crate::signing;
 
 /// Request bodies are small JSON objects.
@@ -236,9 +238,9 @@ impl OnSerial {
         .await
     }
 
-    /// The request's id in the path (`…/{id}/verify`).
-    fn request_id(&self) -> String {
-        self.id.clone().unwrap_or_default()
+    /// The request's id in the path (`…/{id}/verify`), parsed.
+    fn request_id(&self) -> Result<[u8; 16]> {
+        parse_request_id(self.id.as_deref().unwrap_or_default())
     }
 }
 
@@ -514,16 +516,16 @@ struct ResponseBody {
 }
 
 async fn verify_response(call: OnSerial) -> Reply {
-    let id = call.request_id();
+    let nonce = call.request_id();
     call.run(move |app, client, serial, b: ResponseBody| {
-        let nonce = signing::request_id(&id)?;
+        let nonce = nonce?;
         let answered =
             app.issuer
                 .verify_response(Actor(client), &serial, &nonce, &b.response, None);
         app.metrics.verification("challenge", answered)?;
         Ok((
             StatusCode::OK,
-            json!({ "serial": serial.as_str(), "id": id, "verified": true }),
+            json!({ "serial": serial.as_str(), "id": hex::encode(nonce), "verified": true }),
         ))
     })
     .await
@@ -560,7 +562,7 @@ async fn sign_request(call: OnSerial) -> Reply {
                 r.push(pay.reference.unwrap_or_default());
                 (a, p, c, r)
             });
-        let (currency, payments) = signing::order(
+        let (currency, payments) = payment_order(
             b.currency.as_deref().unwrap_or("EUR"),
             &amounts,
             &payees,
@@ -585,9 +587,9 @@ async fn sign_request(call: OnSerial) -> Reply {
 }
 
 async fn verify_signature(call: OnSerial) -> Reply {
-    let id = call.request_id();
+    let nonce = call.request_id();
     call.run(move |app, client, serial, b: ResponseBody| {
-        let nonce = signing::request_id(&id)?;
+        let nonce = nonce?;
         let answered =
             app.issuer
                 .verify_signature(Actor(client), &serial, Some(&nonce), &b.response, None);

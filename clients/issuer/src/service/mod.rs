@@ -25,6 +25,7 @@ mod requests;
 
 pub use requests::{
     Answered, DEFAULT_EXPIRY, IssuedChallenge, MAX_ATTEMPTS, MAX_EXPIRY, MIN_EXPIRY, SignRequest,
+    parse_request_id, payment_order,
 };
 
 use crate::error::{Error, Result};

@@ -306,6 +306,53 @@ impl Issuer {
     }
 }
 
+/// A payment order, checked: the currency and one payment per amount
+/// (`payees`, `accounts` and, when given, `references` alike).
+pub fn payment_order(
+    currency: &str,
+    amounts: &[String],
+    payees: &[String],
+    accounts: &[String],
+    references: &[String],
+) -> Result<(Currency, Vec<Payment>)> {
+    let currency = Currency::new(currency).map_err(Error::input)?;
+    let count = amounts.len();
+    if payees.len() != count
+        || accounts.len() != count
+        || !(references.is_empty() || references.len() == count)
+    {
+        return Err(Error::input(format!(
+            "a batch gives --amount, --payee and --iban once per payment (and --reference \
+             once per payment or not at all): got {count} amounts, {} payees, {} accounts, \
+             {} references",
+            payees.len(),
+            accounts.len(),
+            references.len()
+        )));
+    }
+    let mut payments = Vec::with_capacity(count);
+    for i in 0..count {
+        payments.push(Payment {
+            amount: currency.parse_amount(&amounts[i]).map_err(Error::input)?,
+            payee_name: payees[i].clone(),
+            payee_account: accounts[i].clone(),
+            reference: references.get(i).cloned().unwrap_or_default(),
+        });
+    }
+    Ok((currency, payments))
+}
+
+/// A request's id as the API and the CLI take it: 32 hexadecimal digits.
+pub fn parse_request_id(text: &str) -> Result<[u8; 16]> {
+    let mut nonce = [0u8; 16];
+    hex::decode_to_slice(text, &mut nonce).map_err(|_| {
+        Error::input(format!(
+            "id {text:?}: 32 hexadecimal digits are needed (as it was given out)"
+        ))
+    })?;
+    Ok(nonce)
+}
+
 /// The activation `serial`, which must be active to `does` anything.
 fn active(tx: &mut dyn StoreTx, serial: &Serial, does: &str) -> Result<Activation> {
     let a = tx.get(serial)?;
